@@ -1,0 +1,12 @@
+// ESM + TypeScript: ts-jest compiles each file as an ES module; run jest with
+// --experimental-vm-modules (see package.json scripts).
+const transform = { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] };
+const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+const common = { extensionsToTreatAsEsm: ['.ts'], transform, moduleNameMapper, testEnvironment: 'node' };
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.unit.test.ts'] },
+    { ...common, displayName: 'emulator', testMatch: ['<rootDir>/test/emulator/**/*.int.test.ts'] },
+  ],
+};

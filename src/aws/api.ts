@@ -1,0 +1,101 @@
+// Every AWS call goes through AwsApi.call: one place for bounded retries of throttling and
+// transient faults (with the injected sleep, so tests never wait), and for counting calls by
+// operation (the benchmark's figures). The SDK's own retries are off (maxAttempts 1 in the client
+// factory) so the two never multiply.
+import type { Sleep } from '../runtime.js';
+
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+  capMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseMs: 500, capMs: 20_000 };
+
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'TransactionInProgressException',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+  'LimitExceededException',
+  'RequestThrottled',
+  'SlowDown',
+  'PriorRequestNotComplete',
+  'EC2ThrottledException',
+  'ThrottlingError',
+]);
+const TRANSIENT = new Set([
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'InternalServerError',
+  'InternalServerException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+interface AwsErrorShape {
+  name?: string;
+  code?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** Throttling, 5xx and dropped connections are worth another try; anything else fails at once. */
+export function isRetryable(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const err = e as AwsErrorShape;
+  const name = err.name ?? '';
+  if (THROTTLING.has(name) || TRANSIENT.has(name) || (err.code && TRANSIENT.has(err.code))) return true;
+  if (err.$retryable) return true;
+  const status = err.$metadata?.httpStatusCode;
+  return status === 429 || (status !== undefined && status >= 500 && status <= 599);
+}
+
+export class AwsApi {
+  readonly calls = new Map<string, number>();
+  constructor(
+    private readonly sleep: Sleep,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /**
+   * Runs one AWS operation. `operation` is the IAM action name (service:Action); the policy test
+   * reads these names from the source.
+   */
+  async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
+      try {
+        return await send();
+      } catch (e) {
+        if (attempt >= this.retry.attempts || !isRetryable(e)) {
+          if (e instanceof Error && !e.message.includes(operation)) {
+            e.message = `${operation} failed: ${e.message || e.name}`;
+          }
+          throw e;
+        }
+        // Full jitter: spreads a fleet's worth of retries instead of synchronising them.
+        const ceiling = Math.min(this.retry.capMs, this.retry.baseMs * 2 ** (attempt - 1));
+        await this.sleep(Math.round(ceiling * (0.5 + this.random() / 2)));
+      }
+    }
+  }
+
+  totalCalls(): number {
+    let n = 0;
+    for (const v of this.calls.values()) n += v;
+    return n;
+  }
+}

@@ -1,0 +1,119 @@
+// SQS gateway: the source queue, its dead-letter queue, and the visibility timeout.
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  type QueueAttributeName,
+} from '@aws-sdk/client-sqs';
+import type { AwsApi } from './api.js';
+import type { AwsClients } from './clients.js';
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+export interface QueueState extends QueueDepth {
+  url: string;
+  name: string;
+  arn: string;
+  visibilityTimeout: number;
+  /** From RedrivePolicy; undefined when the queue has none. */
+  redrive?: { deadLetterTargetArn: string; maxReceiveCount: number };
+}
+
+export class QueueNotFound extends Error {
+  constructor(what: string) {
+    super(`SQS queue ${what} does not exist (or this identity may not see it)`);
+    this.name = 'QueueNotFound';
+  }
+}
+
+function isMissingQueue(e: unknown): boolean {
+  const name = (e as { name?: string })?.name ?? '';
+  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue' || name === 'QueueDoesNotExistException';
+}
+
+export function queueNameFromUrl(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/** arn:aws:sqs:REGION:ACCOUNT:NAME → its parts. */
+export function parseQueueArn(arn: string): { region: string; account: string; name: string } | undefined {
+  const m = /^arn:aws[a-z-]*:sqs:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_.-]+)$/.exec(arn);
+  return m ? { region: m[1], account: m[2], name: m[3] } : undefined;
+}
+
+export async function getQueueUrl(api: AwsApi, clients: AwsClients, name: string, ownerAccount?: string): Promise<string> {
+  try {
+    const out = await api.call('sqs:GetQueueUrl', () =>
+      clients.sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: ownerAccount })),
+    );
+    if (!out.QueueUrl) throw new QueueNotFound(name);
+    return out.QueueUrl;
+  } catch (e) {
+    if (isMissingQueue(e)) throw new QueueNotFound(name);
+    throw e;
+  }
+}
+
+const ATTRIBUTES: QueueAttributeName[] = [
+  'QueueArn',
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'VisibilityTimeout',
+  'RedrivePolicy',
+];
+
+function count(v: string | undefined): number {
+  const n = Number(v ?? '0');
+  return Number.isFinite(n) ? n : 0;
+}
+
+export async function getQueueState(api: AwsApi, clients: AwsClients, url: string): Promise<QueueState> {
+  let attrs: Record<string, string>;
+  try {
+    const out = await api.call('sqs:GetQueueAttributes', () =>
+      clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ATTRIBUTES })),
+    );
+    attrs = out.Attributes ?? {};
+  } catch (e) {
+    if (isMissingQueue(e)) throw new QueueNotFound(url);
+    throw e;
+  }
+  let redrive: QueueState['redrive'];
+  if (attrs.RedrivePolicy) {
+    try {
+      const policy = JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      if (policy.deadLetterTargetArn) {
+        redrive = { deadLetterTargetArn: policy.deadLetterTargetArn, maxReceiveCount: Number(policy.maxReceiveCount ?? 0) };
+      }
+    } catch {
+      // An unreadable policy is reported by the caller as "no DLQ found".
+    }
+  }
+  return {
+    url,
+    name: queueNameFromUrl(url),
+    arn: attrs.QueueArn ?? '',
+    visible: count(attrs.ApproximateNumberOfMessages),
+    inFlight: count(attrs.ApproximateNumberOfMessagesNotVisible),
+    delayed: count(attrs.ApproximateNumberOfMessagesDelayed),
+    visibilityTimeout: count(attrs.VisibilityTimeout),
+    redrive,
+  };
+}
+
+/** Just the three depth counters (the verify loop reads these every sample). */
+export async function getQueueDepth(api: AwsApi, clients: AwsClients, url: string): Promise<QueueDepth> {
+  const state = await getQueueState(api, clients, url);
+  return { visible: state.visible, inFlight: state.inFlight, delayed: state.delayed };
+}
+
+export async function setVisibilityTimeout(api: AwsApi, clients: AwsClients, url: string, seconds: number): Promise<void> {
+  await api.call('sqs:SetQueueAttributes', () =>
+    clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } })),
+  );
+}

@@ -1,0 +1,402 @@
+// Every input is parsed and validated here, once, before any AWS call. Values that later reach a
+// shell on an instance are held to strict patterns here and quoted in src/remote/scripts.ts.
+import {
+  DEFAULT_ERROR_PATTERNS,
+  DEFAULT_FILTERS,
+  DEFAULT_HEALTH_PATTERNS,
+  Input,
+  MAX_VISIBILITY_TIMEOUT,
+  MODES,
+  type InputName,
+  type Mode,
+} from './constants.js';
+import { InputError } from './errors.js';
+import { DEPLOYMENT_ID_PATTERN, INSTANCE_ID_PATTERN, parseRecord, type DeploymentRecord } from './record.js';
+
+export type Strategy = 'ssm' | 'asg';
+export type Checkpoint = '10m' | '1h' | '24h';
+export type BatchSize = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+export interface Ec2Filter {
+  Name: string;
+  Values: string[];
+}
+export type ArtifactSource =
+  | { kind: 's3'; bucket: string; key: string; uri: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'none' };
+
+export interface Inputs {
+  mode: Mode;
+  region: string;
+  queueName?: string;
+  queueUrl?: string;
+  dlqName?: string;
+  bucket?: string;
+  instanceFilters: Ec2Filter[];
+  ssmCheck: boolean;
+  canaryInstanceId?: string;
+  serviceName: string;
+  workerDir: string;
+  targetFile: string;
+  artifact: ArtifactSource;
+  artifactSha256?: string;
+  artifactBucket?: string;
+  artifactPrefix: string;
+  healthPatterns: string[];
+  errorPatterns: string[];
+  allowInconclusive: boolean;
+  canaryMinutes: number;
+  pollSeconds: number;
+  canaryMetricDimension?: string;
+  commandTimeoutSeconds: number;
+  strategy: Strategy;
+  batchSize: BatchSize;
+  pauseSeconds: number;
+  maxErrors: number;
+  asgName?: string;
+  launchTemplateName?: string;
+  minHealthyPercentage: number;
+  refreshCheckpoints: number[];
+  imageNoReboot: boolean;
+  /** undefined: leave the queue's visibility timeout alone */
+  visibilityTimeout?: number;
+  verifyMinutes: number;
+  sampleSeconds: number;
+  checkpoint: Checkpoint;
+  drainedThreshold: number;
+  dlqTolerance: number;
+  minDepthReductionPercent: number;
+  minFilesPerHour: number;
+  maxDepth24h: number;
+  maxLagSeconds: number;
+  maxReceiveRatio: number;
+  checkServices: boolean;
+  metricNamespace: string;
+  metricName: string;
+  record?: DeploymentRecord;
+  deploymentId?: string;
+  dryRun: boolean;
+}
+
+/** Reads one raw input; the runner passes every input as a string ('' when unset). */
+export type InputReader = (name: InputName) => string;
+
+// Patterns. Anything that reaches a shell is restricted to characters that need no escaping at all;
+// the scripts module still quotes every value.
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}(?:\.fifo)?$/;
+const QUEUE_URL = /^https?:\/\/[A-Za-z0-9.:-]+\/\d{12}\/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$/;
+const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const S3_KEY = /^[A-Za-z0-9!_.*'()/+=@-]{1,1024}$/;
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
+const PATH_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const FILTER_NAME = /^[A-Za-z0-9][A-Za-z0-9:._/-]{0,127}$/;
+const FILTER_VALUE = /^[\x20-\x7e]{1,255}$/;
+const ASG_NAME = /^[A-Za-z0-9._:/@+=-]{1,255}$/;
+const LAUNCH_TEMPLATE_NAME = /^[A-Za-z0-9()./_-]{3,128}$/;
+const METRIC_TOKEN = /^[A-Za-z0-9._/#:-]{1,255}$/;
+const DIMENSION = /^[A-Za-z0-9._/#:-]{1,255}$/;
+const PREFIX = /^(?:[A-Za-z0-9_.-]+\/)*$/;
+const WHOLE = /^(?:0|[1-9]\d{0,8})$/;
+const MAX_PATTERNS = 20;
+const MAX_PATTERN_LENGTH = 200;
+
+/** Strict YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
+export function parseBoolean(input: string, raw: string, fallback: boolean): boolean {
+  if (raw === '') return fallback;
+  if (['true', 'True', 'TRUE'].includes(raw)) return true;
+  if (['false', 'False', 'FALSE'].includes(raw)) return false;
+  throw new InputError(input, `must be true or false, got ${show(raw)}`);
+}
+
+export function parseWhole(input: string, raw: string, fallback: number, min: number, max: number): number {
+  if (raw === '') return fallback;
+  if (!WHOLE.test(raw)) throw new InputError(input, `must be a whole number from ${min} to ${max}, got ${show(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new InputError(input, `must be from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+export function parseBatchSize(input: string, raw: string): BatchSize {
+  if (raw === '') return { kind: 'count', value: 1 };
+  const percent = /^(\d{1,3})%$/.exec(raw);
+  if (percent) {
+    const value = Number(percent[1]);
+    if (value < 1 || value > 100) throw new InputError(input, `percent must be from 1% to 100%, got ${show(raw)}`);
+    return { kind: 'percent', value };
+  }
+  return { kind: 'count', value: parseWhole(input, raw, 1, 1, 5000) };
+}
+
+/** Lines of a list input: trimmed, blanks dropped; the single word `none` is the empty list. */
+export function parseLines(raw: string): string[] | undefined {
+  const lines = raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  if (lines.length === 0) return undefined;
+  if (lines.length === 1 && lines[0] === 'none') return [];
+  return lines;
+}
+
+/**
+ * Patterns are counted with `grep -E` on the instance, so each must be a POSIX extended regular
+ * expression: JavaScript-only syntax (\d, lookarounds, lazy quantifiers) is refused rather than
+ * silently matching something else there.
+ */
+export function parsePatterns(input: string, raw: string, fallback: string[]): string[] {
+  const lines = parseLines(raw) ?? fallback;
+  if (lines.length > MAX_PATTERNS) throw new InputError(input, `has ${lines.length} patterns; at most ${MAX_PATTERNS}`);
+  for (const p of lines) {
+    if (p.length > MAX_PATTERN_LENGTH) {
+      throw new InputError(input, `has a pattern longer than ${MAX_PATTERN_LENGTH} characters`);
+    }
+    if (!/^[\x20-\x7e]+$/.test(p)) {
+      throw new InputError(input, `has a pattern with a control or non-ASCII character: ${show(p)}`);
+    }
+    if (/\\[dDsSwWbB]|\(\?|[*+?}]\?|\\[0-9]/.test(p)) {
+      throw new InputError(
+        input,
+        `pattern ${show(p)} uses syntax grep -E does not support (\\d, \\s, \\w, \\b, (?...), lazy quantifiers, back-references); use [0-9], [[:space:]], [[:alnum:]_]`,
+      );
+    }
+    try {
+      new RegExp(p);
+    } catch (e) {
+      throw new InputError(input, `pattern ${show(p)} is not a valid regular expression (${(e as Error).message})`);
+    }
+  }
+  return lines;
+}
+
+export function parseFilters(input: string, raw: string): Ec2Filter[] {
+  const lines = parseLines(raw === '' ? DEFAULT_FILTERS : raw) ?? [];
+  if (lines.length === 0) {
+    throw new InputError(input, 'must name at least one filter (an empty filter would match every instance)');
+  }
+  if (lines.length > 25) throw new InputError(input, 'has more than 25 filters');
+  const filters: Ec2Filter[] = [];
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new InputError(input, `line ${show(line)} is not NAME=VALUE[,VALUE]`);
+    const name = line.slice(0, eq).trim();
+    const values = line
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim());
+    if (!FILTER_NAME.test(name)) throw new InputError(input, `filter name ${show(name)} is not valid`);
+    if (name === 'instance-state-name' || name === 'instance-state-code') {
+      throw new InputError(input, 'must not filter on instance state: only running instances count, always');
+    }
+    if (values.length === 0 || values.some((v) => !FILTER_VALUE.test(v))) {
+      throw new InputError(input, `filter ${show(name)} has an empty or non-printable value`);
+    }
+    if (filters.some((f) => f.Name === name)) throw new InputError(input, `names filter ${show(name)} twice`);
+    filters.push({ Name: name, Values: values });
+  }
+  return filters;
+}
+
+export function parseWorkerDir(input: string, raw: string): string {
+  const value = raw === '' ? '/opt/file-processor' : raw.replace(/\/+$/, '');
+  const segments = value.split('/');
+  if (!value.startsWith('/') || value.length > 512 || segments.slice(1).some((s) => !PATH_SEGMENT.test(s))) {
+    throw new InputError(
+      input,
+      `must be an absolute path of plain segments (letters, digits, . _ -; no '..', spaces or quotes), got ${show(raw)}`,
+    );
+  }
+  if (segments.length < 2 || value === '/') throw new InputError(input, 'must not be the root directory');
+  return value;
+}
+
+function parseFileName(input: string, raw: string, fallback: string): string {
+  const value = raw === '' ? fallback : raw;
+  if (!FILE_NAME.test(value) || value === '.' || value === '..') {
+    throw new InputError(input, `must be a plain file name (letters, digits, . _ -), got ${show(raw)}`);
+  }
+  return value;
+}
+
+export function parseS3Uri(input: string, raw: string): { bucket: string; key: string; uri: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(raw);
+  if (!m) throw new InputError(input, `must be s3://bucket/key, got ${show(raw)}`);
+  const [, bucket, key] = m;
+  if (!BUCKET.test(bucket)) throw new InputError(input, `has an invalid bucket name ${show(bucket)}`);
+  if (!S3_KEY.test(key) || key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.endsWith('/')) {
+    throw new InputError(input, `has a key with unsafe characters or path segments: ${show(key)}`);
+  }
+  return { bucket, key, uri: raw };
+}
+
+function parseArtifact(input: string, raw: string): ArtifactSource {
+  if (raw === '') return { kind: 'none' };
+  if (raw.startsWith('s3:')) return { kind: 's3', ...parseS3Uri(input, raw) };
+  // A path in the workspace: relative, no traversal. It is read by the action, never by a shell.
+  if (raw.startsWith('/') || raw.split(/[\\/]/).includes('..') || !/^[\x21-\x7e][\x20-\x7e]{0,1023}$/.test(raw)) {
+    throw new InputError(input, `must be s3://bucket/key or a relative path inside the workspace, got ${show(raw)}`);
+  }
+  return { kind: 'file', path: raw };
+}
+
+function optional(input: string, raw: string, pattern: RegExp, what: string): string | undefined {
+  if (raw === '') return undefined;
+  if (!pattern.test(raw)) throw new InputError(input, `must be ${what}, got ${show(raw)}`);
+  return raw;
+}
+
+function oneOf<T extends string>(input: string, raw: string, allowed: readonly T[], fallback: T): T {
+  if (raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new InputError(input, `must be one of ${allowed.join(', ')}; got ${show(raw)}`);
+  }
+  return raw as T;
+}
+
+/** Quotes a user value for an error message, cut short and with control characters made visible. */
+export function show(raw: string): string {
+  const cut = raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+  return JSON.stringify(cut);
+}
+
+export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inputs {
+  const get = (name: InputName): string => read(name).trim();
+
+  const modeRaw = get(Input.Mode);
+  if (modeRaw === '') throw new InputError(Input.Mode, `is required: one of ${MODES.join(', ')}`);
+  const mode = oneOf(Input.Mode, modeRaw, MODES, 'preflight');
+
+  const regionRaw = get(Input.Region) || env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
+  if (regionRaw === '') throw new InputError(Input.Region, 'is required (or set AWS_REGION)');
+  if (!REGION.test(regionRaw)) throw new InputError(Input.Region, `is not an AWS region name: ${show(regionRaw)}`);
+
+  const queueName = optional(Input.QueueName, get(Input.QueueName), QUEUE_NAME, 'an SQS queue name');
+  const queueUrl = optional(Input.QueueUrl, get(Input.QueueUrl), QUEUE_URL, 'an SQS queue URL');
+  if (queueName && queueUrl) {
+    throw new InputError(Input.QueueUrl, `and '${Input.QueueName}' are both set; give one`);
+  }
+
+  const artifact = parseArtifact(Input.Artifact, get(Input.Artifact));
+  const shaRaw = get(Input.ArtifactSha256).toLowerCase();
+  const artifactSha256 = optional(Input.ArtifactSha256, shaRaw, SHA256, 'a SHA-256 in hex (64 characters)');
+  const artifactBucket = optional(Input.ArtifactBucket, get(Input.ArtifactBucket), BUCKET, 'an S3 bucket name');
+  if (artifact.kind === 'file' && !artifactBucket) {
+    throw new InputError(Input.ArtifactBucket, 'is required when artifact is a workspace path (it is uploaded there)');
+  }
+  const prefixRaw = get(Input.ArtifactPrefix);
+  const artifactPrefix = prefixRaw === '' ? 'emergency-deploy/' : prefixRaw.endsWith('/') ? prefixRaw : `${prefixRaw}/`;
+  if (!PREFIX.test(artifactPrefix) || artifactPrefix.split('/').some((s) => s === '..' || s === '.')) {
+    throw new InputError(Input.ArtifactPrefix, `must be a plain S3 key prefix, got ${show(prefixRaw)}`);
+  }
+
+  const visibilityRaw = get(Input.VisibilityTimeout);
+  const visibilityTimeout =
+    visibilityRaw === ''
+      ? undefined
+      : parseWhole(Input.VisibilityTimeout, visibilityRaw, 900, 0, MAX_VISIBILITY_TIMEOUT);
+
+  const recordRaw = read(Input.Record);
+  const record = recordRaw.trim() === '' ? undefined : parseRecord(recordRaw, Input.Record);
+  const deploymentId = optional(
+    Input.DeploymentId,
+    get(Input.DeploymentId),
+    DEPLOYMENT_ID_PATTERN,
+    'a deployment id (letters, digits and dashes)',
+  );
+  if (record && deploymentId && record.deploymentId !== deploymentId) {
+    throw new InputError(
+      Input.Record,
+      `belongs to deployment ${record.deploymentId}, not to '${Input.DeploymentId}' ${deploymentId}`,
+    );
+  }
+  if (record && record.region !== regionRaw) {
+    throw new InputError(Input.Record, `was made in region ${show(record.region)}, not ${regionRaw}`);
+  }
+
+  const refreshRaw = get(Input.RefreshCheckpoints);
+  const refreshCheckpoints =
+    refreshRaw === '' || refreshRaw === 'none'
+      ? []
+      : refreshRaw.split(/[\s,]+/).map((p) => parseWhole(Input.RefreshCheckpoints, p.replace(/%$/, ''), 100, 1, 100));
+  for (let i = 1; i < refreshCheckpoints.length; i++) {
+    if (refreshCheckpoints[i] <= refreshCheckpoints[i - 1]) {
+      throw new InputError(Input.RefreshCheckpoints, 'must be increasing percentages, e.g. 20,50,100');
+    }
+  }
+
+  const strategy = oneOf<Strategy>(Input.Strategy, get(Input.Strategy), ['ssm', 'asg'], 'ssm');
+  const asgName = optional(Input.AsgName, get(Input.AsgName), ASG_NAME, 'an Auto Scaling group name');
+  const launchTemplateName = optional(
+    Input.LaunchTemplateName,
+    get(Input.LaunchTemplateName),
+    LAUNCH_TEMPLATE_NAME,
+    'a launch template name',
+  );
+  if (mode === 'rollout' && strategy === 'asg') {
+    if (!asgName) throw new InputError(Input.AsgName, 'is required with strategy asg');
+    if (!launchTemplateName) throw new InputError(Input.LaunchTemplateName, 'is required with strategy asg');
+  }
+
+  return {
+    mode,
+    region: regionRaw,
+    queueName,
+    queueUrl,
+    dlqName: optional(Input.DlqName, get(Input.DlqName), QUEUE_NAME, 'an SQS queue name'),
+    bucket: optional(Input.Bucket, get(Input.Bucket), BUCKET, 'an S3 bucket name'),
+    instanceFilters: parseFilters(Input.InstanceFilters, read(Input.InstanceFilters)),
+    ssmCheck: parseBoolean(Input.SsmCheck, get(Input.SsmCheck), true),
+    canaryInstanceId: optional(Input.CanaryInstanceId, get(Input.CanaryInstanceId), INSTANCE_ID_PATTERN, 'an instance id (i-…)'),
+    serviceName: optional(Input.ServiceName, get(Input.ServiceName), SERVICE_NAME, 'a systemd unit name') ?? 'file-processor',
+    workerDir: parseWorkerDir(Input.WorkerDir, get(Input.WorkerDir)),
+    targetFile: parseFileName(Input.TargetFile, get(Input.TargetFile), 'worker.py'),
+    artifact,
+    artifactSha256,
+    artifactBucket,
+    artifactPrefix,
+    healthPatterns: parsePatterns(Input.HealthPatterns, read(Input.HealthPatterns), DEFAULT_HEALTH_PATTERNS),
+    errorPatterns: parsePatterns(Input.ErrorPatterns, read(Input.ErrorPatterns), DEFAULT_ERROR_PATTERNS),
+    allowInconclusive: parseBoolean(Input.AllowInconclusive, get(Input.AllowInconclusive), false),
+    canaryMinutes: parseWhole(Input.CanaryMinutes, get(Input.CanaryMinutes), 5, 0, 180),
+    pollSeconds: parseWhole(Input.PollSeconds, get(Input.PollSeconds), 30, 1, 600),
+    canaryMetricDimension: optional(
+      Input.CanaryMetricDimension,
+      get(Input.CanaryMetricDimension),
+      DIMENSION,
+      'a CloudWatch dimension name',
+    ),
+    commandTimeoutSeconds: parseWhole(Input.CommandTimeoutSeconds, get(Input.CommandTimeoutSeconds), 600, 30, 3600),
+    strategy,
+    batchSize: parseBatchSize(Input.BatchSize, get(Input.BatchSize)),
+    pauseSeconds: parseWhole(Input.PauseSeconds, get(Input.PauseSeconds), 120, 0, 3600),
+    maxErrors: parseWhole(Input.MaxErrors, get(Input.MaxErrors), 0, 0, 5000),
+    asgName,
+    launchTemplateName,
+    minHealthyPercentage: parseWhole(Input.MinHealthyPercentage, get(Input.MinHealthyPercentage), 90, 0, 100),
+    refreshCheckpoints,
+    imageNoReboot: parseBoolean(Input.ImageNoReboot, get(Input.ImageNoReboot), true),
+    visibilityTimeout,
+    verifyMinutes: parseWhole(Input.VerifyMinutes, get(Input.VerifyMinutes), 10, 1, 1440),
+    sampleSeconds: parseWhole(Input.SampleSeconds, get(Input.SampleSeconds), 60, 5, 3600),
+    checkpoint: oneOf<Checkpoint>(Input.Checkpoint, get(Input.Checkpoint), ['10m', '1h', '24h'], '10m'),
+    drainedThreshold: parseWhole(Input.DrainedThreshold, get(Input.DrainedThreshold), 10, 0, 1_000_000),
+    dlqTolerance: parseWhole(Input.DlqTolerance, get(Input.DlqTolerance), 0, 0, 1_000_000),
+    minDepthReductionPercent: parseWhole(Input.MinDepthReductionPercent, get(Input.MinDepthReductionPercent), 50, 0, 100),
+    minFilesPerHour: parseWhole(Input.MinFilesPerHour, get(Input.MinFilesPerHour), 50, 0, 100_000_000),
+    maxDepth24h: parseWhole(Input.MaxDepth24h, get(Input.MaxDepth24h), 10, 0, 100_000_000),
+    maxLagSeconds: parseWhole(Input.MaxLagSeconds, get(Input.MaxLagSeconds), 300, 0, 1_209_600),
+    maxReceiveRatio: parseWhole(Input.MaxReceiveRatio, get(Input.MaxReceiveRatio), 3, 1, 1000),
+    checkServices: parseBoolean(Input.CheckServices, get(Input.CheckServices), true),
+    metricNamespace:
+      optional(Input.MetricNamespace, get(Input.MetricNamespace), METRIC_TOKEN, 'a CloudWatch namespace') ??
+      'CISFileSearch/Worker',
+    metricName:
+      optional(Input.MetricName, get(Input.MetricName), METRIC_TOKEN, 'a CloudWatch metric name') ??
+      'MessageDeleteFailed',
+    record,
+    deploymentId,
+    dryRun: parseBoolean(Input.DryRun, get(Input.DryRun), false),
+  };
+}

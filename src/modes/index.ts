@@ -1,0 +1,8 @@
+// One runner per mode; each file reads like the runbook step it replaces.
+import type { Mode } from '../constants.js';
+import type { ModeRunner } from '../context.js';
+import { preflight } from './preflight.js';
+
+export const RUNNERS: Partial<Record<Mode, ModeRunner>> = {
+  preflight,
+};

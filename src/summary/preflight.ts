@@ -1,0 +1,65 @@
+// The preflight section of the job summary: the runbook's RECORD fields and the fleet.
+import type { PreflightFindings } from '../modes/preflight.js';
+import type { DeploymentRecord } from '../record.js';
+import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
+
+export function renderPreflightSummary(record: DeploymentRecord, f: PreflightFindings, bucket?: string): string {
+  const before = record.metrics.before;
+  const q = record.queue;
+  const out: string[] = [];
+  const ok = f.problems.length === 0;
+  out.push(heading(2, `Preflight ${ok ? 'passed' : 'FAILED'}: deployment ${record.deploymentId}`));
+  if (!ok) out.push(f.problems.map((p) => `- ❌ ${escapeHtml(p)}`).join('\n'));
+  out.push(heading(3, 'Baseline (before)'));
+  out.push(
+    table(
+      ['Field', 'Value'],
+      [
+        ['Date (UTC)', before?.at ?? record.createdAt],
+        ['Deployer', record.github.actor],
+        ['Commit', record.github.sha],
+        ['Account / identity', record.identity ? `${record.identity.account} / ${record.identity.arn}` : undefined],
+        ['Region', record.region],
+        ['Queue', q?.name],
+        ['Queue messages (visible)', before?.visible],
+        ['Queue messages in flight', before?.inFlight],
+        ['Queue messages delayed', before?.delayed],
+        ['Visibility timeout (s)', q?.visibilityTimeout],
+        ['DLQ', q?.dlqName ?? 'none'],
+        ['DLQ messages', before?.dlqVisible],
+        ['Max receive count', q?.maxReceiveCount],
+        ['Worker instances', before?.instances],
+      ],
+    ),
+  );
+  if (bucket && f.notifications) {
+    out.push(heading(3, `S3 notifications of ${bucket}`));
+    const dupIds = new Set(f.notifications.duplicates.flatMap((d) => d.ids));
+    out.push(
+      table(
+        ['Id', 'Kind', 'Target', 'Events', 'Prefix', 'Suffix', 'Duplicate'],
+        f.notifications.configs.map((c) => [
+          c.id,
+          c.kind,
+          c.target,
+          c.events.join(', '),
+          c.prefix,
+          c.suffix,
+          dupIds.has(c.id) ? 'YES' : 'no',
+        ]),
+      ),
+    );
+  }
+  out.push(heading(3, `Fleet: ${f.fleet.length} running instance(s)`));
+  out.push(
+    cappedTable(
+      ['Instance', 'Name', 'Private IP', 'Zone', 'Launched', 'SSM agent'],
+      f.fleet.map((i) => [i.id, i.name, i.privateIp, i.zone, i.launchTime, f.agents ? (f.agents.get(i.id) ?? 'not registered') : 'not checked']),
+    ),
+  );
+  if (record.warnings.length > 0) {
+    out.push(heading(3, 'Warnings'));
+    out.push(record.warnings.map((w) => `- ${cell(w, 500)}`).join('\n'));
+  }
+  return out.join('\n\n');
+}

@@ -1,0 +1,124 @@
+// Seeds the runbook's world into an emulator (moto_server): the queue and its DLQ (whose name is
+// not derivable from the queue's), messages in flight, the bucket and its notification, a tagged
+// fleet with stopped and unrelated instances beside it, and a launch template.
+import { CreateLaunchTemplateCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+
+export const WORLD = {
+  region: 'ap-northeast-1',
+  queueName: 'file-processing-queue-production',
+  dlqName: 'cis-worker-failures',
+  bucket: 'cis-filesearch-storage-production',
+  tagName: 'cis-file-processor',
+  launchTemplateName: 'cis-file-processor-lt',
+};
+
+export interface WorldOptions {
+  fleetSize?: number;
+  messages?: number;
+  inFlight?: number;
+  duplicateNotification?: boolean;
+  visibilityTimeout?: number;
+}
+
+export interface SeededWorld {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  dlqArn: string;
+  instanceIds: string[];
+  stoppedIds: string[];
+  otherIds: string[];
+}
+
+export function worldClients(endpoint: string) {
+  const config = { region: WORLD.region, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  return { sqs: new SQSClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), ec2: new EC2Client(config) };
+}
+
+async function runTagged(ec2: EC2Client, imageId: string, count: number, name: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let left = count; left > 0; left -= 500) {
+    const out = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: imageId,
+        MinCount: Math.min(500, left),
+        MaxCount: Math.min(500, left),
+        InstanceType: 't3.small',
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: name }] }],
+      }),
+    );
+    ids.push(...(out.Instances ?? []).map((i) => i.InstanceId ?? ''));
+  }
+  return ids;
+}
+
+export async function seedWorld(endpoint: string, opts: WorldOptions = {}): Promise<SeededWorld> {
+  const { sqs, s3, ec2 } = worldClients(endpoint);
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: WORLD.dlqName }));
+  const dlqUrl = dlq.QueueUrl ?? '';
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: WORLD.queueName,
+      Attributes: {
+        VisibilityTimeout: String(opts.visibilityTimeout ?? 300),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: '3' }),
+      },
+    }),
+  );
+  const queueUrl = queue.QueueUrl ?? '';
+  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+
+  const messages = opts.messages ?? 25;
+  for (let i = 0; i < messages; i += 10) {
+    const entries = Array.from({ length: Math.min(10, messages - i) }, (_, k) => ({
+      Id: `m${i + k}`,
+      MessageBody: JSON.stringify({ Records: [{ s3: { bucket: { name: WORLD.bucket }, object: { key: `uploads/file-${i + k}.pdf` } } }] }),
+    }));
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+  // Messages in flight: received and not deleted, as the buggy workers leave them.
+  // SQS may return fewer than asked for, so receive until the count is reached (bounded).
+  let left = Math.min(opts.inFlight ?? 5, messages);
+  for (let tries = 0; left > 0 && tries < 100; tries++) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, left) }));
+    left -= got.Messages?.length ?? 0;
+  }
+
+  await s3.send(
+    new CreateBucketCommand({ Bucket: WORLD.bucket, CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' } }),
+  );
+  const queueConfigs = [
+    { Id: 'uploads-to-processing', QueueArn: queueArn, Events: ['s3:ObjectCreated:*' as const], Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'uploads/' }] } } },
+  ];
+  if (opts.duplicateNotification) {
+    queueConfigs.push({
+      Id: 'legacy-put-notification',
+      QueueArn: queueArn,
+      Events: ['s3:ObjectCreated:Put' as unknown as 's3:ObjectCreated:*'],
+      Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'uploads/' }] } },
+    });
+  }
+  await s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: WORLD.bucket,
+      NotificationConfiguration: { QueueConfigurations: queueConfigs },
+    }),
+  );
+
+  const images = await ec2.send(new DescribeImagesCommand({}));
+  const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
+  const instanceIds = await runTagged(ec2, imageId, opts.fleetSize ?? 3, WORLD.tagName);
+  const stoppedIds = await runTagged(ec2, imageId, 1, WORLD.tagName);
+  await ec2.send(new StopInstancesCommand({ InstanceIds: stoppedIds }));
+  const otherIds = await runTagged(ec2, imageId, 2, 'unrelated-service');
+  await ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: WORLD.launchTemplateName,
+      LaunchTemplateData: { ImageId: imageId, InstanceType: 't3.small' },
+    }),
+  );
+  return { queueUrl, queueArn, dlqUrl, dlqArn, instanceIds: instanceIds.sort(), stoppedIds, otherIds };
+}

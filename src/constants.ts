@@ -86,3 +86,8 @@ export const MAX_VISIBILITY_TIMEOUT = 43_200;
 export const MAX_RECORD_BYTES = 1_000_000;
 // SendCommand accepts at most 50 instance ids.
 export const SSM_MAX_TARGETS = 50;
+
+// Tags written on an instance before its file is replaced, so rollback can find what a deployment
+// touched even when the job that touched it died before writing its record.
+export const TAG_DEPLOYMENT_ID = 'emergency-deploy:deployment-id';
+export const TAG_BACKUP_PATH = 'emergency-deploy:backup-path';

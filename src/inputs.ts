@@ -293,7 +293,8 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
 
   const visibilityRaw = get(Input.VisibilityTimeout);
   const visibilityTimeout =
-    visibilityRaw === ''
+    // The runner passes action.yml's default (900) unless the user sets '' or 'none'.
+    visibilityRaw === '' || visibilityRaw === 'none'
       ? undefined
       : parseWhole(Input.VisibilityTimeout, visibilityRaw, 900, 0, MAX_VISIBILITY_TIMEOUT);
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 
 export interface DistRun {
   code: number | null;
@@ -32,6 +33,13 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out;
 }
 
+export function actionDefaults(): Record<string, string> {
+  const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, { default?: string }> };
+  const defaults: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(action.inputs)) if (spec.default !== undefined) defaults[name] = String(spec.default);
+  return defaults;
+}
+
 export async function runDist(
   inputs: Record<string, string>,
   env: Record<string, string>,
@@ -42,9 +50,11 @@ export async function runDist(
   const summaryFile = join(dir, 'summary');
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
+  // The runner sets every input action.yml declares with a default, then the step's `with:`.
   const inputEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(inputs)) inputEnv[`INPUT_${k.toUpperCase()}`] = v;
-  const child = spawn(process.execPath, ['dist/index.js'], {
+  for (const [k, v] of Object.entries({ ...actionDefaults(), ...inputs })) inputEnv[`INPUT_${k.toUpperCase()}`] = v;
+  // ACTION_DIST lets a developer test a bundle built elsewhere; CI runs the committed dist/index.js.
+  const child = spawn(process.execPath, [process.env.ACTION_DIST ?? 'dist/index.js'], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? dir,

@@ -75,7 +75,11 @@ export type Verdict = 'pass' | 'go' | 'no-go' | 'fail';
 export const DEFAULT_FILTERS = 'tag:Name=cis-file-processor';
 // The runbook's success lines, as POSIX extended regular expressions (they are counted with grep -E
 // on the instance).
-export const DEFAULT_HEALTH_PATTERNS = ['Received [0-9]+ messages?', 'Successfully processed', 'Deleted message'];
+export const DEFAULT_HEALTH_PATTERNS = [
+  'Received [0-9]+ messages?',
+  'Successfully processed',
+  'Deleted message',
+];
 export const DEFAULT_ERROR_PATTERNS = ['Traceback', 'ERROR', 'CRITICAL'];
 
 export const USER_AGENT = 'emergency-worker-deploy';

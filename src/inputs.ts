@@ -113,7 +113,8 @@ export function parseBoolean(input: string, raw: string, fallback: boolean): boo
 
 export function parseWhole(input: string, raw: string, fallback: number, min: number, max: number): number {
   if (raw === '') return fallback;
-  if (!WHOLE.test(raw)) throw new InputError(input, `must be a whole number from ${min} to ${max}, got ${show(raw)}`);
+  if (!WHOLE.test(raw))
+    throw new InputError(input, `must be a whole number from ${min} to ${max}, got ${show(raw)}`);
   const n = Number(raw);
   if (n < min || n > max) throw new InputError(input, `must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -124,7 +125,8 @@ export function parseBatchSize(input: string, raw: string): BatchSize {
   const percent = /^(\d{1,3})%$/.exec(raw);
   if (percent) {
     const value = Number(percent[1]);
-    if (value < 1 || value > 100) throw new InputError(input, `percent must be from 1% to 100%, got ${show(raw)}`);
+    if (value < 1 || value > 100)
+      throw new InputError(input, `percent must be from 1% to 100%, got ${show(raw)}`);
     return { kind: 'percent', value };
   }
   return { kind: 'count', value: parseWhole(input, raw, 1, 1, 5000) };
@@ -148,7 +150,8 @@ export function parseLines(raw: string): string[] | undefined {
  */
 export function parsePatterns(input: string, raw: string, fallback: string[]): string[] {
   const lines = parseLines(raw) ?? fallback;
-  if (lines.length > MAX_PATTERNS) throw new InputError(input, `has ${lines.length} patterns; at most ${MAX_PATTERNS}`);
+  if (lines.length > MAX_PATTERNS)
+    throw new InputError(input, `has ${lines.length} patterns; at most ${MAX_PATTERNS}`);
   for (const p of lines) {
     if (p.length > MAX_PATTERN_LENGTH) {
       throw new InputError(input, `has a pattern longer than ${MAX_PATTERN_LENGTH} characters`);
@@ -165,7 +168,10 @@ export function parsePatterns(input: string, raw: string, fallback: string[]): s
     try {
       new RegExp(p);
     } catch (e) {
-      throw new InputError(input, `pattern ${show(p)} is not a valid regular expression (${(e as Error).message})`);
+      throw new InputError(
+        input,
+        `pattern ${show(p)} is not a valid regular expression (${(e as Error).message})`,
+      );
     }
   }
   return lines;
@@ -225,7 +231,11 @@ export function parseS3Uri(input: string, raw: string): { bucket: string; key: s
   if (!m) throw new InputError(input, `must be s3://bucket/key, got ${show(raw)}`);
   const [, bucket, key] = m;
   if (!BUCKET.test(bucket)) throw new InputError(input, `has an invalid bucket name ${show(bucket)}`);
-  if (!S3_KEY.test(key) || key.split('/').some((s) => s === '..' || s === '.' || s === '') || key.endsWith('/')) {
+  if (
+    !S3_KEY.test(key) ||
+    key.split('/').some((s) => s === '..' || s === '.' || s === '') ||
+    key.endsWith('/')
+  ) {
     throw new InputError(input, `has a key with unsafe characters or path segments: ${show(key)}`);
   }
   return { bucket, key, uri: raw };
@@ -235,8 +245,15 @@ function parseArtifact(input: string, raw: string): ArtifactSource {
   if (raw === '') return { kind: 'none' };
   if (raw.startsWith('s3:')) return { kind: 's3', ...parseS3Uri(input, raw) };
   // A path in the workspace: relative, no traversal. It is read by the action, never by a shell.
-  if (raw.startsWith('/') || raw.split(/[\\/]/).includes('..') || !/^[\x21-\x7e][\x20-\x7e]{0,1023}$/.test(raw)) {
-    throw new InputError(input, `must be s3://bucket/key or a relative path inside the workspace, got ${show(raw)}`);
+  if (
+    raw.startsWith('/') ||
+    raw.split(/[\\/]/).includes('..') ||
+    !/^[\x21-\x7e][\x20-\x7e]{0,1023}$/.test(raw)
+  ) {
+    throw new InputError(
+      input,
+      `must be s3://bucket/key or a relative path inside the workspace, got ${show(raw)}`,
+    );
   }
   return { kind: 'file', path: raw };
 }
@@ -270,7 +287,8 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
 
   const regionRaw = get(Input.Region) || env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
   if (regionRaw === '') throw new InputError(Input.Region, 'is required (or set AWS_REGION)');
-  if (!REGION.test(regionRaw)) throw new InputError(Input.Region, `is not an AWS region name: ${show(regionRaw)}`);
+  if (!REGION.test(regionRaw))
+    throw new InputError(Input.Region, `is not an AWS region name: ${show(regionRaw)}`);
 
   const queueName = optional(Input.QueueName, get(Input.QueueName), QUEUE_NAME, 'an SQS queue name');
   const queueUrl = optional(Input.QueueUrl, get(Input.QueueUrl), QUEUE_URL, 'an SQS queue URL');
@@ -281,12 +299,21 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
   const artifact = parseArtifact(Input.Artifact, get(Input.Artifact));
   const shaRaw = get(Input.ArtifactSha256).toLowerCase();
   const artifactSha256 = optional(Input.ArtifactSha256, shaRaw, SHA256, 'a SHA-256 in hex (64 characters)');
-  const artifactBucket = optional(Input.ArtifactBucket, get(Input.ArtifactBucket), BUCKET, 'an S3 bucket name');
+  const artifactBucket = optional(
+    Input.ArtifactBucket,
+    get(Input.ArtifactBucket),
+    BUCKET,
+    'an S3 bucket name',
+  );
   if (artifact.kind === 'file' && !artifactBucket) {
-    throw new InputError(Input.ArtifactBucket, 'is required when artifact is a workspace path (it is uploaded there)');
+    throw new InputError(
+      Input.ArtifactBucket,
+      'is required when artifact is a workspace path (it is uploaded there)',
+    );
   }
   const prefixRaw = get(Input.ArtifactPrefix);
-  const artifactPrefix = prefixRaw === '' ? 'emergency-deploy/' : prefixRaw.endsWith('/') ? prefixRaw : `${prefixRaw}/`;
+  const artifactPrefix =
+    prefixRaw === '' ? 'emergency-deploy/' : prefixRaw.endsWith('/') ? prefixRaw : `${prefixRaw}/`;
   if (!PREFIX.test(artifactPrefix) || artifactPrefix.split('/').some((s) => s === '..' || s === '.')) {
     throw new InputError(Input.ArtifactPrefix, `must be a plain S3 key prefix, got ${show(prefixRaw)}`);
   }
@@ -320,7 +347,9 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
   const refreshCheckpoints =
     refreshRaw === '' || refreshRaw === 'none'
       ? []
-      : refreshRaw.split(/[\s,]+/).map((p) => parseWhole(Input.RefreshCheckpoints, p.replace(/%$/, ''), 100, 1, 100));
+      : refreshRaw
+          .split(/[\s,]+/)
+          .map((p) => parseWhole(Input.RefreshCheckpoints, p.replace(/%$/, ''), 100, 1, 100));
   for (let i = 1; i < refreshCheckpoints.length; i++) {
     if (refreshCheckpoints[i] <= refreshCheckpoints[i - 1]) {
       throw new InputError(Input.RefreshCheckpoints, 'must be increasing percentages, e.g. 20,50,100');
@@ -349,8 +378,15 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
     bucket: optional(Input.Bucket, get(Input.Bucket), BUCKET, 'an S3 bucket name'),
     instanceFilters: parseFilters(Input.InstanceFilters, read(Input.InstanceFilters)),
     ssmCheck: parseBoolean(Input.SsmCheck, get(Input.SsmCheck), true),
-    canaryInstanceId: optional(Input.CanaryInstanceId, get(Input.CanaryInstanceId), INSTANCE_ID_PATTERN, 'an instance id (i-…)'),
-    serviceName: optional(Input.ServiceName, get(Input.ServiceName), SERVICE_NAME, 'a systemd unit name') ?? 'file-processor',
+    canaryInstanceId: optional(
+      Input.CanaryInstanceId,
+      get(Input.CanaryInstanceId),
+      INSTANCE_ID_PATTERN,
+      'an instance id (i-…)',
+    ),
+    serviceName:
+      optional(Input.ServiceName, get(Input.ServiceName), SERVICE_NAME, 'a systemd unit name') ??
+      'file-processor',
     workerDir: parseWorkerDir(Input.WorkerDir, get(Input.WorkerDir)),
     targetFile: parseFileName(Input.TargetFile, get(Input.TargetFile), 'worker.py'),
     artifact,
@@ -368,7 +404,13 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
       DIMENSION,
       'a CloudWatch dimension name',
     ),
-    commandTimeoutSeconds: parseWhole(Input.CommandTimeoutSeconds, get(Input.CommandTimeoutSeconds), 600, 30, 3600),
+    commandTimeoutSeconds: parseWhole(
+      Input.CommandTimeoutSeconds,
+      get(Input.CommandTimeoutSeconds),
+      600,
+      30,
+      3600,
+    ),
     strategy,
     batchSize: parseBatchSize(Input.BatchSize, get(Input.BatchSize)),
     pauseSeconds: parseWhole(Input.PauseSeconds, get(Input.PauseSeconds), 120, 0, 3600),
@@ -384,7 +426,13 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
     checkpoint: oneOf<Checkpoint>(Input.Checkpoint, get(Input.Checkpoint), ['10m', '1h', '24h'], '10m'),
     drainedThreshold: parseWhole(Input.DrainedThreshold, get(Input.DrainedThreshold), 10, 0, 1_000_000),
     dlqTolerance: parseWhole(Input.DlqTolerance, get(Input.DlqTolerance), 0, 0, 1_000_000),
-    minDepthReductionPercent: parseWhole(Input.MinDepthReductionPercent, get(Input.MinDepthReductionPercent), 50, 0, 100),
+    minDepthReductionPercent: parseWhole(
+      Input.MinDepthReductionPercent,
+      get(Input.MinDepthReductionPercent),
+      50,
+      0,
+      100,
+    ),
     minFilesPerHour: parseWhole(Input.MinFilesPerHour, get(Input.MinFilesPerHour), 50, 0, 100_000_000),
     maxDepth24h: parseWhole(Input.MaxDepth24h, get(Input.MaxDepth24h), 10, 0, 100_000_000),
     maxLagSeconds: parseWhole(Input.MaxLagSeconds, get(Input.MaxLagSeconds), 300, 0, 1_209_600),

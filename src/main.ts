@@ -106,6 +106,8 @@ export async function run(overrides: Partial<MainDeps> = {}): Promise<ModeOutcom
 }
 
 function callsFooter(api: AwsApi): string {
-  const parts = [...api.calls.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op} ×${n}`);
+  const parts = [...api.calls.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([op, n]) => `${op} ×${n}`);
   return `<sub>AWS calls: ${api.totalCalls()} (${escapeHtml(parts.join(', '))})</sub>`;
 }

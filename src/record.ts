@@ -154,7 +154,10 @@ export function newRecord(init: {
 
 /** A deployment id that sorts by time and is unique per run attempt. */
 export function newDeploymentId(now: Date, runId: number, runAttempt: number): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `dep-${stamp}-${runId}-${runAttempt}`.toLowerCase();
 }
 
@@ -205,7 +208,8 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
   const instances = value.instances;
   if (!isObject(instances)) throw new InputError(input, 'has no instances map');
   for (const [id, entry] of Object.entries(instances)) {
-    if (!INSTANCE_ID_PATTERN.test(id)) throw new InputError(input, `names a malformed instance id ${JSON.stringify(id)}`);
+    if (!INSTANCE_ID_PATTERN.test(id))
+      throw new InputError(input, `names a malformed instance id ${JSON.stringify(id)}`);
     if (!isObject(entry) || (entry.p !== 'c' && entry.p !== 'r')) {
       throw new InputError(input, `has a malformed entry for ${id}`);
     }
@@ -218,7 +222,8 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
   }
   const fleet = value.fleet;
   if (fleet !== undefined) {
-    if (!isObject(fleet) || !Array.isArray(fleet.instanceIds)) throw new InputError(input, 'has a malformed fleet');
+    if (!isObject(fleet) || !Array.isArray(fleet.instanceIds))
+      throw new InputError(input, 'has a malformed fleet');
     for (const id of fleet.instanceIds) {
       if (typeof id !== 'string' || !INSTANCE_ID_PATTERN.test(id)) {
         throw new InputError(input, `lists a malformed fleet instance id ${JSON.stringify(id)}`);

@@ -46,7 +46,13 @@ export async function getMetricSeries(
   do {
     const out = await api.call('cloudwatch:GetMetricData', () =>
       clients.cloudwatch.send(
-        new GetMetricDataCommand({ MetricDataQueries, StartTime: start, EndTime: end, ScanBy: 'TimestampAscending', NextToken: token }),
+        new GetMetricDataCommand({
+          MetricDataQueries,
+          StartTime: start,
+          EndTime: end,
+          ScanBy: 'TimestampAscending',
+          NextToken: token,
+        }),
       ),
     );
     for (const r of out.MetricDataResults ?? []) {

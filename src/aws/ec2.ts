@@ -5,14 +5,20 @@ import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
 
 /** Running instances matching the filters. The runbook read only Reservations[0]; we read all. */
-export async function describeRunningInstances(api: AwsApi, clients: AwsClients, filters: Filter[]): Promise<FleetInstance[]> {
+export async function describeRunningInstances(
+  api: AwsApi,
+  clients: AwsClients,
+  filters: Filter[],
+): Promise<FleetInstance[]> {
   const all: FleetInstance[] = [];
   const allFilters = [...filters, { Name: 'instance-state-name', Values: ['running'] }];
   let token: string | undefined;
   let pages = 0;
   do {
     const out = await api.call('ec2:DescribeInstances', () =>
-      clients.ec2.send(new DescribeInstancesCommand({ Filters: allFilters, MaxResults: 1000, NextToken: token })),
+      clients.ec2.send(
+        new DescribeInstancesCommand({ Filters: allFilters, MaxResults: 1000, NextToken: token }),
+      ),
     );
     for (const reservation of out.Reservations ?? []) {
       for (const i of reservation.Instances ?? []) {
@@ -35,7 +41,12 @@ export async function describeRunningInstances(api: AwsApi, clients: AwsClients,
 }
 
 /** Tags instances (up to 1,000 ids per call, as EC2 allows). */
-export async function tagInstances(api: AwsApi, clients: AwsClients, ids: string[], tags: Record<string, string>): Promise<void> {
+export async function tagInstances(
+  api: AwsApi,
+  clients: AwsClients,
+  ids: string[],
+  tags: Record<string, string>,
+): Promise<void> {
   const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   for (let i = 0; i < ids.length; i += 1000) {
     const Resources = ids.slice(i, i + 1000);

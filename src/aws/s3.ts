@@ -27,16 +27,32 @@ export interface BucketNotifications {
   eventBridge: boolean;
 }
 
-export async function getBucketNotifications(api: AwsApi, clients: AwsClients, bucket: string): Promise<BucketNotifications> {
+export async function getBucketNotifications(
+  api: AwsApi,
+  clients: AwsClients,
+  bucket: string,
+): Promise<BucketNotifications> {
   const out = await api.call('s3:GetBucketNotificationConfiguration', () =>
     clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })),
   );
   const configs: NotificationConfig[] = [];
   for (const q of out.QueueConfigurations ?? []) {
-    configs.push({ id: q.Id ?? '(no id)', kind: 'queue', target: q.QueueArn ?? '', events: q.Events ?? [], ...keyFilter(q.Filter?.Key?.FilterRules) });
+    configs.push({
+      id: q.Id ?? '(no id)',
+      kind: 'queue',
+      target: q.QueueArn ?? '',
+      events: q.Events ?? [],
+      ...keyFilter(q.Filter?.Key?.FilterRules),
+    });
   }
   for (const t of out.TopicConfigurations ?? []) {
-    configs.push({ id: t.Id ?? '(no id)', kind: 'topic', target: t.TopicArn ?? '', events: t.Events ?? [], ...keyFilter(t.Filter?.Key?.FilterRules) });
+    configs.push({
+      id: t.Id ?? '(no id)',
+      kind: 'topic',
+      target: t.TopicArn ?? '',
+      events: t.Events ?? [],
+      ...keyFilter(t.Filter?.Key?.FilterRules),
+    });
   }
   for (const f of out.LambdaFunctionConfigurations ?? []) {
     configs.push({
@@ -73,9 +89,16 @@ export async function putArtifact(
 }
 
 /** Size of an existing object, or undefined when it is not there. */
-export async function headObject(api: AwsApi, clients: AwsClients, bucket: string, key: string): Promise<{ size: number; sha256?: string } | undefined> {
+export async function headObject(
+  api: AwsApi,
+  clients: AwsClients,
+  bucket: string,
+  key: string,
+): Promise<{ size: number; sha256?: string } | undefined> {
   try {
-    const out = await api.call('s3:GetObject', () => clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+    const out = await api.call('s3:GetObject', () =>
+      clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+    );
     return { size: out.ContentLength ?? 0, sha256: out.Metadata?.sha256 };
   } catch (e) {
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -32,7 +32,11 @@ export class QueueNotFound extends Error {
 
 function isMissingQueue(e: unknown): boolean {
   const name = (e as { name?: string })?.name ?? '';
-  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue' || name === 'QueueDoesNotExistException';
+  return (
+    name === 'QueueDoesNotExist' ||
+    name === 'AWS.SimpleQueueService.NonExistentQueue' ||
+    name === 'QueueDoesNotExistException'
+  );
 }
 
 export function queueNameFromUrl(url: string): string {
@@ -45,7 +49,12 @@ export function parseQueueArn(arn: string): { region: string; account: string; n
   return m ? { region: m[1], account: m[2], name: m[3] } : undefined;
 }
 
-export async function getQueueUrl(api: AwsApi, clients: AwsClients, name: string, ownerAccount?: string): Promise<string> {
+export async function getQueueUrl(
+  api: AwsApi,
+  clients: AwsClients,
+  name: string,
+  ownerAccount?: string,
+): Promise<string> {
   try {
     const out = await api.call('sqs:GetQueueUrl', () =>
       clients.sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: ownerAccount })),
@@ -86,9 +95,15 @@ export async function getQueueState(api: AwsApi, clients: AwsClients, url: strin
   let redrive: QueueState['redrive'];
   if (attrs.RedrivePolicy) {
     try {
-      const policy = JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+      const policy = JSON.parse(attrs.RedrivePolicy) as {
+        deadLetterTargetArn?: string;
+        maxReceiveCount?: number | string;
+      };
       if (policy.deadLetterTargetArn) {
-        redrive = { deadLetterTargetArn: policy.deadLetterTargetArn, maxReceiveCount: Number(policy.maxReceiveCount ?? 0) };
+        redrive = {
+          deadLetterTargetArn: policy.deadLetterTargetArn,
+          maxReceiveCount: Number(policy.maxReceiveCount ?? 0),
+        };
       }
     } catch {
       // An unreadable policy is reported by the caller as "no DLQ found".
@@ -112,8 +127,15 @@ export async function getQueueDepth(api: AwsApi, clients: AwsClients, url: strin
   return { visible: state.visible, inFlight: state.inFlight, delayed: state.delayed };
 }
 
-export async function setVisibilityTimeout(api: AwsApi, clients: AwsClients, url: string, seconds: number): Promise<void> {
+export async function setVisibilityTimeout(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+  seconds: number,
+): Promise<void> {
   await api.call('sqs:SetQueueAttributes', () =>
-    clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } })),
+    clients.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }),
+    ),
   );
 }

@@ -161,7 +161,11 @@ export interface CommandSummary {
   deliveryTimedOutCount: number;
 }
 
-export async function getCommandSummary(api: AwsApi, clients: AwsClients, commandId: string): Promise<CommandSummary> {
+export async function getCommandSummary(
+  api: AwsApi,
+  clients: AwsClients,
+  commandId: string,
+): Promise<CommandSummary> {
   const out = await api.call('ssm:ListCommands', () =>
     clients.ssm.send(new ListCommandsCommand({ CommandId: commandId })),
   );
@@ -189,7 +193,12 @@ export async function listInvocations(
   do {
     const out = await api.call('ssm:ListCommandInvocations', () =>
       clients.ssm.send(
-        new ListCommandInvocationsCommand({ CommandId: commandId, Details: withOutput, MaxResults: 50, NextToken: token }),
+        new ListCommandInvocationsCommand({
+          CommandId: commandId,
+          Details: withOutput,
+          MaxResults: 50,
+          NextToken: token,
+        }),
       ),
     );
     for (const inv of out.CommandInvocations ?? []) {
@@ -211,7 +220,9 @@ export async function listInvocations(
 }
 
 export async function cancelCommand(api: AwsApi, clients: AwsClients, commandId: string): Promise<void> {
-  await api.call('ssm:CancelCommand', () => clients.ssm.send(new CancelCommandCommand({ CommandId: commandId })));
+  await api.call('ssm:CancelCommand', () =>
+    clients.ssm.send(new CancelCommandCommand({ CommandId: commandId })),
+  );
 }
 
 export interface FanOutOptions extends CommandOptions {
@@ -274,10 +285,19 @@ export async function runOnFleet(
   }
   for (const { commandId, ids } of sent) {
     const summary = summaries.get(commandId);
-    const allSucceeded = summary?.status === 'Success' && summary.errorCount === 0 && summary.deliveryTimedOutCount === 0;
+    const allSucceeded =
+      summary?.status === 'Success' && summary.errorCount === 0 && summary.deliveryTimedOutCount === 0;
     if (allSucceeded && !opts.withOutput) {
       for (const id of ids) {
-        results.set(id, { instanceId: id, commandId, status: 'Success', statusDetails: 'Success', responseCode: 0, stdout: '', stderr: '' });
+        results.set(id, {
+          instanceId: id,
+          commandId,
+          status: 'Success',
+          statusDetails: 'Success',
+          responseCode: 0,
+          stdout: '',
+          stderr: '',
+        });
       }
       continue;
     }
@@ -295,7 +315,11 @@ export async function runOnFleet(
           instanceId: id,
           commandId,
           status: cancelled ? 'Cancelled' : 'TimedOut',
-          statusDetails: cancelled ? 'cancelled by the action' : r ? `${r.status} at the deadline` : 'no result by the deadline',
+          statusDetails: cancelled
+            ? 'cancelled by the action'
+            : r
+              ? `${r.status} at the deadline`
+              : 'no result by the deadline',
           responseCode: -1,
           stdout: r?.stdout ?? '',
           stderr: '',

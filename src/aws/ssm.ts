@@ -5,7 +5,11 @@ import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
 
 /** PingStatus per instance id; ids SSM does not know at all are absent. */
-export async function getAgentStatus(api: AwsApi, clients: AwsClients, ids: string[]): Promise<Map<string, string>> {
+export async function getAgentStatus(
+  api: AwsApi,
+  clients: AwsClients,
+  ids: string[],
+): Promise<Map<string, string>> {
   const status = new Map<string, string>();
   for (let i = 0; i < ids.length; i += SSM_MAX_TARGETS) {
     const chunk = ids.slice(i, i + SSM_MAX_TARGETS);

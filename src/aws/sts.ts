@@ -8,6 +8,8 @@ export interface Identity {
 }
 
 export async function getIdentity(api: AwsApi, clients: AwsClients): Promise<Identity> {
-  const out = await api.call('sts:GetCallerIdentity', () => clients.sts.send(new GetCallerIdentityCommand({})));
+  const out = await api.call('sts:GetCallerIdentity', () =>
+    clients.sts.send(new GetCallerIdentityCommand({})),
+  );
   return { account: out.Account ?? 'unknown', arn: out.Arn ?? 'unknown' };
 }

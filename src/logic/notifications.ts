@@ -41,7 +41,10 @@ export function sharedEvents(a: string[], b: string[]): string[] {
  * the other (the key "longer prefix + longer suffix" then matches both). Disjoint prefixes or
  * suffixes never overlap.
  */
-export function keyFiltersOverlap(a: { prefix: string; suffix: string }, b: { prefix: string; suffix: string }): boolean {
+export function keyFiltersOverlap(
+  a: { prefix: string; suffix: string },
+  b: { prefix: string; suffix: string },
+): boolean {
   const prefixes = a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix);
   const suffixes = a.suffix.endsWith(b.suffix) || b.suffix.endsWith(a.suffix);
   return prefixes && suffixes;

@@ -44,7 +44,9 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
 
   const identity = await getIdentity(api, clients);
   record.identity = identity;
-  report.info(`Deployment ${record.deploymentId} in ${inputs.region} as ${identity.arn} (account ${identity.account})`);
+  report.info(
+    `Deployment ${record.deploymentId} in ${inputs.region} as ${identity.arn} (account ${identity.account})`,
+  );
 
   // The queue is required: an unknown queue fails here, with its name.
   findings.queues = await resolveQueues(ctx);
@@ -60,7 +62,10 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   report.info(
     `Queue ${queue.name}: ${queue.visible} visible, ${queue.inFlight} in flight, ${queue.delayed} delayed; visibility timeout ${queue.visibilityTimeout}s`,
   );
-  if (dlq) report.info(`DLQ ${dlq.name}: ${dlq.visible} visible (max receive count ${queue.redrive?.maxReceiveCount ?? 'n/a'})`);
+  if (dlq)
+    report.info(
+      `DLQ ${dlq.name}: ${dlq.visible} visible (max receive count ${queue.redrive?.maxReceiveCount ?? 'n/a'})`,
+    );
   if (dlqProblem) warn(ctx, record, dlqProblem);
 
   if (inputs.bucket) {
@@ -72,10 +77,18 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     }
     const toQueue = n.configs.filter((c) => c.kind === 'queue' && c.target === queue.arn);
     if (toQueue.length === 0) {
-      warn(ctx, record, `bucket ${inputs.bucket} has no notification configuration that targets ${queue.name}`);
+      warn(
+        ctx,
+        record,
+        `bucket ${inputs.bucket} has no notification configuration that targets ${queue.name}`,
+      );
     }
     if (n.eventBridge) {
-      warn(ctx, record, `bucket ${inputs.bucket} also sends events to EventBridge: check that no rule forwards them to ${queue.name} as well`);
+      warn(
+        ctx,
+        record,
+        `bucket ${inputs.bucket} also sends events to EventBridge: check that no rule forwards them to ${queue.name} as well`,
+      );
     }
   }
 
@@ -92,7 +105,11 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   }
 
   if (inputs.ssmCheck && findings.fleet.length > 0) {
-    findings.agents = await getAgentStatus(api, clients, findings.fleet.map((i) => i.id));
+    findings.agents = await getAgentStatus(
+      api,
+      clients,
+      findings.fleet.map((i) => i.id),
+    );
     findings.offline = findings.fleet.map((i) => i.id).filter((id) => findings.agents?.get(id) !== 'Online');
     if (findings.offline.length > 0) {
       const list = findings.offline
@@ -109,7 +126,13 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
 
   const verdict = findings.problems.length === 0 ? 'pass' : 'fail';
   const reason = verdict === 'pass' ? 'all preflight checks passed' : findings.problems.join('; ');
-  markPhase(record, { mode: 'preflight', startedAt, endedAt: ctx.runtime.clock.now().toISOString(), verdict, reason });
+  markPhase(record, {
+    mode: 'preflight',
+    startedAt,
+    endedAt: ctx.runtime.clock.now().toISOString(),
+    verdict,
+    reason,
+  });
   publishRecord(ctx, record);
   return {
     verdict,

@@ -18,7 +18,10 @@ export async function sourceQueueUrl(ctx: ModeContext): Promise<string> {
   if (inputs.queueUrl) return inputs.queueUrl;
   if (inputs.queueName) return getQueueUrl(ctx.api, ctx.clients, inputs.queueName);
   if (inputs.record?.queue?.url) return inputs.record.queue.url;
-  throw new InputError(Input.QueueName, `or '${Input.QueueUrl}' is required (or a record that names the queue)`);
+  throw new InputError(
+    Input.QueueName,
+    `or '${Input.QueueUrl}' is required (or a record that names the queue)`,
+  );
 }
 
 /**
@@ -34,13 +37,21 @@ export async function resolveQueues(ctx: ModeContext): Promise<ResolvedQueues> {
     return { queue, dlq: await getQueueState(ctx.api, ctx.clients, dlqUrl) };
   }
   if (!queue.redrive) {
-    return { queue, dlqProblem: `queue ${queue.name} has no redrive policy: failed messages have no dead-letter queue` };
+    return {
+      queue,
+      dlqProblem: `queue ${queue.name} has no redrive policy: failed messages have no dead-letter queue`,
+    };
   }
   const target = parseQueueArn(queue.redrive.deadLetterTargetArn);
   if (!target) {
-    return { queue, dlqProblem: `queue ${queue.name} has a redrive policy with an unreadable target ${queue.redrive.deadLetterTargetArn}` };
+    return {
+      queue,
+      dlqProblem: `queue ${queue.name} has a redrive policy with an unreadable target ${queue.redrive.deadLetterTargetArn}`,
+    };
   }
-  const dlqUrl = ctx.inputs.record?.queue?.dlqUrl ?? (await getQueueUrl(ctx.api, ctx.clients, target.name, target.account));
+  const dlqUrl =
+    ctx.inputs.record?.queue?.dlqUrl ??
+    (await getQueueUrl(ctx.api, ctx.clients, target.name, target.account));
   return { queue, dlq: await getQueueState(ctx.api, ctx.clients, dlqUrl) };
 }
 

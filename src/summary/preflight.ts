@@ -3,7 +3,11 @@ import type { PreflightFindings } from '../modes/preflight.js';
 import type { DeploymentRecord } from '../record.js';
 import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
 
-export function renderPreflightSummary(record: DeploymentRecord, f: PreflightFindings, bucket?: string): string {
+export function renderPreflightSummary(
+  record: DeploymentRecord,
+  f: PreflightFindings,
+  bucket?: string,
+): string {
   const before = record.metrics.before;
   const q = record.queue;
   const out: string[] = [];
@@ -18,7 +22,10 @@ export function renderPreflightSummary(record: DeploymentRecord, f: PreflightFin
         ['Date (UTC)', before?.at ?? record.createdAt],
         ['Deployer', record.github.actor],
         ['Commit', record.github.sha],
-        ['Account / identity', record.identity ? `${record.identity.account} / ${record.identity.arn}` : undefined],
+        [
+          'Account / identity',
+          record.identity ? `${record.identity.account} / ${record.identity.arn}` : undefined,
+        ],
         ['Region', record.region],
         ['Queue', q?.name],
         ['Queue messages (visible)', before?.visible],
@@ -54,7 +61,14 @@ export function renderPreflightSummary(record: DeploymentRecord, f: PreflightFin
   out.push(
     cappedTable(
       ['Instance', 'Name', 'Private IP', 'Zone', 'Launched', 'SSM agent'],
-      f.fleet.map((i) => [i.id, i.name, i.privateIp, i.zone, i.launchTime, f.agents ? (f.agents.get(i.id) ?? 'not registered') : 'not checked']),
+      f.fleet.map((i) => [
+        i.id,
+        i.name,
+        i.privateIp,
+        i.zone,
+        i.launchTime,
+        f.agents ? (f.agents.get(i.id) ?? 'not registered') : 'not checked',
+      ]),
     ),
   );
   if (record.warnings.length > 0) {

@@ -30,7 +30,13 @@ describeMoto('preflight against moto_server', () => {
     const record = JSON.parse(run.outputs.record);
     expect(record.queue.dlqName).toBe(WORLD.dlqName);
     expect(record.queue.dlqArn).toBe(world.dlqArn);
-    expect(record.metrics.before).toMatchObject({ visible: 20, inFlight: 5, delayed: 0, dlqVisible: 0, instances: 4 });
+    expect(record.metrics.before).toMatchObject({
+      visible: 20,
+      inFlight: 5,
+      delayed: 0,
+      dlqVisible: 0,
+      instances: 4,
+    });
     // Stopped and unrelated instances are not in the fleet; the order is stable.
     expect(record.fleet.instanceIds).toEqual(world.instanceIds);
     expect(record.github.actor).toBe('sre-on-call');
@@ -40,7 +46,10 @@ describeMoto('preflight against moto_server', () => {
   }, 60_000);
 
   it('fails on an unknown queue, naming it', async () => {
-    const run = await runDist({ mode: 'preflight', 'queue-name': 'no-such-queue', 'ssm-check': 'false' }, motoEnv(moto.endpoint));
+    const run = await runDist(
+      { mode: 'preflight', 'queue-name': 'no-such-queue', 'ssm-check': 'false' },
+      motoEnv(moto.endpoint),
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('no-such-queue');
     expect(run.outputs.verdict).toBe('fail');
@@ -48,7 +57,12 @@ describeMoto('preflight against moto_server', () => {
 
   it('fails when no instance matches the filters', async () => {
     const run = await runDist(
-      { mode: 'preflight', 'queue-name': WORLD.queueName, 'instance-filters': 'tag:Name=nobody', 'ssm-check': 'false' },
+      {
+        mode: 'preflight',
+        'queue-name': WORLD.queueName,
+        'instance-filters': 'tag:Name=nobody',
+        'ssm-check': 'false',
+      },
       motoEnv(moto.endpoint),
     );
     expect(run.code).toBe(1);
@@ -58,7 +72,10 @@ describeMoto('preflight against moto_server', () => {
   }, 60_000);
 
   it('refuses bad input before any AWS call', async () => {
-    const run = await runDist({ mode: 'preflight', 'queue-name': 'q; rm -rf /', 'ssm-check': 'false' }, motoEnv(moto.endpoint));
+    const run = await runDist(
+      { mode: 'preflight', 'queue-name': 'q; rm -rf /', 'ssm-check': 'false' },
+      motoEnv(moto.endpoint),
+    );
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("Input 'queue-name'");
     expect(run.outputs.record).toBeUndefined();

@@ -12,7 +12,9 @@ export interface Moto {
 export function motoAvailable(): boolean {
   const found = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).status === 0;
   if (!found && process.env.CI === 'true') {
-    throw new Error('moto_server is not installed, and CI=true: install it with `pip install "moto[server]"`');
+    throw new Error(
+      'moto_server is not installed, and CI=true: install it with `pip install "moto[server]"`',
+    );
   }
   return found;
 }
@@ -46,7 +48,9 @@ async function waitUntilUp(endpoint: string, child: ChildProcess): Promise<void>
 
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

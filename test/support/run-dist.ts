@@ -34,9 +34,12 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 export function actionDefaults(): Record<string, string> {
-  const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, { default?: string }> };
+  const action = parse(readFileSync('action.yml', 'utf8')) as {
+    inputs: Record<string, { default?: string }>;
+  };
   const defaults: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(action.inputs)) if (spec.default !== undefined) defaults[name] = String(spec.default);
+  for (const [name, spec] of Object.entries(action.inputs))
+    if (spec.default !== undefined) defaults[name] = String(spec.default);
   return defaults;
 }
 
@@ -52,7 +55,8 @@ export async function runDist(
   writeFileSync(summaryFile, '');
   // The runner sets every input action.yml declares with a default, then the step's `with:`.
   const inputEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...actionDefaults(), ...inputs })) inputEnv[`INPUT_${k.toUpperCase()}`] = v;
+  for (const [k, v] of Object.entries({ ...actionDefaults(), ...inputs }))
+    inputEnv[`INPUT_${k.toUpperCase()}`] = v;
   // ACTION_DIST lets a developer test a bundle built elsewhere; CI runs the committed dist/index.js.
   const child = spawn(process.execPath, [process.env.ACTION_DIST ?? 'dist/index.js'], {
     env: {

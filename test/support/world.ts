@@ -1,9 +1,21 @@
 // Seeds the runbook's world into an emulator (moto_server): the queue and its DLQ (whose name is
 // not derivable from the queue's), messages in flight, the bucket and its notification, a tagged
 // fleet with stopped and unrelated instances beside it, and a launch template.
-import { CreateLaunchTemplateCommand, DescribeImagesCommand, EC2Client, RunInstancesCommand, StopInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateLaunchTemplateCommand,
+  DescribeImagesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 
 export const WORLD = {
   region: 'ap-northeast-1',
@@ -33,8 +45,16 @@ export interface SeededWorld {
 }
 
 export function worldClients(endpoint: string) {
-  const config = { region: WORLD.region, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-  return { sqs: new SQSClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), ec2: new EC2Client(config) };
+  const config = {
+    region: WORLD.region,
+    endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+  return {
+    sqs: new SQSClient(config),
+    s3: new S3Client({ ...config, forcePathStyle: true }),
+    ec2: new EC2Client(config),
+  };
 }
 
 async function runTagged(ec2: EC2Client, imageId: string, count: number, name: string): Promise<string[]> {
@@ -58,7 +78,9 @@ export async function seedWorld(endpoint: string, opts: WorldOptions = {}): Prom
   const { sqs, s3, ec2 } = worldClients(endpoint);
   const dlq = await sqs.send(new CreateQueueCommand({ QueueName: WORLD.dlqName }));
   const dlqUrl = dlq.QueueUrl ?? '';
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+  const dlqArn =
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? '';
   const queue = await sqs.send(
     new CreateQueueCommand({
       QueueName: WORLD.queueName,
@@ -69,13 +91,17 @@ export async function seedWorld(endpoint: string, opts: WorldOptions = {}): Prom
     }),
   );
   const queueUrl = queue.QueueUrl ?? '';
-  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+  const queueArn =
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? '';
 
   const messages = opts.messages ?? 25;
   for (let i = 0; i < messages; i += 10) {
     const entries = Array.from({ length: Math.min(10, messages - i) }, (_, k) => ({
       Id: `m${i + k}`,
-      MessageBody: JSON.stringify({ Records: [{ s3: { bucket: { name: WORLD.bucket }, object: { key: `uploads/file-${i + k}.pdf` } } }] }),
+      MessageBody: JSON.stringify({
+        Records: [{ s3: { bucket: { name: WORLD.bucket }, object: { key: `uploads/file-${i + k}.pdf` } } }],
+      }),
     }));
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
   }
@@ -83,15 +109,25 @@ export async function seedWorld(endpoint: string, opts: WorldOptions = {}): Prom
   // SQS may return fewer than asked for, so receive until the count is reached (bounded).
   let left = Math.min(opts.inFlight ?? 5, messages);
   for (let tries = 0; left > 0 && tries < 100; tries++) {
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, left) }));
+    const got = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, left) }),
+    );
     left -= got.Messages?.length ?? 0;
   }
 
   await s3.send(
-    new CreateBucketCommand({ Bucket: WORLD.bucket, CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' } }),
+    new CreateBucketCommand({
+      Bucket: WORLD.bucket,
+      CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
+    }),
   );
   const queueConfigs = [
-    { Id: 'uploads-to-processing', QueueArn: queueArn, Events: ['s3:ObjectCreated:*' as const], Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'uploads/' }] } } },
+    {
+      Id: 'uploads-to-processing',
+      QueueArn: queueArn,
+      Events: ['s3:ObjectCreated:*' as const],
+      Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'uploads/' }] } },
+    },
   ];
   if (opts.duplicateNotification) {
     queueConfigs.push({

@@ -1,0 +1,285 @@
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { preflight } from '../../src/modes/preflight.js';
+import { awsError, testContext, type RawInputs } from '../support/context.js';
+
+const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
+const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
+const DLQ_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:cis-worker-failures';
+const DLQ_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/cis-worker-failures';
+
+function instance(id: string, state = 'running') {
+  return {
+    InstanceId: id,
+    State: { Name: state },
+    PrivateIpAddress: '10.0.0.1',
+    Placement: { AvailabilityZone: 'ap-northeast-1a' },
+    LaunchTime: new Date('2026-11-01T00:00:00Z'),
+    Tags: [{ Key: 'Name', Value: 'cis-file-processor' }],
+  };
+}
+
+function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
+  const t = testContext({ mode: 'preflight', 'queue-name': 'file-processing-queue-production', ...raw });
+  const sts = mockClient(t.ctx.clients.sts);
+  const sqs = mockClient(t.ctx.clients.sqs);
+  const ec2 = mockClient(t.ctx.clients.ec2);
+  const ssm = mockClient(t.ctx.clients.ssm);
+  const s3 = mockClient(t.ctx.clients.s3);
+  sts
+    .on(GetCallerIdentityCommand)
+    .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:role/deployer' });
+  sqs
+    .on(GetQueueUrlCommand, { QueueName: 'file-processing-queue-production' })
+    .resolves({ QueueUrl: QUEUE_URL });
+  sqs
+    .on(GetQueueUrlCommand, { QueueName: 'cis-worker-failures', QueueOwnerAWSAccountId: '123456789012' })
+    .resolves({ QueueUrl: DLQ_URL });
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: QUEUE_URL }).resolves({
+    Attributes: {
+      QueueArn: QUEUE_ARN,
+      ApproximateNumberOfMessages: '1200',
+      ApproximateNumberOfMessagesNotVisible: '85',
+      ApproximateNumberOfMessagesDelayed: '3',
+      VisibilityTimeout: '300',
+      ...(opts.redrive === false
+        ? {}
+        : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 5 }) }),
+    },
+  });
+  sqs
+    .on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL })
+    .resolves({
+      Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '42', VisibilityTimeout: '30' },
+    });
+  ec2
+    .on(DescribeInstancesCommand)
+    .resolves({
+      Reservations: [{ Instances: [instance('i-0000000000000000b'), instance('i-0000000000000000a')] }],
+    });
+  ssm.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({
+    InstanceInformationList: input.Filters[0].Values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
+  }));
+  return { ...t, sts, sqs, ec2, ssm, s3 };
+}
+
+describe('preflight', () => {
+  it('passes and records identity, baseline, DLQ from the redrive policy, and the fleet', async () => {
+    const { ctx, report, api } = setup();
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.failure).toBeUndefined();
+    expect(out.record.identity).toEqual({
+      account: '123456789012',
+      arn: 'arn:aws:iam::123456789012:role/deployer',
+    });
+    expect(out.record.queue).toMatchObject({
+      name: 'file-processing-queue-production',
+      dlqName: 'cis-worker-failures',
+      dlqUrl: DLQ_URL,
+      maxReceiveCount: 5,
+      visibilityTimeout: 300,
+    });
+    expect(out.record.metrics.before).toMatchObject({
+      visible: 1200,
+      inFlight: 85,
+      delayed: 3,
+      dlqVisible: 42,
+      instances: 2,
+    });
+    expect(out.record.fleet?.instanceIds).toEqual(['i-0000000000000000a', 'i-0000000000000000b']);
+    expect(out.outputs).toMatchObject({ 'queue-depth': '1200', 'dlq-depth': '42', 'instance-count': '2' });
+    expect(out.record.github.actor).toBe('sre-on-call');
+    expect(report.outputs.record).toBeDefined();
+    expect(out.summary).toContain('| Queue messages (visible) | 1200 |');
+    expect(api.calls.get('ssm:DescribeInstanceInformation')).toBe(1);
+  });
+
+  it('reads every reservation and every page of DescribeInstances', async () => {
+    const { ctx, ec2 } = setup({ 'ssm-check': 'false' });
+    ec2.on(DescribeInstancesCommand).callsFake((input: { NextToken?: string }) => {
+      if (!input.NextToken) {
+        return {
+          Reservations: [
+            { Instances: [instance('i-00000000000000001')] },
+            { Instances: [instance('i-00000000000000002')] },
+          ],
+          NextToken: 'p2',
+        };
+      }
+      if (input.NextToken === 'p2')
+        return {
+          Reservations: [
+            { Instances: [instance('i-00000000000000003'), instance('i-00000000000000009', 'stopped')] },
+          ],
+          NextToken: 'p3',
+        };
+      return { Reservations: [{ Instances: [instance('i-00000000000000000')] }] };
+    });
+    const out = await preflight(ctx);
+    expect(out.record.fleet?.instanceIds).toEqual([
+      'i-00000000000000000',
+      'i-00000000000000001',
+      'i-00000000000000002',
+      'i-00000000000000003',
+    ]);
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    const filters = ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters;
+    expect(filters).toContainEqual({ Name: 'instance-state-name', Values: ['running'] });
+    expect(filters).toContainEqual({ Name: 'tag:Name', Values: ['cis-file-processor'] });
+  });
+
+  it('checks SSM agents in chunks of 50 over several pages, and fails listing offline ones', async () => {
+    const { ctx, ec2, ssm } = setup();
+    const ids = Array.from({ length: 120 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: ids.map((id) => instance(id)) }] });
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .callsFake((input: { Filters: { Values: string[] }[]; NextToken?: string }) => {
+        const values = input.Filters[0].Values;
+        const half = input.NextToken ? values.slice(25) : values.slice(0, 25);
+        return {
+          InstanceInformationList: half
+            .filter((id) => id !== ids[7])
+            .map((id) => ({ InstanceId: id, PingStatus: id === ids[60] ? 'ConnectionLost' : 'Online' })),
+          NextToken: input.NextToken ? undefined : 'more',
+        };
+      });
+    const out = await preflight(ctx);
+    expect(ssm.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(6);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain('2 instance(s) are not Online in SSM');
+    expect(out.failure).toContain(`${ids[7]} (not registered)`);
+    expect(out.failure).toContain(`${ids[60]} (ConnectionLost)`);
+  });
+
+  it('fails with no running instance', async () => {
+    const { ctx, ec2, ssm } = setup();
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toMatch(/no running instance matches the filters tag:Name=cis-file-processor/);
+    expect(ssm.calls()).toHaveLength(0);
+  });
+
+  it('fails on a missing queue, naming it', async () => {
+    const { ctx, sqs } = setup();
+    sqs
+      .on(GetQueueUrlCommand, { QueueName: 'file-processing-queue-production' })
+      .rejects(awsError('QueueDoesNotExist'));
+    await expect(preflight(ctx)).rejects.toThrow(/SQS queue file-processing-queue-production does not exist/);
+  });
+
+  it('reports a queue without a DLQ as a warning in the record', async () => {
+    const { ctx, report } = setup({}, { redrive: false });
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.record.queue?.dlqUrl).toBeUndefined();
+    expect(out.outputs?.['dlq-depth']).toBe('');
+    expect(report.warnings.join()).toMatch(/has no redrive policy/);
+    expect(out.record.warnings.join()).toMatch(/no dead-letter queue/);
+  });
+
+  it('uses dlq-name when given instead of the redrive policy', async () => {
+    const { ctx, sqs } = setup({ 'dlq-name': 'cis-worker-failures' });
+    sqs.on(GetQueueUrlCommand, { QueueName: 'cis-worker-failures' }).resolves({ QueueUrl: DLQ_URL });
+    const out = await preflight(ctx);
+    expect(out.record.queue?.dlqName).toBe('cis-worker-failures');
+  });
+
+  it('retries throttling and then succeeds', async () => {
+    const { ctx, sts, runtime } = setup();
+    sts
+      .on(GetCallerIdentityCommand)
+      .rejectsOnce(awsError('Throttling', 400))
+      .rejectsOnce(awsError('ThrottlingException', 400))
+      .resolves({ Account: '1', Arn: 'a' });
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(3);
+    expect(runtime.clock.sleeps.length).toBe(2);
+  });
+
+  it('fails on duplicate bucket notifications, listing ids and why', async () => {
+    const { ctx, s3 } = setup({ bucket: 'cis-filesearch-storage-production' });
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      QueueConfigurations: [
+        {
+          Id: 'all-uploads',
+          QueueArn: QUEUE_ARN,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'uploads/' }] } },
+        },
+        {
+          Id: 'pdf-puts',
+          QueueArn: QUEUE_ARN,
+          Events: ['s3:ObjectCreated:Put'],
+          Filter: { Key: { FilterRules: [{ Name: 'Suffix', Value: '.pdf' }] } },
+        },
+      ],
+      TopicConfigurations: [
+        {
+          Id: 'audit',
+          TopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:audit',
+          Events: ['s3:ObjectRemoved:*'],
+        },
+      ],
+    });
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain('all-uploads and pdf-puts');
+    expect(out.failure).toContain("prefix 'uploads/' vs suffix '.pdf'");
+    expect(out.summary).toContain('audit');
+    expect(out.summary).toContain('arn:aws:sns:ap-northeast-1:123456789012:audit');
+  });
+
+  it('passes with non-overlapping notifications and warns when none target the queue', async () => {
+    const { ctx, s3, report } = setup({ bucket: 'cis-filesearch-storage-production' });
+    s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      QueueConfigurations: [
+        {
+          Id: 'pdf',
+          QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:other',
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.pdf' }] } },
+        },
+        {
+          Id: 'docx',
+          QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:other',
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.docx' }] } },
+        },
+      ],
+    });
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(report.warnings.join()).toMatch(
+      /no notification configuration that targets file-processing-queue-production/,
+    );
+  });
+
+  it('escapes instance-sourced values in the summary', async () => {
+    const { ctx, ec2 } = setup({ 'ssm-check': 'false' });
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              ...instance('i-0000000000000000a'),
+              Tags: [{ Key: 'Name', Value: '<img src=x onerror=alert(1)>|' }],
+            },
+          ],
+        },
+      ],
+    });
+    const out = await preflight(ctx);
+    expect(out.summary).not.toContain('<img');
+    expect(out.summary).toContain('&lt;img src=x onerror=alert(1)&gt;&#124;');
+  });
+});

@@ -32,7 +32,7 @@ export async function getBucketNotifications(
   clients: AwsClients,
   bucket: string,
 ): Promise<BucketNotifications> {
-  const out = await api.call('s3:GetBucketNotificationConfiguration', () =>
+  const out = await api.call('s3:GetBucketNotification', () =>
     clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })),
   );
   const configs: NotificationConfig[] = [];

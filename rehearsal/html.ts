@@ -1,0 +1,31 @@
+// Renders the combined job summaries as a standalone HTML page, close to how GitHub shows a job
+// summary (GitHub-flavoured Markdown, tables, <details>), so a person can open it in a browser.
+import { marked } from 'marked';
+
+const STYLE = `
+body { font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; color: #1f2328; max-width: 1012px; margin: 32px auto; padding: 0 16px; }
+h1, h2 { border-bottom: 1px solid #d1d9e0; padding-bottom: .3em; }
+table { border-collapse: collapse; display: block; overflow: auto; margin: 0 0 16px; }
+th, td { border: 1px solid #d1d9e0; padding: 6px 13px; }
+tr:nth-child(2n) { background: #f6f8fa; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; background: #f6f8fa; border-radius: 6px; }
+pre { padding: 16px; overflow: auto; }
+hr { border: 0; border-top: 4px solid #d1d9e0; margin: 32px 0; }
+details { margin: 8px 0; }
+`;
+
+export function renderHtmlPage(title: string, markdown: string): string {
+  const body = marked.parse(markdown, { gfm: true, async: false }) as string;
+  const safeTitle = title.replace(
+    /[&<>"]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c,
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${safeTitle}</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<style>${STYLE}</style></head>
+<body>
+${body}
+</body></html>
+`;
+}

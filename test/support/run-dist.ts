@@ -46,7 +46,7 @@ export function actionDefaults(): Record<string, string> {
 export async function runDist(
   inputs: Record<string, string>,
   env: Record<string, string>,
-  opts: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+  opts: { timeoutMs?: number; onSpawn?: (pid: number) => void; nodeArgs?: string[] } = {},
 ): Promise<DistRun> {
   const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
   const outputFile = join(dir, 'output');
@@ -58,24 +58,28 @@ export async function runDist(
   for (const [k, v] of Object.entries({ ...actionDefaults(), ...inputs }))
     inputEnv[`INPUT_${k.toUpperCase()}`] = v;
   // ACTION_DIST lets a developer test a bundle built elsewhere; CI runs the committed dist/index.js.
-  const child = spawn(process.execPath, [process.env.ACTION_DIST ?? 'dist/index.js'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? dir,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      GITHUB_WORKSPACE: process.cwd(),
-      GITHUB_ACTOR: 'sre-on-call',
-      GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
-      GITHUB_RUN_ID: '4242',
-      GITHUB_RUN_ATTEMPT: '1',
-      GITHUB_REPOSITORY: 'acme/workers',
-      NODE_NO_WARNINGS: '1',
-      ...env,
-      ...inputEnv,
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), process.env.ACTION_DIST ?? 'dist/index.js'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? dir,
+        GITHUB_OUTPUT: outputFile,
+        GITHUB_STEP_SUMMARY: summaryFile,
+        GITHUB_WORKSPACE: process.cwd(),
+        GITHUB_ACTOR: 'sre-on-call',
+        GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+        GITHUB_RUN_ID: '4242',
+        GITHUB_RUN_ATTEMPT: '1',
+        GITHUB_REPOSITORY: 'acme/workers',
+        NODE_NO_WARNINGS: '1',
+        ...env,
+        ...inputEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   if (child.pid) opts.onSpawn?.(child.pid);
   let stdout = '';
   let stderr = '';

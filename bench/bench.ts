@@ -1,0 +1,308 @@
+// `npm run bench`: measures the action, it asserts nothing.
+//
+// For fleets of 5, 100 and 1,000 instances in moto_server (127.0.0.1, a free port, a fresh
+// emulator per fleet): each mode's wall time, peak memory (max RSS of the action's process) and AWS
+// calls by operation (the action counts them itself and prints them in its summary footer). Beside
+// it, the runbook's own phase 1 and phase 4 AWS CLI commands on the same emulator and fleet, timed in
+// the same run. Then bundle size and cold start of dist/index.js. Writes bench/RESULTS.md.
+//
+//   npm run bench                   all fleets
+//   npm run bench -- --fleets 5,100
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { motoAvailable, motoEnv, startMoto } from '../test/support/moto.js';
+import { runDist } from '../test/support/run-dist.js';
+import { seedWorld, worldClients, WORLD } from '../test/support/world.js';
+
+interface ModeResult {
+  mode: string;
+  verdict: string;
+  seconds: number;
+  maxRssMb: number;
+  calls: number;
+  byOperation: string;
+}
+
+interface FleetResult {
+  fleet: number;
+  modes: ModeResult[];
+  runbook: { phase: string; commands: number; seconds: number }[];
+}
+
+const RSS_PRELOAD = `process.on('exit', () => { require('fs').writeSync(2, '\\nBENCH_MAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n'); });`;
+
+function parseFleets(argv: string[]): number[] {
+  const i = argv.indexOf('--fleets');
+  if (i < 0) return [5, 100, 1000];
+  return (argv[i + 1] ?? '')
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 1 && n <= 5000);
+}
+
+/** "AWS calls: 12 (ec2:DescribeInstances ×1, …)" from the action's summary footer. */
+function callsFromSummary(summary: string): { calls: number; byOperation: string } {
+  const m = /AWS calls: (\d+) \(([^)]*)\)/.exec(summary);
+  return m
+    ? { calls: Number(m[1]), byOperation: m[2].replace(/&#95;/g, '_') }
+    : { calls: 0, byOperation: '' };
+}
+
+function aws(env: Record<string, string>, args: string[]): string {
+  return execFileSync(
+    'aws',
+    ['--endpoint-url', env.AWS_ENDPOINT_URL, '--region', WORLD.region, '--output', 'json', ...args],
+    {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+}
+
+/** The runbook's phase 1 and phase 4 commands, as written there (first reservation only and all). */
+function runbookPhases(env: Record<string, string>): FleetResult['runbook'] {
+  const queueUrl = JSON.parse(aws(env, ['sqs', 'get-queue-url', '--queue-name', WORLD.queueName]))
+    .QueueUrl as string;
+  const dlqUrl = JSON.parse(aws(env, ['sqs', 'get-queue-url', '--queue-name', WORLD.dlqName]))
+    .QueueUrl as string;
+  const phase1: string[][] = [
+    ['sts', 'get-caller-identity'],
+    ['sqs', 'get-queue-url', '--queue-name', WORLD.queueName],
+    ['sqs', 'get-queue-attributes', '--queue-url', queueUrl, '--attribute-names', 'All'],
+    [
+      'sqs',
+      'get-queue-attributes',
+      '--queue-url',
+      dlqUrl,
+      '--attribute-names',
+      'ApproximateNumberOfMessages',
+    ],
+    ['s3api', 'get-bucket-notification-configuration', '--bucket', WORLD.bucket],
+    [
+      'ec2',
+      'describe-instances',
+      '--filters',
+      `Name=tag:Name,Values=${WORLD.tagName}`,
+      'Name=instance-state-name,Values=running',
+      '--query',
+      'Reservations[0].Instances[*].[InstanceId,PrivateIpAddress,State.Name]',
+    ],
+  ];
+  const now = new Date();
+  const phase4: string[][] = [
+    [
+      'sqs',
+      'get-queue-attributes',
+      '--queue-url',
+      queueUrl,
+      '--attribute-names',
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+    ],
+    [
+      'sqs',
+      'get-queue-attributes',
+      '--queue-url',
+      dlqUrl,
+      '--attribute-names',
+      'ApproximateNumberOfMessages',
+    ],
+    [
+      'cloudwatch',
+      'get-metric-statistics',
+      '--namespace',
+      'CISFileSearch/Worker',
+      '--metric-name',
+      'MessageDeleteFailed',
+      '--start-time',
+      new Date(now.getTime() - 600_000).toISOString(),
+      '--end-time',
+      now.toISOString(),
+      '--period',
+      '300',
+      '--statistics',
+      'Sum',
+    ],
+    [
+      'ec2',
+      'describe-instances',
+      '--filters',
+      `Name=tag:Name,Values=${WORLD.tagName}`,
+      'Name=instance-state-name,Values=running',
+      '--query',
+      'Reservations[*].Instances[*].InstanceId',
+    ],
+  ];
+  return [
+    ['runbook phase 1 (AWS CLI)', phase1],
+    ['runbook phase 4, one sample (AWS CLI)', phase4],
+  ].map(([phase, commands]) => {
+    const started = process.hrtime.bigint();
+    for (const c of commands as string[][]) aws(env, c);
+    return {
+      phase: phase as string,
+      commands: (commands as string[][]).length,
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    };
+  });
+}
+
+async function benchFleet(fleet: number, preload: string): Promise<FleetResult> {
+  const moto = await startMoto();
+  try {
+    const env = motoEnv(moto.endpoint);
+    await seedWorld(moto.endpoint, { fleetSize: fleet, messages: 50, inFlight: 10 });
+    await worldClients(moto.endpoint).s3.send(
+      new CreateBucketCommand({
+        Bucket: 'cis-deploy-artifacts',
+        CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
+      }),
+    );
+    const common = { 'ssm-check': 'false', 'health-patterns': 'none', 'queue-name': WORLD.queueName };
+    const plan: [string, Record<string, string>][] = [
+      ['preflight', { mode: 'preflight', bucket: WORLD.bucket }],
+      [
+        'canary',
+        {
+          mode: 'canary',
+          artifact: 'rehearsal/fixtures/worker.py',
+          'artifact-bucket': 'cis-deploy-artifacts',
+          'canary-minutes': '0',
+        },
+      ],
+      ['rollout', { mode: 'rollout', 'batch-size': '25%', 'pause-seconds': '0' }],
+      [
+        'verify',
+        { mode: 'verify', 'verify-minutes': '1', 'sample-seconds': '30', 'check-services': 'false' },
+      ],
+      ['rollback', { mode: 'rollback' }],
+    ];
+    let record = '';
+    const modes: ModeResult[] = [];
+    for (const [mode, inputs] of plan) {
+      const started = process.hrtime.bigint();
+      const run = await runDist({ ...common, ...inputs, ...(record ? { record } : {}) }, env, {
+        nodeArgs: ['--require', preload],
+        timeoutMs: 20 * 60_000,
+      });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (run.outputs.record) record = run.outputs.record;
+      const rss = /BENCH_MAXRSS_KB=(\d+)/.exec(run.stderr);
+      modes.push({
+        mode,
+        verdict: run.outputs.verdict ?? `exit ${run.code}`,
+        seconds,
+        maxRssMb: rss ? Number(rss[1]) / 1024 : NaN,
+        ...callsFromSummary(run.summary),
+      });
+      process.stdout.write(
+        `fleet ${fleet} ${mode}: ${run.outputs.verdict ?? run.code} in ${seconds.toFixed(2)} s\n`,
+      );
+    }
+    return { fleet, modes, runbook: runbookPhases(env) };
+  } finally {
+    await moto.stop();
+  }
+}
+
+function coldStart(preload: string): { bundleKb: number; medianMs: number; runs: number } {
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const started = process.hrtime.bigint();
+    // An input error exits right after loading and parsing: that is the cold start.
+    spawnSync(process.execPath, ['--require', preload, 'dist/index.js'], {
+      env: { PATH: process.env.PATH, INPUT_MODE: '' },
+      encoding: 'utf8',
+    });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    bundleKb: statSync('dist/index.js').size / 1024,
+    medianMs: times[Math.floor(times.length / 2)],
+    runs: times.length,
+  };
+}
+
+function version(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return (r.stdout || r.stderr || 'unknown').trim().split('\n')[0];
+}
+
+function render(results: FleetResult[], cold: ReturnType<typeof coldStart>): string {
+  const lines: string[] = [];
+  lines.push('# Benchmark results', '');
+  lines.push(
+    `Measured ${new Date().toISOString()} with \`npm run bench\` (reproduce: \`npm ci && npm run bench\`; moto_server must be installed, see requirements-test.txt).`,
+    '',
+  );
+  lines.push('| machine | value |', '|---|---|');
+  lines.push(`| CPU | ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} |`);
+  lines.push(`| memory | ${(totalmem() / 2 ** 30).toFixed(1)} GiB |`);
+  lines.push(`| node | ${process.version} |`);
+  lines.push(`| moto | ${version('python3', ['-c', 'import moto; print(moto.__version__)'])} |`);
+  lines.push(`| aws cli | ${version('aws', ['--version'])} |`, '');
+  lines.push(
+    'Everything runs against moto_server on 127.0.0.1, so the times measure the action and the emulator, not AWS latency. Pauses and windows are zero except verify, whose shortest window is 1 minute (so its wall time is the window). AWS calls are counted by the action itself (`AwsApi.call`, retries included).',
+    '',
+  );
+  for (const r of results) {
+    lines.push(`## Fleet of ${r.fleet}`, '');
+    lines.push(
+      '| mode | verdict | wall time (s) | peak RSS (MiB) | AWS calls | by operation |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const m of r.modes) {
+      lines.push(
+        `| ${m.mode} | ${m.verdict} | ${m.seconds.toFixed(2)} | ${m.maxRssMb.toFixed(0)} | ${m.calls} | ${m.byOperation} |`,
+      );
+    }
+    const pre = r.modes.find((m) => m.mode === 'preflight');
+    lines.push(
+      '',
+      '| runbook (AWS CLI) | commands | wall time (s) | action equivalent | ratio (runbook / action) |',
+      '|---|---|---|---|---|',
+    );
+    for (const p of r.runbook) {
+      const action = p.phase.includes('phase 1') ? pre : undefined;
+      lines.push(
+        `| ${p.phase} | ${p.commands} | ${p.seconds.toFixed(2)} | ${action ? `preflight ${action.seconds.toFixed(2)} s` : 'one verify sample (inside the 60 s window)'} | ${action ? (p.seconds / action.seconds).toFixed(2) : '—'} |`,
+      );
+    }
+    lines.push('');
+  }
+  lines.push('## Bundle', '', '| measure | value |', '|---|---|');
+  lines.push(`| dist/index.js size | ${cold.bundleKb.toFixed(0)} KiB |`);
+  lines.push(
+    `| cold start (load, parse inputs, fail on a missing input; median of ${cold.runs}) | ${cold.medianMs.toFixed(0)} ms |`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  if (!motoAvailable()) {
+    process.stderr.write(
+      'moto_server was not found. Install it with: python3 -m pip install -r requirements-test.txt\n',
+    );
+    process.exit(2);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  const preload = join(dir, 'rss.cjs');
+  writeFileSync(preload, RSS_PRELOAD);
+  const results: FleetResult[] = [];
+  for (const fleet of parseFleets(process.argv.slice(2))) results.push(await benchFleet(fleet, preload));
+  const cold = coldStart(preload);
+  const text = render(results, cold);
+  writeFileSync('bench/RESULTS.md', text);
+  process.stdout.write(`${text}\nwrote bench/RESULTS.md\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`benchmark failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

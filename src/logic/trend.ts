@@ -1,0 +1,515 @@
+// The verify mode's judgement: pure functions over the samples taken during the window and the
+// CloudWatch figures read for it. A criterion whose data is missing is "not judged" (never treated
+// as zero, never a failure by absence); the verdict fails on evidence only.
+import type { Checkpoint, Inputs } from '../inputs.js';
+import type { MetricsSnapshot } from '../record.js';
+
+export type CriterionStatus = 'pass' | 'fail' | 'not-judged';
+
+export type CriterionId =
+  | 'window'
+  | 'workers'
+  | 'services'
+  | 'depth-trend'
+  | 'depth-reduced'
+  | 'processing-rate'
+  | 'depth-under'
+  | 'no-loop'
+  | 'dlq-stable'
+  | 'dlq-empty'
+  | 'delete-failures'
+  | 'lag';
+
+export interface Criterion {
+  id: CriterionId;
+  label: string;
+  status: CriterionStatus;
+  /** The figures behind the status, in words. */
+  detail: string;
+}
+
+/** One reading of the queue, the DLQ and the fleet. Absent fields could not be read. */
+export interface Sample {
+  at: string;
+  visible?: number;
+  inFlight?: number;
+  delayed?: number;
+  dlq?: number;
+  /** Recorded instances found running. */
+  running?: number;
+}
+
+/** What CloudWatch said about the window. Absent: no data points at all. */
+export interface WindowMetrics {
+  /** Sum of the worker's metric (MessageDeleteFailed). */
+  deleteFailed?: number;
+  /** Sums of AWS/SQS NumberOfMessagesReceived / NumberOfMessagesDeleted. */
+  received?: number;
+  deleted?: number;
+  /** Messages deleted per hour, over the periods CloudWatch reported. */
+  filesPerHour?: number;
+  /** AWS/SQS ApproximateAgeOfOldestMessage, the most recent point (the indexing lag now). */
+  oldestAgeSeconds?: number;
+}
+
+/** The fleet as last read: which recorded instances were not running. */
+export interface FleetReading {
+  expected: number;
+  /** undefined: the last state read failed. */
+  notRunning?: string[];
+}
+
+export interface ServiceReading {
+  /** Why the service state was not read (check-services off, dry-run, no instances). */
+  skipped?: string;
+  checked: number;
+  inactive: string[];
+  /** Instances whose command gave no answer (undeliverable, timed out). */
+  unknown: string[];
+}
+
+export type Thresholds = Pick<
+  Inputs,
+  | 'drainedThreshold'
+  | 'dlqTolerance'
+  | 'minDepthReductionPercent'
+  | 'minFilesPerHour'
+  | 'maxDepth24h'
+  | 'maxLagSeconds'
+  | 'maxReceiveRatio'
+>;
+
+export interface JudgeInput {
+  checkpoint: Checkpoint;
+  samples: Sample[];
+  /** Samples the window should have had. */
+  plannedSamples: number;
+  cancelled: boolean;
+  metrics: WindowMetrics;
+  /** namespace/name of the worker's deletion-failure metric, for the figures. */
+  metricLabel: string;
+  serviceName: string;
+  fleet: FleetReading;
+  services: ServiceReading;
+  baseline?: MetricsSnapshot;
+  hasDlq: boolean;
+  thresholds: Thresholds;
+}
+
+export interface Judgement {
+  verdict: 'pass' | 'fail';
+  criteria: Criterion[];
+}
+
+/**
+ * The queue's backlog: visible + in flight + delayed. Visible alone would pass the original bug,
+ * whose workers receive messages (moving them in flight) and never delete them.
+ */
+export function backlog(s: Pick<Sample, 'visible' | 'inFlight' | 'delayed'> | undefined): number | undefined {
+  if (!s || s.visible === undefined || s.inFlight === undefined || s.delayed === undefined) return undefined;
+  return s.visible + s.inFlight + s.delayed;
+}
+
+export function baselineBacklog(b: MetricsSnapshot | undefined): number | undefined {
+  return backlog(b ? { visible: b.visible, inFlight: b.inFlight, delayed: b.delayed } : undefined);
+}
+
+function describeBacklog(s: Pick<Sample, 'visible' | 'inFlight' | 'delayed'>): string {
+  return `${s.visible} visible + ${s.inFlight} in flight + ${s.delayed} delayed`;
+}
+
+/** Least-squares slope of y over x; undefined with fewer than two distinct x. */
+export function slope(points: { x: number; y: number }[]): number | undefined {
+  if (points.length < 2) return undefined;
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? undefined : num / den;
+}
+
+/** Messages per hour from a Sum series: only the periods CloudWatch reported count as time. */
+export function ratePerHour(points: { value: number }[], periodSeconds: number): number | undefined {
+  if (points.length === 0 || periodSeconds <= 0) return undefined;
+  const total = points.reduce((a, p) => a + p.value, 0);
+  return (total / (points.length * periodSeconds)) * 3600;
+}
+
+/** At most `max` items, evenly spread, always keeping the first and the last. */
+export function downsample<T>(items: T[], max: number): T[] {
+  if (items.length <= max) return items.slice();
+  if (max < 2) return max <= 0 ? [] : items.slice(-1);
+  const out: T[] = [];
+  const step = (items.length - 1) / (max - 1);
+  for (let i = 0; i < max; i++) out.push(items[Math.round(i * step)]);
+  return out;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n)
+    ? n.toLocaleString('en-US')
+    : n.toLocaleString('en-US', { maximumFractionDigits: 1 });
+}
+
+function minutes(a: string, b: string): number {
+  return (Date.parse(b) - Date.parse(a)) / 60_000;
+}
+
+function queuePoints(samples: Sample[]): { at: string; n: number; s: Sample }[] {
+  return samples.flatMap((s) => {
+    const n = backlog(s);
+    return n === undefined ? [] : [{ at: s.at, n, s }];
+  });
+}
+
+export function lastQueueSample(samples: Sample[]): Sample | undefined {
+  const points = queuePoints(samples);
+  return points.length ? points[points.length - 1].s : undefined;
+}
+
+export function lastDlq(samples: Sample[]): number | undefined {
+  for (let i = samples.length - 1; i >= 0; i--) if (samples[i].dlq !== undefined) return samples[i].dlq;
+  return undefined;
+}
+
+const notJudged = (id: CriterionId, label: string, detail: string): Criterion => ({
+  id,
+  label,
+  status: 'not-judged',
+  detail,
+});
+
+export function judgeWindow(samples: Sample[], plannedSamples: number, cancelled: boolean): Criterion {
+  const label = 'Verify window completed';
+  const span =
+    samples.length >= 2 ? `, ${fmt(minutes(samples[0].at, samples[samples.length - 1].at))} min` : '';
+  if (queuePoints(samples).length === 0) {
+    return {
+      id: 'window',
+      label,
+      status: 'fail',
+      detail: `no queue sample could be read in ${samples.length} attempt(s): nothing was measured`,
+    };
+  }
+  if (cancelled) {
+    return {
+      id: 'window',
+      label,
+      status: 'fail',
+      detail: `cancelled after ${samples.length} of ${plannedSamples} samples${span}: a partial window proves nothing`,
+    };
+  }
+  return {
+    id: 'window',
+    label,
+    status: 'pass',
+    detail: `${samples.length} of ${plannedSamples} samples${span}`,
+  };
+}
+
+export function judgeWorkers(fleet: FleetReading): Criterion {
+  const label = 'All workers running';
+  if (fleet.expected === 0) return notJudged('workers', label, 'no recorded instances to check');
+  if (fleet.notRunning === undefined)
+    return notJudged('workers', label, 'the last instance-state read failed');
+  if (fleet.notRunning.length === 0) {
+    return { id: 'workers', label, status: 'pass', detail: `${fleet.expected} of ${fleet.expected} running` };
+  }
+  const list = fleet.notRunning.slice(0, 10).join(', ') + (fleet.notRunning.length > 10 ? ', …' : '');
+  return {
+    id: 'workers',
+    label,
+    status: 'fail',
+    detail: `${fleet.expected - fleet.notRunning.length} of ${fleet.expected} running; not running: ${list}`,
+  };
+}
+
+export function judgeServices(services: ServiceReading, serviceLabel: string): Criterion {
+  const label = `Service ${serviceLabel} active on every worker`;
+  if (services.skipped) return notJudged('services', label, services.skipped);
+  const list = (ids: string[]) => ids.slice(0, 10).join(', ') + (ids.length > 10 ? ', …' : '');
+  if (services.inactive.length > 0) {
+    return {
+      id: 'services',
+      label,
+      status: 'fail',
+      detail: `inactive on ${services.inactive.length} of ${services.checked}: ${list(services.inactive)}`,
+    };
+  }
+  if (services.unknown.length > 0) {
+    return notJudged(
+      'services',
+      label,
+      `no answer from ${services.unknown.length} of ${services.checked}: ${list(services.unknown)}`,
+    );
+  }
+  if (services.checked === 0) return notJudged('services', label, 'no running instance to check');
+  return {
+    id: 'services',
+    label,
+    status: 'pass',
+    detail: `active on ${services.checked} of ${services.checked}`,
+  };
+}
+
+/** 10 min: the backlog is falling, or already at or under the drained threshold. */
+export function judgeDepthTrend(samples: Sample[], drainedThreshold: number): Criterion {
+  const label = 'Queue depth decreasing (or drained)';
+  const points = queuePoints(samples);
+  if (points.length === 0) return notJudged('depth-trend', label, 'no queue sample could be read');
+  const first = points[0];
+  const last = points[points.length - 1];
+  if (last.n <= drainedThreshold) {
+    return {
+      id: 'depth-trend',
+      label,
+      status: 'pass',
+      detail: `drained: ${fmt(last.n)} messages (${describeBacklog(last.s)}), at or under ${fmt(drainedThreshold)}`,
+    };
+  }
+  const perMinute = slope(points.map((p) => ({ x: minutes(first.at, p.at), y: p.n })));
+  if (points.length < 2 || perMinute === undefined) {
+    return notJudged('depth-trend', label, `one sample (${fmt(last.n)} messages): no trend to judge`);
+  }
+  const figures = `${fmt(first.n)} → ${fmt(last.n)} messages over ${fmt(minutes(first.at, last.at))} min (trend ${perMinute >= 0 ? '+' : ''}${fmt(perMinute)}/min)`;
+  if (last.n < first.n && perMinute < 0) {
+    return { id: 'depth-trend', label, status: 'pass', detail: `decreasing: ${figures}` };
+  }
+  return {
+    id: 'depth-trend',
+    label,
+    status: 'fail',
+    detail: `${last.n > first.n ? 'growing' : 'not decreasing'}: ${figures}; drained means at or under ${fmt(drainedThreshold)}`,
+  };
+}
+
+/** The DLQ may grow by at most `tolerance`, both since the preflight baseline and within the window. */
+export function judgeDlqStable(
+  samples: Sample[],
+  baselineDlq: number | undefined,
+  tolerance: number,
+  hasDlq: boolean,
+): Criterion {
+  const label = 'DLQ stable';
+  if (!hasDlq) return notJudged('dlq-stable', label, 'the queue has no dead-letter queue');
+  const values = samples.flatMap((s) => (s.dlq === undefined ? [] : [s.dlq]));
+  if (values.length === 0) return notJudged('dlq-stable', label, 'no DLQ sample could be read');
+  const first = values[0];
+  const last = values[values.length - 1];
+  const inWindow = last - first;
+  const parts = [
+    `${fmt(first)} → ${fmt(last)} over the window (${inWindow >= 0 ? '+' : ''}${fmt(inWindow)})`,
+  ];
+  let grew = inWindow > tolerance;
+  if (baselineDlq !== undefined) {
+    const sinceBaseline = last - baselineDlq;
+    parts.push(`baseline ${fmt(baselineDlq)} (${sinceBaseline >= 0 ? '+' : ''}${fmt(sinceBaseline)})`);
+    grew ||= sinceBaseline > tolerance;
+  } else {
+    parts.push('no preflight baseline');
+  }
+  parts.push(`tolerance ${fmt(tolerance)}`);
+  return { id: 'dlq-stable', label, status: grew ? 'fail' : 'pass', detail: parts.join('; ') };
+}
+
+/**
+ * Messages received again and again without being deleted is the original bug's signature:
+ * received over deleted (deleted at least 1, so a quiet window is not a division by zero).
+ */
+export function judgeNoLoop(metrics: WindowMetrics, maxReceiveRatio: number): Criterion {
+  const label = 'No messages reappearing (received vs deleted)';
+  if (metrics.received === undefined || metrics.deleted === undefined) {
+    const missing = [
+      metrics.received === undefined ? 'NumberOfMessagesReceived' : '',
+      metrics.deleted === undefined ? 'NumberOfMessagesDeleted' : '',
+    ].filter(Boolean);
+    return notJudged(
+      'no-loop',
+      label,
+      `CloudWatch has no AWS/SQS ${missing.join(' or ')} data for the window`,
+    );
+  }
+  if (metrics.received === 0) {
+    return {
+      id: 'no-loop',
+      label,
+      status: 'pass',
+      detail: `no messages received (deleted ${fmt(metrics.deleted)})`,
+    };
+  }
+  const ratio = metrics.received / Math.max(metrics.deleted, 1);
+  const figures = `received ${fmt(metrics.received)}, deleted ${fmt(metrics.deleted)}: ratio ${fmt(ratio)} (limit ${fmt(maxReceiveRatio)})`;
+  return { id: 'no-loop', label, status: ratio > maxReceiveRatio ? 'fail' : 'pass', detail: figures };
+}
+
+export function judgeDeleteFailures(metrics: WindowMetrics, metricLabel: string): Criterion {
+  const label = 'No deletion failures';
+  if (metrics.deleteFailed === undefined) {
+    return notJudged(
+      'delete-failures',
+      label,
+      `CloudWatch has no ${metricLabel} data for the window (a metric emitted only on failure may simply be absent)`,
+    );
+  }
+  return {
+    id: 'delete-failures',
+    label,
+    status: metrics.deleteFailed > 0 ? 'fail' : 'pass',
+    detail: `${metricLabel} sum ${fmt(metrics.deleteFailed)} (must be 0)`,
+  };
+}
+
+/** 1 h: the backlog fell by more than `percent` from the baseline (or is drained). */
+export function judgeDepthReduced(
+  baseline: MetricsSnapshot | undefined,
+  last: Sample | undefined,
+  percent: number,
+  drainedThreshold: number,
+): Criterion {
+  const label = `Queue depth reduced by more than ${percent}% from the baseline`;
+  const now = backlog(last);
+  if (now === undefined || !last) return notJudged('depth-reduced', label, 'no queue sample could be read');
+  if (now <= drainedThreshold) {
+    return {
+      id: 'depth-reduced',
+      label,
+      status: 'pass',
+      detail: `drained: ${fmt(now)} messages, at or under ${fmt(drainedThreshold)}`,
+    };
+  }
+  const before = baselineBacklog(baseline);
+  if (before === undefined) {
+    return notJudged(
+      'depth-reduced',
+      label,
+      `no complete preflight baseline in the record (now ${fmt(now)})`,
+    );
+  }
+  if (before === 0) {
+    return { id: 'depth-reduced', label, status: 'fail', detail: `baseline 0, now ${fmt(now)} messages` };
+  }
+  const reduction = ((before - now) / before) * 100;
+  return {
+    id: 'depth-reduced',
+    label,
+    status: reduction > percent ? 'pass' : 'fail',
+    detail: `${fmt(before)} → ${fmt(now)} messages (${reduction >= 0 ? '−' : '+'}${fmt(Math.abs(reduction))}%)`,
+  };
+}
+
+/** 1 h: files per hour above the minimum; a drained queue's rate is bounded by its inflow. */
+export function judgeProcessingRate(
+  filesPerHour: number | undefined,
+  minFilesPerHour: number,
+  last: Sample | undefined,
+  drainedThreshold: number,
+): Criterion {
+  const label = `Processing above ${fmt(minFilesPerHour)} files/hour`;
+  if (filesPerHour === undefined) {
+    return notJudged(
+      'processing-rate',
+      label,
+      'CloudWatch has no AWS/SQS NumberOfMessagesDeleted data for the window',
+    );
+  }
+  if (filesPerHour > minFilesPerHour) {
+    return { id: 'processing-rate', label, status: 'pass', detail: `${fmt(filesPerHour)} files/hour` };
+  }
+  const now = backlog(last);
+  if (now !== undefined && now <= drainedThreshold) {
+    return {
+      id: 'processing-rate',
+      label,
+      status: 'pass',
+      detail: `${fmt(filesPerHour)} files/hour, with the queue drained (${fmt(now)} messages): the rate is bounded by the inflow`,
+    };
+  }
+  return { id: 'processing-rate', label, status: 'fail', detail: `${fmt(filesPerHour)} files/hour` };
+}
+
+/** 24 h: depth under the limit. */
+export function judgeDepthUnder(last: Sample | undefined, maxDepth: number): Criterion {
+  const label = `Queue depth under ${fmt(maxDepth)}`;
+  const now = backlog(last);
+  if (now === undefined || !last) return notJudged('depth-under', label, 'no queue sample could be read');
+  return {
+    id: 'depth-under',
+    label,
+    status: now < maxDepth ? 'pass' : 'fail',
+    detail: `${fmt(now)} messages (${describeBacklog(last)})`,
+  };
+}
+
+/** 24 h: the DLQ was reviewed and emptied. */
+export function judgeDlqEmpty(samples: Sample[], hasDlq: boolean): Criterion {
+  const label = 'DLQ reviewed and empty';
+  if (!hasDlq) return notJudged('dlq-empty', label, 'the queue has no dead-letter queue');
+  const n = lastDlq(samples);
+  if (n === undefined) return notJudged('dlq-empty', label, 'no DLQ sample could be read');
+  if (n === 0) return { id: 'dlq-empty', label, status: 'pass', detail: '0 messages' };
+  return {
+    id: 'dlq-empty',
+    label,
+    status: 'fail',
+    detail: `${fmt(n)} messages: review them, then redrive or remove them by hand`,
+  };
+}
+
+/** 24 h: the indexing lag (age of the oldest message) under the limit. */
+export function judgeLag(oldestAgeSeconds: number | undefined, maxLagSeconds: number): Criterion {
+  const label = `Indexing lag under ${fmt(maxLagSeconds)} s`;
+  if (oldestAgeSeconds === undefined) {
+    return notJudged(
+      'lag',
+      label,
+      'CloudWatch has no AWS/SQS ApproximateAgeOfOldestMessage data for the window',
+    );
+  }
+  return {
+    id: 'lag',
+    label,
+    status: oldestAgeSeconds < maxLagSeconds ? 'pass' : 'fail',
+    detail: `oldest message ${fmt(oldestAgeSeconds)} s old`,
+  };
+}
+
+/** The criteria of one checkpoint, in the runbook's order, and the verdict they give. */
+export function judge(input: JudgeInput): Judgement {
+  const { samples, metrics, thresholds: t } = input;
+  const last = lastQueueSample(samples);
+  const criteria: Criterion[] = [
+    judgeWindow(samples, input.plannedSamples, input.cancelled),
+    judgeWorkers(input.fleet),
+    judgeServices(input.services, input.serviceName),
+  ];
+  if (input.checkpoint === '10m') {
+    criteria.push(
+      judgeDepthTrend(samples, t.drainedThreshold),
+      judgeNoLoop(metrics, t.maxReceiveRatio),
+      judgeDlqStable(samples, input.baseline?.dlqVisible, t.dlqTolerance, input.hasDlq),
+      judgeDeleteFailures(metrics, input.metricLabel),
+    );
+  } else if (input.checkpoint === '1h') {
+    criteria.push(
+      judgeDepthReduced(input.baseline, last, t.minDepthReductionPercent, t.drainedThreshold),
+      judgeProcessingRate(metrics.filesPerHour, t.minFilesPerHour, last, t.drainedThreshold),
+      judgeNoLoop(metrics, t.maxReceiveRatio),
+      judgeDlqStable(samples, input.baseline?.dlqVisible, t.dlqTolerance, input.hasDlq),
+      judgeDeleteFailures(metrics, input.metricLabel),
+    );
+  } else {
+    criteria.push(
+      judgeDepthUnder(last, t.maxDepth24h),
+      judgeDlqEmpty(samples, input.hasDlq),
+      judgeLag(metrics.oldestAgeSeconds, t.maxLagSeconds),
+      judgeNoLoop(metrics, t.maxReceiveRatio),
+      judgeDeleteFailures(metrics, input.metricLabel),
+    );
+  }
+  return { verdict: criteria.some((c) => c.status === 'fail') ? 'fail' : 'pass', criteria };
+}

@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
@@ -12,7 +12,7 @@ const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue
 const DLQ_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:cis-worker-failures';
 const DLQ_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/cis-worker-failures';
 
-function instance(id: string, state = 'running') {
+function instance(id: string, state: InstanceStateName = 'running'): Instance {
   return {
     InstanceId: id,
     State: { Name: state },
@@ -51,16 +51,12 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
         : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 5 }) }),
     },
   });
-  sqs
-    .on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL })
-    .resolves({
-      Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '42', VisibilityTimeout: '30' },
-    });
-  ec2
-    .on(DescribeInstancesCommand)
-    .resolves({
-      Reservations: [{ Instances: [instance('i-0000000000000000b'), instance('i-0000000000000000a')] }],
-    });
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL }).resolves({
+    Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '42', VisibilityTimeout: '30' },
+  });
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [{ Instances: [instance('i-0000000000000000b'), instance('i-0000000000000000a')] }],
+  });
   ssm.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({
     InstanceInformationList: input.Filters[0].Values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
   }));
@@ -214,13 +210,19 @@ describe('preflight', () => {
           Id: 'all-uploads',
           QueueArn: QUEUE_ARN,
           Events: ['s3:ObjectCreated:*'],
-          Filter: { Key: { FilterRules: [{ Name: 'Prefix', Value: 'uploads/' }] } },
+          Filter: {
+            Key: {
+              FilterRules: [
+                { Name: 'Prefix' as 'prefix', Value: 'uploads/' } /* S3 answers with either case */,
+              ],
+            },
+          },
         },
         {
           Id: 'pdf-puts',
           QueueArn: QUEUE_ARN,
           Events: ['s3:ObjectCreated:Put'],
-          Filter: { Key: { FilterRules: [{ Name: 'Suffix', Value: '.pdf' }] } },
+          Filter: { Key: { FilterRules: [{ Name: 'Suffix' as 'suffix', Value: '.pdf' }] } },
         },
       ],
       TopicConfigurations: [

@@ -2,7 +2,9 @@
 import type { Mode } from '../constants.js';
 import type { ModeRunner } from '../context.js';
 import { preflight } from './preflight.js';
+import { rollback } from './rollback.js';
 
 export const RUNNERS: Partial<Record<Mode, ModeRunner>> = {
   preflight,
+  rollback,
 };

@@ -1,0 +1,380 @@
+// Rollback planning: which instances to restore, from which backup, and why the rollback is
+// happening. Pure functions, no I/O: the rollback mode gathers the record, the instance tags and
+// the instances' current states, and asks these what to do with them.
+import { backupPathFor, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import { parseRestoreOutput, sanitize } from '../remote/results.js';
+import { describeExit, isScriptVerdict, ScriptExit } from '../remote/scripts.js';
+
+/** What EC2 said about an instance that carries this deployment's tag. */
+export interface TaggedInstance {
+  id: string;
+  /** EC2 state name: pending, running, stopping, stopped, shutting-down (terminated are not listed). */
+  state: string;
+  /** The backup-path tag, when the instance has one. */
+  backupPath?: string;
+}
+
+/** What rollback restores files into: the deployment's target on every instance. */
+export interface RollbackTarget {
+  serviceName: string;
+  workerDir: string;
+  targetFile: string;
+}
+
+/** How rollback learned of an instance: the record, its deployment tag, or (asg) its group. */
+export type Source = 'record' | 'tag' | 'record+tag' | 'asg';
+
+export interface RestoreItem {
+  id: string;
+  /** The exact backup file this instance is restored from: never a glob. */
+  backupPath: string;
+  source: Source;
+  /** From the record, when it lists the instance. */
+  entry?: InstanceEntry;
+  state: string;
+}
+
+/** An instance that is not sent the restore, and why. */
+export interface NotRestored {
+  id: string;
+  source: Source;
+  state: string;
+  why: string;
+}
+
+export interface RollbackPlan {
+  deploymentId: string;
+  target: RollbackTarget;
+  /** The one backup path every instance of this deployment uses. */
+  backupPath: string;
+  /** Running (or starting) instances the restore script is sent to. */
+  restore: RestoreItem[];
+  /** Terminated or no longer known to EC2: they cannot hold the new file any more. Not failures. */
+  gone: NotRestored[];
+  /** Stopped or stopping: they still hold the new file and SSM cannot reach them. Failures. */
+  unreachable: NotRestored[];
+  /** Tagged with a backup path that is not this deployment's: never restored from. Failures. */
+  refused: NotRestored[];
+  /** In the record, but the record shows no install command was ever sent to them. */
+  untouched: NotRestored[];
+  /** Notes for the log and the summary (tag and record disagreements). */
+  notes: string[];
+}
+
+/** States in which SSM can reach an instance (pending: it may come up while the command waits). */
+const REACHABLE = new Set(['running', 'pending']);
+/** States in which the instance still holds its disk but SSM cannot reach it. */
+const HALTED = new Set(['stopped', 'stopping']);
+
+/** An absent state means EC2 no longer knows the instance (terminated a while ago). */
+export function isGone(state: string | undefined): boolean {
+  return state === undefined || state === 'terminated' || state === 'shutting-down';
+}
+
+/**
+ * The record says this instance was touched: an install command went out (or may have: `sent`
+ * is written before SendCommand returns), or it was installed. Only an entry that the record
+ * itself marks as cancelled before any command was sent is known to be untouched.
+ */
+export function recordSaysTouched(entry: InstanceEntry): boolean {
+  return !(entry.s === 'cancelled' && entry.c < 0);
+}
+
+export interface PlanInput {
+  deploymentId: string;
+  target: RollbackTarget;
+  record?: DeploymentRecord;
+  /** Instances tagged with this deployment id (every state except terminated). */
+  tagged: TaggedInstance[];
+  /** Current EC2 state of every instance the record lists; absent when EC2 no longer knows it. */
+  states: Map<string, string>;
+  /**
+   * For an asg rollout: the group's current members. Instances the refresh launched come from an
+   * image of the canary, which holds the same backup file, so they are restored like the others.
+   */
+  groupIds?: string[];
+}
+
+/**
+ * Decides what to restore. With a record, every instance it lists as touched is restored from the
+ * record's exact backup path; instances tagged for the deployment that the record lacks (the job
+ * died before writing it) are added from their tags. Without a record the tags are all there is.
+ * A tag's backup path is accepted only when it is exactly this deployment's path.
+ */
+export function planRollback(input: PlanInput): RollbackPlan {
+  const { deploymentId, target, record } = input;
+  const expected = backupPathFor(target.workerDir, target.targetFile, deploymentId);
+  if (record && record.target.backupPath !== expected) {
+    throw new Error(
+      `the record's backup path ${JSON.stringify(record.target.backupPath)} is not this deployment's ${JSON.stringify(expected)}; refusing to restore from it`,
+    );
+  }
+  const plan: RollbackPlan = {
+    deploymentId,
+    target,
+    backupPath: expected,
+    restore: [],
+    gone: [],
+    unreachable: [],
+    refused: [],
+    untouched: [],
+    notes: [],
+  };
+  const tags = new Map(input.tagged.map((t) => [t.id, t]));
+
+  const place = (
+    id: string,
+    backupPath: string,
+    source: Source,
+    state: string | undefined,
+    entry?: InstanceEntry,
+  ) => {
+    if (isGone(state)) {
+      plan.gone.push({
+        id,
+        source,
+        state: state ?? 'not found',
+        why:
+          state === undefined
+            ? 'EC2 no longer knows this instance: it cannot hold the new file any more'
+            : `instance is ${state}: it cannot hold the new file any more`,
+      });
+    } else if (HALTED.has(state as string)) {
+      plan.unreachable.push({
+        id,
+        source,
+        state: state as string,
+        why: `instance is ${state}: its disk still holds the new file and SSM cannot reach it; start it and run rollback again`,
+      });
+    } else if (REACHABLE.has(state as string)) {
+      plan.restore.push({ id, backupPath, source, entry, state: state as string });
+    } else {
+      plan.unreachable.push({ id, source, state: state as string, why: `instance is in state ${state}` });
+    }
+  };
+
+  for (const id of Object.keys(record?.instances ?? {}).sort()) {
+    const entry = (record as DeploymentRecord).instances[id];
+    const tag = tags.get(id);
+    tags.delete(id);
+    const source: Source = tag ? 'record+tag' : 'record';
+    if (tag?.backupPath !== undefined && tag.backupPath !== expected) {
+      plan.notes.push(
+        `${id}: its backup-path tag ${JSON.stringify(tag.backupPath)} differs from the record's; the record's path is used`,
+      );
+    }
+    if (!recordSaysTouched(entry) && !tag) {
+      plan.untouched.push({
+        id,
+        source,
+        state: input.states.get(id) ?? 'not found',
+        why: 'the record shows it was cancelled before any install command was sent',
+      });
+      continue;
+    }
+    place(id, expected, source, tag?.state ?? input.states.get(id), entry);
+  }
+
+  const tagOnly = [...tags.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (record && tagOnly.length > 0) {
+    plan.notes.push(
+      `${tagOnly.length} instance(s) are tagged for ${deploymentId} but missing from the record (the job that touched them died before writing it): restoring them from their tags`,
+    );
+  }
+  for (const tag of tagOnly) {
+    if (tag.backupPath === undefined) {
+      plan.refused.push({
+        id: tag.id,
+        source: 'tag',
+        state: tag.state,
+        why: 'tagged for this deployment but has no backup-path tag: refusing to guess a backup',
+      });
+    } else if (tag.backupPath !== expected) {
+      plan.refused.push({
+        id: tag.id,
+        source: 'tag',
+        state: tag.state,
+        why: `its backup-path tag ${JSON.stringify(tag.backupPath)} is not this deployment's ${expected}: refusing to restore from it`,
+      });
+    } else {
+      place(tag.id, tag.backupPath, 'tag', tag.state);
+    }
+  }
+  const known = new Set([...Object.keys(record?.instances ?? {}), ...input.tagged.map((t) => t.id)]);
+  for (const id of [...new Set(input.groupIds ?? [])].sort()) {
+    if (known.has(id)) continue;
+    place(id, expected, 'asg', input.states.get(id));
+  }
+  return plan;
+}
+
+/** Every instance id the plan mentions, for the record and the summary. */
+export function plannedIds(plan: RollbackPlan): string[] {
+  return [
+    ...plan.restore.map((r) => r.id),
+    ...plan.gone.map((r) => r.id),
+    ...plan.unreachable.map((r) => r.id),
+    ...plan.refused.map((r) => r.id),
+    ...plan.untouched.map((r) => r.id),
+  ];
+}
+
+/** Why the rollback is happening, read from the record: NO-GO evidence, failed batch, failed criterion. */
+export function rollbackReasons(record: DeploymentRecord | undefined, deploymentId: string): string[] {
+  if (!record) {
+    return [
+      `no record was given: rolling back deployment ${deploymentId} as its instance tags show it (the job that deployed it may have died before writing its record)`,
+    ];
+  }
+  const reasons: string[] = [];
+  const canaryNoGo = record.canary?.verdict === 'no-go';
+  if (record.canary && canaryNoGo) {
+    reasons.push(`canary ${record.canary.instanceId} was NO-GO: ${record.canary.reason}`);
+  }
+  for (const phase of record.phases) {
+    if (phase.mode === 'rollback' || (phase.mode === 'canary' && canaryNoGo)) continue;
+    if (phase.verdict === 'fail' || phase.verdict === 'no-go') {
+      reasons.push(`${phase.mode} failed${phase.reason ? `: ${phase.reason}` : ''}`);
+    }
+  }
+  // Failed installs by batch: the batch that broke the error budget is the one an SRE asks about.
+  const failedByBatch = new Map<number, string[]>();
+  for (const [id, entry] of Object.entries(record.instances)) {
+    if (entry.s !== 'failed') continue;
+    const list = failedByBatch.get(entry.b) ?? [];
+    list.push(entry.e ? `${id} (${entry.e})` : id);
+    failedByBatch.set(entry.b, list);
+  }
+  for (const [batch, list] of [...failedByBatch.entries()].sort((a, b) => a[0] - b[0])) {
+    const shown = list.sort().slice(0, 5).join(', ');
+    const where = batch === 0 ? 'the canary' : `rollout batch ${batch}`;
+    reasons.push(
+      `${where}: ${list.length} instance(s) failed to install: ${shown}${list.length > 5 ? ', …' : ''}`,
+    );
+  }
+  const unfinished = record.phases.filter((p) => p.mode !== 'rollback' && !p.endedAt);
+  for (const phase of unfinished) reasons.push(`${phase.mode} did not finish (started ${phase.startedAt})`);
+  if (reasons.length === 0) reasons.push('no failure is recorded: rollback requested by the operator');
+  return reasons;
+}
+
+/** One finished restore invocation, as ssm-commands reports it. */
+export interface RestoreInvocation {
+  status: string;
+  statusDetails: string;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RestoreOutcome {
+  result: 'restored' | 'already' | 'failed' | 'not touched';
+  /** Short reason, for the record (kept short: it repeats per instance). */
+  detail?: string;
+  /** True when SSM could not deliver to the instance (it may have gone away since). */
+  undelivered?: boolean;
+}
+
+/** The last non-empty line of text, control characters stripped, cut short. */
+function lastLine(text: string): string {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return sanitize(lines[lines.length - 1] ?? '', 160);
+}
+
+/**
+ * Reads one restore result. The exit code carries the verdict; the output only tells "restored"
+ * from "already at the backup". Success with no output reads as restored: the script exits 0
+ * only when the target equals the backup and the service is active, and SSM returns no output
+ * where it was not read (the emulator returns none at all).
+ *
+ * A missing backup is a failure, except on an instance found only as a member of the Auto Scaling
+ * group: one launched from the image made of the canary always holds the backup, so one without it
+ * was launched from the previous image and never had the fix.
+ */
+export function classifyRestore(
+  inv: RestoreInvocation,
+  item: { backupPath: string; source: Source },
+): RestoreOutcome {
+  const code = inv.responseCode;
+  const report = parseRestoreOutput(inv.stdout);
+  if (inv.status === 'Success' && code === ScriptExit.Ok) {
+    return report.restore === 'already' ? { result: 'already' } : { result: 'restored' };
+  }
+  const said = report.error ?? (lastLine(inv.stderr) || undefined);
+  if (code === ScriptExit.BackupMissing) {
+    if (item.source === 'asg') {
+      return {
+        result: 'not touched',
+        detail: 'no backup: launched from the previous image, never had the fix',
+      };
+    }
+    return {
+      result: 'failed',
+      detail: `backup ${item.backupPath} is missing on the instance: nothing to restore from`,
+    };
+  }
+  if (isScriptVerdict(code)) {
+    const journal =
+      report.journal.length > 0 ? `; last log line: ${report.journal[report.journal.length - 1]}` : '';
+    return { result: 'failed', detail: `${said ?? describeExit(code)}${journal}`.slice(0, 300) };
+  }
+  const undelivered = /Undeliverable|Delivery Timed Out|Terminated|InvalidInstanceId/i.test(
+    inv.statusDetails,
+  );
+  const status = inv.statusDetails || inv.status;
+  return {
+    result: 'failed',
+    detail: `${status}${code >= 0 ? ` (exit ${code})` : ''}${said ? `: ${said}` : ''}`.slice(0, 300),
+    undelivered: undelivered || undefined,
+  };
+}
+
+export type SettingAction =
+  | 'restored'
+  | 'already'
+  | 'failed'
+  | 'would restore'
+  | 'not changed by this deployment'
+  | 'not known without a record'
+  | 'rolled back'
+  | 'cancelled'
+  | 'would undo'
+  | 'needs follow-up';
+
+/** One setting rollback put back (or would, or could not). */
+export interface SettingResult {
+  setting: string;
+  /** The value before the deployment (what rollback restores). */
+  baseline?: string;
+  /** The value the deployment set. */
+  deployed?: string;
+  /** The value read back after rollback (or now, in a dry run). */
+  now?: string;
+  action: SettingAction;
+  detail?: string;
+}
+
+/** Settings whose result fails the rollback. */
+export function settingFailed(s: SettingResult): boolean {
+  return s.action === 'failed';
+}
+
+export type RefreshDecision =
+  /** Still replacing instances: roll it back (or cancel it). */
+  | 'undo'
+  /** Already being undone, or undone. */
+  | 'already'
+  /** Finished (or failed part way): the instances it launched run the new image until replaced. */
+  | 'follow-up';
+
+/** What to do about the recorded instance refresh, given its status now. */
+export function refreshDecision(status: string | undefined): RefreshDecision {
+  if (status === 'Pending' || status === 'InProgress' || status === 'Baking') return 'undo';
+  if (status === 'Cancelling' || status === 'RollbackInProgress' || status === 'RollbackSuccessful')
+    return 'already';
+  // Successful, Failed, Cancelled, RollbackFailed, or no longer listed: whatever it replaced stays.
+  return 'follow-up';
+}

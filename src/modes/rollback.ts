@@ -1,0 +1,477 @@
+// The runbook's rollback, made exact: every instance this deployment touched gets its own backup
+// back (never a `worker.py.backup.*` glob), its service restarted and checked; then the launch
+// template's default version, any instance refresh still running, and the queue's visibility
+// timeout go back to what they were. Runs precisely when earlier phases failed: a NO-GO canary, a
+// broken batch or a failed criterion is its reason, never a reason to refuse.
+import { Input, Output, TAG_DEPLOYMENT_ID } from '../constants.js';
+import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
+import { InputError } from '../errors.js';
+import { describeGroup } from '../aws/autoscaling.js';
+import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2-tags.js';
+import { revertLaunchTemplateDefault, undoInstanceRefresh } from '../aws/launch-template-revert.js';
+import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import {
+  classifyRestore,
+  isGone,
+  planRollback,
+  rollbackReasons,
+  settingFailed,
+  type RestoreItem,
+  type RollbackPlan,
+  type RollbackTarget,
+  type SettingResult,
+} from '../logic/rollback-plan.js';
+import {
+  markPhase,
+  newRecord,
+  serializeRecord,
+  type DeploymentRecord,
+  type InstanceEntry,
+} from '../record.js';
+import { buildRestoreScript } from '../remote/scripts.js';
+import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
+import { sourceQueueUrl } from './queues.js';
+
+// Per-instance rollback errors repeat up to 5,000 times in the record: kept short there, in full
+// in the summary.
+const RECORD_ERROR_MAX = 80;
+
+/** What was deployed where: the record's target when there is a record, else the inputs. */
+function rollbackTarget(ctx: ModeContext, record?: DeploymentRecord): RollbackTarget {
+  if (record) {
+    return {
+      serviceName: record.target.serviceName,
+      workerDir: record.target.workerDir,
+      targetFile: record.target.targetFile,
+    };
+  }
+  const { serviceName, workerDir, targetFile } = ctx.inputs;
+  return { serviceName, workerDir, targetFile };
+}
+
+function startingRecord(ctx: ModeContext): DeploymentRecord {
+  const { inputs } = ctx;
+  if (inputs.record) return structuredClone(inputs.record);
+  if (!inputs.deploymentId) {
+    throw new InputError(
+      Input.DeploymentId,
+      `is required when no '${Input.Record}' is given: it names the deployment whose tagged instances are rolled back`,
+    );
+  }
+  return newRecord({
+    deploymentId: inputs.deploymentId,
+    now: ctx.runtime.clock.now(),
+    region: inputs.region,
+    github: ctx.github,
+    serviceName: inputs.serviceName,
+    workerDir: inputs.workerDir,
+    targetFile: inputs.targetFile,
+  });
+}
+
+/** An entry for an instance the record did not list (found by its tag or its group). */
+function foundEntry(record: DeploymentRecord, id: string): InstanceEntry {
+  // b -1: the batch is not known; s sent: it was marked for the fix, whether or not it got it.
+  return { p: record.canary?.instanceId === id ? 'c' : 'r', b: -1, s: 'sent', c: -1 };
+}
+
+export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const record = startingRecord(ctx);
+  const fromRecord = inputs.record !== undefined;
+  const deploymentId = record.deploymentId;
+  const target = rollbackTarget(ctx, inputs.record);
+  const startedAt = runtime.clock.now().toISOString();
+  markPhase(record, { mode: 'rollback', startedAt, dryRun: inputs.dryRun });
+  const problems: string[] = [];
+  const settings: SettingResult[] = [];
+
+  const reasons = rollbackReasons(inputs.record, deploymentId);
+  report.info(`Rollback Required: YES, deployment ${deploymentId}`);
+  for (const r of reasons) report.info(`  reason: ${r}`);
+
+  // What was touched: the record, and the fleet's own marks (tags written before any file was
+  // replaced), so a record cut short by a dying job still finds every instance.
+  const tagged = await findInstancesTaggedFor(api, clients, deploymentId);
+  const refresh = record.settings.refresh;
+  let group: Awaited<ReturnType<typeof describeGroup>>;
+  if (refresh) {
+    try {
+      group = await describeGroup(api, clients, refresh.asgName);
+      if (!group) warn(ctx, record, `Auto Scaling group ${refresh.asgName} no longer exists`);
+    } catch (e) {
+      warn(ctx, record, `could not list the members of ${refresh.asgName}: ${(e as Error).message}`);
+    }
+  }
+  const taggedIds = new Set(tagged.map((t) => t.id));
+  const toDescribe = [...new Set([...Object.keys(record.instances), ...(group?.instanceIds ?? [])])].filter(
+    (id) => !taggedIds.has(id),
+  );
+  const states = await describeInstanceStates(api, clients, toDescribe);
+  const plan = planRollback({
+    deploymentId,
+    target,
+    record: inputs.record,
+    tagged,
+    states,
+    groupIds: group?.instanceIds,
+  });
+  // Validates every value that reaches the instances (the record is untrusted) before anything changes.
+  const script = buildRestoreScript({ deploymentId, ...target, backupPath: plan.backupPath });
+  for (const note of plan.notes) warn(ctx, record, note);
+  report.info(
+    `Plan: ${plan.restore.length} to restore from ${plan.backupPath}, ${plan.gone.length} gone, ` +
+      `${plan.unreachable.length} unreachable, ${plan.refused.length} refused, ${plan.untouched.length} never touched`,
+  );
+  if (!fromRecord && tagged.length === 0) {
+    problems.push(
+      `no instance is tagged ${TAG_DEPLOYMENT_ID}=${deploymentId}: check the deployment id, or pass the record`,
+    );
+  }
+  publishRecord(ctx, record);
+
+  // The Auto Scaling side first, so no new instance launches from the image with the fix while the
+  // running ones are being restored.
+  if (record.settings.launchTemplate) {
+    settings.push(
+      await revertLaunchTemplateDefault(api, clients, record.settings.launchTemplate, inputs.dryRun),
+    );
+  }
+  if (refresh) settings.push(await undoInstanceRefresh(api, clients, refresh, inputs.dryRun));
+
+  const results = await restoreInstances(ctx, record, plan, script);
+
+  // The queue last: its visibility timeout was raised for the fixed worker.
+  settings.push(await restoreVisibilityTimeout(ctx, record));
+
+  for (const s of settings) {
+    report.info(`${s.setting}: ${s.action}${s.detail ? ` (${s.detail})` : ''}`);
+    if (settingFailed(s)) problems.push(`${s.setting} could not be restored: ${s.detail ?? 'unknown error'}`);
+  }
+  const failed = results.filter((r) => r.result === 'failed');
+  if (failed.length > 0) {
+    const list = failed
+      .slice(0, 10)
+      .map((r) => `${r.id} (${r.detail ?? 'failed'})`)
+      .join('; ');
+    problems.push(
+      `${failed.length} instance(s) could not be restored: ${list}${failed.length > 10 ? '; …' : ''}`,
+    );
+  }
+  if (runtime.cancelled()) problems.push('the run was cancelled before the rollback finished');
+
+  const verdict = problems.length === 0 ? 'pass' : 'fail';
+  const counts = countBy(results);
+  const reason =
+    verdict === 'pass'
+      ? inputs.dryRun
+        ? `dry run: ${counts['would restore'] ?? 0} instance(s) would be restored`
+        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone`
+      : problems.join('; ');
+  record.extra.rollback = {
+    at: startedAt,
+    dryRun: inputs.dryRun,
+    reasons,
+    counts,
+    settings: settings.map((s) => ({ setting: s.setting, action: s.action, now: s.now })),
+  };
+  markPhase(record, {
+    mode: 'rollback',
+    startedAt,
+    endedAt: runtime.clock.now().toISOString(),
+    verdict,
+    reason: reason.slice(0, 1000),
+    dryRun: inputs.dryRun,
+  });
+  fitRecord(record);
+  publishRecord(ctx, record);
+
+  return {
+    verdict,
+    record,
+    summary: renderRollbackSummary({
+      deploymentId,
+      dryRun: inputs.dryRun,
+      verdict,
+      reasons,
+      canaryEvidence: inputs.record?.canary?.verdict === 'no-go' ? inputs.record.canary.evidence : undefined,
+      backupPath: plan.backupPath,
+      target,
+      fromRecord,
+      instances: results,
+      settings,
+      notes: plan.notes,
+      problems,
+      warnings: record.warnings.filter((w) => !plan.notes.includes(w)),
+    }),
+    outputs: { [Output.DeploymentId]: deploymentId },
+    failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
+  };
+}
+
+function countBy(results: InstanceResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.result] = (counts[r.result] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Sends the restore script to every reachable instance (50 per SendCommand), and records each
+ * result on its entry. One instance failing never stops the others: SSM's MaxErrors is the whole
+ * chunk. Gone, unreachable and refused instances are recorded without a command.
+ */
+async function restoreInstances(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  plan: RollbackPlan,
+  script: string,
+): Promise<InstanceResult[]> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const results: InstanceResult[] = [];
+  const entryFor = (id: string): InstanceEntry => {
+    record.instances[id] ??= foundEntry(record, id);
+    return record.instances[id];
+  };
+  const recordResult = (id: string, rb: InstanceEntry['rb'], re?: string) => {
+    const entry = entryFor(id);
+    entry.rb = rb;
+    if (re) entry.re = re.slice(0, RECORD_ERROR_MAX);
+    else delete entry.re;
+  };
+
+  for (const g of plan.gone) {
+    // Not a failure: a terminated instance cannot run the broken file any more.
+    if (!inputs.dryRun && g.source !== 'asg') entryFor(g.id).re = `gone: ${g.state}`;
+    results.push({
+      id: g.id,
+      source: g.source,
+      state: g.state,
+      entry: record.instances[g.id],
+      result: 'gone',
+      detail: g.why,
+    });
+  }
+  for (const u of plan.untouched) {
+    results.push({
+      id: u.id,
+      source: u.source,
+      state: u.state,
+      entry: record.instances[u.id],
+      result: 'not touched',
+      detail: u.why,
+    });
+  }
+  for (const f of [...plan.unreachable, ...plan.refused]) {
+    if (!inputs.dryRun) recordResult(f.id, 'failed', f.why);
+    results.push({
+      id: f.id,
+      source: f.source,
+      state: f.state,
+      entry: record.instances[f.id],
+      result: 'failed',
+      detail: f.why,
+    });
+  }
+  if (inputs.dryRun) {
+    for (const r of plan.restore) {
+      results.push({
+        id: r.id,
+        source: r.source,
+        state: r.state,
+        entry: r.entry,
+        result: 'would restore',
+        detail: `from ${r.backupPath}`,
+      });
+    }
+    return results;
+  }
+  if (plan.restore.length === 0) return results;
+  if (runtime.cancelled()) {
+    for (const r of plan.restore) {
+      results.push({
+        id: r.id,
+        source: r.source,
+        state: r.state,
+        entry: r.entry,
+        result: 'failed',
+        detail: 'not sent: the run was cancelled',
+      });
+    }
+    return results;
+  }
+
+  const items = new Map<string, RestoreItem>(plan.restore.map((r) => [r.id, r]));
+  const extra = (record.extra.rollbackCommands ??= []) as string[];
+  const fan = await report.group(`Restoring ${items.size} instance(s) from ${plan.backupPath}`, () =>
+    runOnFleet(api, clients, runtime, [...items.keys()], script, {
+      comment: `emergency-deploy rollback ${record.deploymentId}`,
+      timeoutSeconds: inputs.commandTimeoutSeconds,
+      // Every instance is attempted: one missing backup must not stop the others' restore.
+      maxErrors: '100%',
+      onSent: (commandId) => {
+        extra.push(commandId);
+        publishRecord(ctx, record);
+      },
+    }),
+  );
+  const outputs = await readOutputs(ctx, record, fan.results);
+
+  // An instance SSM could not reach may have been terminated meanwhile (an Auto Scaling rollback,
+  // a scale-in): that is "gone", not a failed restore.
+  const undelivered: string[] = [];
+  const outcomes = new Map<string, ReturnType<typeof classifyRestore>>();
+  for (const [id, item] of items) {
+    const inv = outputs.get(id) ?? fan.results.get(id);
+    const outcome = inv
+      ? classifyRestore(inv, item)
+      : { result: 'failed' as const, detail: 'no result from SSM' };
+    outcomes.set(id, outcome);
+    if (outcome.result === 'failed' && outcome.undelivered) undelivered.push(id);
+  }
+  const nowStates =
+    undelivered.length > 0 ? await describeInstanceStates(api, clients, undelivered) : new Map();
+
+  for (const [id, item] of items) {
+    const outcome = outcomes.get(id) ?? { result: 'failed' as const };
+    const entry = entryFor(id);
+    if (outcome.result === 'failed' && outcome.undelivered && isGone(nowStates.get(id))) {
+      const state = nowStates.get(id) ?? 'not found';
+      entry.re = `gone: ${state}`;
+      delete entry.rb;
+      results.push({
+        id,
+        source: item.source,
+        state,
+        entry,
+        result: 'gone',
+        detail: `${state} while the restore was sent`,
+      });
+      continue;
+    }
+    if (outcome.result === 'not touched') {
+      // A group member launched from the previous image: nothing of this deployment to undo.
+      if (item.source === 'asg') delete record.instances[id];
+      results.push({
+        id,
+        source: item.source,
+        state: item.state,
+        result: 'not touched',
+        detail: outcome.detail,
+      });
+      continue;
+    }
+    recordResult(id, outcome.result, outcome.detail);
+    if (item.source === 'asg') entry.s = 'installed';
+    results.push({
+      id,
+      source: item.source,
+      state: item.state,
+      entry,
+      result: outcome.result,
+      detail: outcome.detail,
+    });
+  }
+  return results;
+}
+
+/**
+ * Per-instance output, to tell "restored" from "already at the backup" when every instance
+ * succeeded (runOnFleet reads output itself only for commands that did not). One page per 50
+ * instances. When it cannot be read (no permission, or an emulator without the call), every
+ * success reads as restored, which is what exit 0 guarantees: the file equals its backup and the
+ * service is active.
+ */
+async function readOutputs(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  results: Map<string, InvocationResult>,
+): Promise<Map<string, InvocationResult>> {
+  const outputs = new Map<string, InvocationResult>();
+  const unread = new Set<string>();
+  for (const r of results.values()) {
+    if (r.status === 'Success' && r.stdout === '') unread.add(r.commandId);
+  }
+  for (const commandId of unread) {
+    try {
+      for (const inv of await listInvocations(ctx.api, ctx.clients, commandId, true)) {
+        if (isTerminalSuccess(inv)) outputs.set(inv.instanceId, inv);
+      }
+    } catch (e) {
+      warn(
+        ctx,
+        record,
+        `could not read the restore output (${(e as Error).message.slice(0, 200)}): instances that succeeded are reported restored, whether or not they already were`,
+      );
+      break;
+    }
+  }
+  return outputs;
+}
+
+function isTerminalSuccess(inv: InvocationResult): boolean {
+  return inv.status === 'Success' && inv.responseCode === 0;
+}
+
+/** The queue's visibility timeout back to its value before the deployment, read back. */
+async function restoreVisibilityTimeout(ctx: ModeContext, record: DeploymentRecord): Promise<SettingResult> {
+  const setting = 'queue visibility timeout (s)';
+  const vt = record.settings.visibilityTimeout;
+  if (!vt) {
+    return {
+      setting,
+      action: ctx.inputs.record ? 'not changed by this deployment' : 'not known without a record',
+      detail: ctx.inputs.record
+        ? undefined
+        : 'the baseline value is only in the record: pass it to restore this setting',
+    };
+  }
+  const base = { setting, baseline: String(vt.before), deployed: String(vt.after) };
+  try {
+    const url = record.queue?.url ?? (await sourceQueueUrl(ctx));
+    const current = await getQueueState(ctx.api, ctx.clients, url);
+    if (current.visibilityTimeout === vt.before) {
+      return { ...base, now: String(current.visibilityTimeout), action: 'already' };
+    }
+    const moved =
+      current.visibilityTimeout === vt.after
+        ? undefined
+        : `it was ${current.visibilityTimeout}, not the deployment's ${vt.after}: someone changed it since`;
+    if (ctx.inputs.dryRun) {
+      return { ...base, now: String(current.visibilityTimeout), action: 'would restore', detail: moved };
+    }
+    await setVisibilityTimeout(ctx.api, ctx.clients, url, vt.before);
+    const after = await getQueueState(ctx.api, ctx.clients, url);
+    if (after.visibilityTimeout !== vt.before) {
+      return {
+        ...base,
+        now: String(after.visibilityTimeout),
+        action: 'failed',
+        detail: `set to ${vt.before}, but reads back ${after.visibilityTimeout}`,
+      };
+    }
+    return { ...base, now: String(after.visibilityTimeout), action: 'restored', detail: moved };
+  } catch (e) {
+    return { ...base, action: 'failed', detail: (e as Error).message };
+  }
+}
+
+/**
+ * Keeps the record under the job-output limit even when thousands of instances failed with long
+ * errors: the errors are shortened further (the summary keeps them in full).
+ */
+function fitRecord(record: DeploymentRecord): void {
+  for (const max of [40, 0]) {
+    try {
+      serializeRecord(record);
+      return;
+    } catch {
+      for (const entry of Object.values(record.instances)) {
+        if (entry.re !== undefined) {
+          if (max === 0) delete entry.re;
+          else entry.re = entry.re.slice(0, max);
+        }
+      }
+    }
+  }
+}

@@ -78,11 +78,15 @@ export function renderCriteria(criteria: Criterion[]): string {
 
 /** Text for inside a Mermaid block: plain words and figures only, never quotes, brackets or fences. */
 export function mermaidText(text: string, max = 80): string {
-  return text
-    .replace(/[^A-Za-z0-9 .,:()+-]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, max);
+  return (
+    text
+      .replace(/[^A-Za-z0-9 .,:()+-]/g, ' ')
+      // No arrows (-->) either, even inside quotes.
+      .replace(/-{2,}/g, '-')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, max)
+  );
 }
 
 function safeNumber(n: number): string {

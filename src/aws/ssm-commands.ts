@@ -105,6 +105,19 @@ export async function waitForInvocation(
   let wait = 0;
   let missing = 0;
   for (;;) {
+    if (runtime.cancelled()) {
+      // The run is being cancelled: stop the command too, rather than leave it running unwatched.
+      await cancelCommand(api, clients, commandId).catch(() => undefined);
+      return {
+        instanceId,
+        commandId,
+        status: 'Cancelled',
+        statusDetails: 'cancelled by the action',
+        responseCode: -1,
+        stdout: '',
+        stderr: '',
+      };
+    }
     wait = nextPollMs(wait);
     await runtime.sleep(wait);
     try {
@@ -253,8 +266,14 @@ export async function runOnFleet(
 ): Promise<FanOutResult> {
   const results = new Map<string, InvocationResult>();
   const sent: { commandId: string; ids: string[] }[] = [];
+  const unsent: string[] = [];
   for (let i = 0; i < instanceIds.length; i += SSM_MAX_TARGETS) {
     const ids = instanceIds.slice(i, i + SSM_MAX_TARGETS);
+    // A cancelled run starts no new work: the remaining chunks are not sent.
+    if (runtime.cancelled()) {
+      unsent.push(...ids);
+      continue;
+    }
     const commandId = await sendShellCommand(api, clients, ids, script, opts);
     opts.onSent?.(commandId, ids);
     sent.push({ commandId, ids });
@@ -263,7 +282,18 @@ export async function runOnFleet(
   const pending = new Map(sent.map((s) => [s.commandId, s.ids]));
   const summaries = new Map<string, CommandSummary>();
   let wait = 0;
-  let cancelled = false;
+  let cancelled = unsent.length > 0;
+  for (const id of unsent) {
+    results.set(id, {
+      instanceId: id,
+      commandId: '',
+      status: 'Cancelled',
+      statusDetails: 'not sent: the run was cancelled',
+      responseCode: -1,
+      stdout: '',
+      stderr: '',
+    });
+  }
   while (pending.size > 0) {
     if (runtime.cancelled()) {
       cancelled = true;
@@ -272,7 +302,13 @@ export async function runOnFleet(
       }
       break;
     }
-    if (runtime.clock.now().getTime() >= deadline) break;
+    if (runtime.clock.now().getTime() >= deadline) {
+      // Past every timeout SSM itself applies: stop what is left so nothing runs unwatched later.
+      for (const commandId of pending.keys()) {
+        await cancelCommand(api, clients, commandId).catch(() => undefined);
+      }
+      break;
+    }
     wait = nextPollMs(wait);
     await runtime.sleep(wait);
     for (const commandId of [...pending.keys()]) {

@@ -3,8 +3,10 @@ import type { Mode } from '../constants.js';
 import type { ModeRunner } from '../context.js';
 import { preflight } from './preflight.js';
 import { rollback } from './rollback.js';
+import { verify } from './verify.js';
 
 export const RUNNERS: Partial<Record<Mode, ModeRunner>> = {
   preflight,
   rollback,
+  verify,
 };

@@ -1,0 +1,406 @@
+// Runbook phase 4: watch the queue, the DLQ and the fleet for the verify window (instead of a
+// person at `watch -n 60`), read CloudWatch for the same window, and judge the checkpoint's success
+// criteria. Nothing is changed except the record.
+import { Output } from '../constants.js';
+import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
+import { getMetricSeries, seriesSum, type MetricQuery, type MetricSeries } from '../aws/cloudwatch.js';
+import { describeRunningInstances } from '../aws/ec2.js';
+import { describeInstanceStates, notRunning } from '../aws/ec2-status.js';
+import { getQueueDepth } from '../aws/sqs.js';
+import { runOnFleet } from '../aws/ssm-commands.js';
+import { errorMessage } from '../errors.js';
+import { stableOrder } from '../logic/fleet.js';
+import {
+  downsample,
+  judge,
+  lastDlq,
+  lastQueueSample,
+  ratePerHour,
+  type Criterion,
+  type FleetReading,
+  type Sample,
+  type ServiceReading,
+  type WindowMetrics,
+} from '../logic/trend.js';
+import { parseResultLines } from '../remote/results.js';
+import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
+import { markPhase, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
+import { renderVerifySummary } from '../summary/verify.js';
+import { startRecord } from './preflight.js';
+import { queueInfo, resolveQueues } from './queues.js';
+
+// CloudWatch's SQS metrics have one-minute resolution.
+const METRIC_PERIOD_SECONDS = 60;
+// Samples kept in the record per checkpoint (the summary shows them all, charted).
+const RECORDED_SAMPLES = 120;
+const SERVICE_CHECK_TIMEOUT_SECONDS = 60;
+
+/** The compact result kept in record.extra.verify[checkpoint]. */
+export interface VerifyRecordEntry {
+  startedAt: string;
+  endedAt: string;
+  sampleSeconds: number;
+  planned: number;
+  taken: number;
+  /** Columns of up to 120 samples: seconds since the window opened, visible, in flight, delayed, DLQ, running. */
+  samples: {
+    t: number[];
+    v: (number | null)[];
+    f: (number | null)[];
+    d: (number | null)[];
+    l: (number | null)[];
+    r: (number | null)[];
+  };
+  metrics: WindowMetrics;
+  criteria: { id: Criterion['id']; s: Criterion['status']; d: string }[];
+  verdict: 'pass' | 'fail';
+}
+
+/** Every instance an earlier job recorded: the discovered fleet and every instance it touched. */
+function recordedInstances(record: DeploymentRecord): string[] {
+  return stableOrder(
+    [...(record.fleet?.instanceIds ?? []), ...Object.keys(record.instances ?? {})].map((id) => ({ id })),
+  ).map((i) => i.id);
+}
+
+/** Reads one source for a sample; a failed read leaves the field unread and is warned about once. */
+async function readOrWarn<T>(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  warned: Set<string>,
+  what: string,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!warned.has(what)) {
+      warned.add(what);
+      warn(
+        ctx,
+        record,
+        `verify could not read ${what} (that sample's figure is left unread): ${errorMessage(e)}`,
+      );
+    }
+    return undefined;
+  }
+}
+
+function floorMinute(ms: number): Date {
+  return new Date(Math.floor(ms / 60_000) * 60_000);
+}
+
+function ceilMinute(ms: number): Date {
+  return new Date(Math.ceil(ms / 60_000) * 60_000);
+}
+
+function lastPoint(s: MetricSeries | undefined): number | undefined {
+  return s && s.points.length > 0 ? s.points[s.points.length - 1].value : undefined;
+}
+
+/** One GetMetricData call for the window: the worker's failure metric and the queue's own metrics. */
+async function readWindowMetrics(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  queueName: string,
+  start: Date,
+  end: Date,
+): Promise<WindowMetrics> {
+  const { inputs } = ctx;
+  const sqs = (id: string, metricName: string, stat: MetricQuery['stat']): MetricQuery => ({
+    id,
+    namespace: 'AWS/SQS',
+    metricName,
+    dimensions: { QueueName: queueName },
+    stat,
+    periodSeconds: METRIC_PERIOD_SECONDS,
+  });
+  const queries: MetricQuery[] = [
+    {
+      id: 'deletefailed',
+      namespace: inputs.metricNamespace,
+      metricName: inputs.metricName,
+      stat: 'Sum',
+      periodSeconds: METRIC_PERIOD_SECONDS,
+    },
+    sqs('deleted', 'NumberOfMessagesDeleted', 'Sum'),
+    sqs('received', 'NumberOfMessagesReceived', 'Sum'),
+    sqs('oldest', 'ApproximateAgeOfOldestMessage', 'Maximum'),
+  ];
+  let series: Map<string, MetricSeries>;
+  try {
+    series = await getMetricSeries(ctx.api, ctx.clients, queries, start, end);
+  } catch (e) {
+    warn(ctx, record, `verify could not read CloudWatch (its criteria are not judged): ${errorMessage(e)}`);
+    return {};
+  }
+  const deleted = series.get('deleted');
+  return {
+    deleteFailed: seriesSum(series.get('deletefailed')),
+    received: seriesSum(series.get('received')),
+    deleted: seriesSum(deleted),
+    filesPerHour: deleted ? ratePerHour(deleted.points, METRIC_PERIOD_SECONDS) : undefined,
+    oldestAgeSeconds: lastPoint(series.get('oldest')),
+  };
+}
+
+/** One fan-out command: is the service active on each running worker? */
+async function readServices(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  instanceIds: string[],
+): Promise<ServiceReading> {
+  const { inputs } = ctx;
+  if (!inputs.checkServices)
+    return { skipped: 'not checked: check-services is false', checked: 0, inactive: [], unknown: [] };
+  if (inputs.dryRun) {
+    return { skipped: 'not checked: dry-run sends no SSM command', checked: 0, inactive: [], unknown: [] };
+  }
+  if (instanceIds.length === 0)
+    return { skipped: 'no running instance to check', checked: 0, inactive: [], unknown: [] };
+  try {
+    const fanOut = await runOnFleet(
+      ctx.api,
+      ctx.clients,
+      ctx.runtime,
+      instanceIds,
+      buildServiceStatusScript(inputs.serviceName),
+      {
+        comment: `verify ${record.deploymentId}: is ${inputs.serviceName} active`,
+        timeoutSeconds: SERVICE_CHECK_TIMEOUT_SECONDS,
+      },
+    );
+    const inactive: string[] = [];
+    const unknown: string[] = [];
+    for (const id of instanceIds) {
+      const r = fanOut.results.get(id);
+      // The script exits Ok only when the unit is active and Inactive when it is not: that is
+      // evidence. A command that never ran or broke (undeliverable, timed out, another exit code)
+      // says nothing about the service.
+      if (r?.status === 'Success' && r.responseCode === ScriptExit.Ok) continue;
+      if (r?.responseCode === ScriptExit.Inactive) {
+        const state = parseResultLines(r.stdout).get('service')?.[0];
+        inactive.push(state ? `${id} (${state})` : id);
+      } else {
+        unknown.push(id);
+      }
+    }
+    return { checked: instanceIds.length, inactive, unknown };
+  } catch (e) {
+    warn(ctx, record, `verify could not check ${inputs.serviceName} on the fleet: ${errorMessage(e)}`);
+    return {
+      skipped: `the service check failed to run: ${errorMessage(e)}`,
+      checked: 0,
+      inactive: [],
+      unknown: [],
+    };
+  }
+}
+
+function describeSample(s: Sample, expected: number, hasDlq: boolean): string {
+  const q =
+    s.visible === undefined
+      ? 'queue not read'
+      : `queue ${s.visible} visible, ${s.inFlight} in flight, ${s.delayed} delayed`;
+  const d = hasDlq ? (s.dlq === undefined ? 'DLQ not read' : `DLQ ${s.dlq}`) : 'no DLQ';
+  const r =
+    expected === 0 ? '' : s.running === undefined ? '; fleet not read' : `; ${s.running}/${expected} running`;
+  return `${q}; ${d}${r}`;
+}
+
+function measuredOnly(snapshot: MetricsSnapshot): MetricsSnapshot {
+  return Object.fromEntries(
+    Object.entries(snapshot).filter(([, v]) => v !== undefined),
+  ) as unknown as MetricsSnapshot;
+}
+
+function toColumn(values: (number | undefined)[]): (number | null)[] {
+  return values.map((v) => (v === undefined ? null : v));
+}
+
+export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const record = inputs.record ?? startRecord(ctx);
+  const checkpoint = inputs.checkpoint;
+  const startedAt = runtime.clock.now().toISOString();
+  markPhase(record, { mode: 'verify', startedAt, dryRun: inputs.dryRun });
+  const notes: string[] = [];
+  if (inputs.dryRun) {
+    notes.push(
+      'dry-run: verify only reads the queue, the DLQ, the fleet and CloudWatch, and changes nothing; the SSM service check is skipped.',
+    );
+    report.info(notes[notes.length - 1]);
+  }
+  if (!inputs.record) {
+    warn(ctx, record, 'verify has no record from an earlier job: there is no baseline to compare against');
+  }
+
+  const queues = await resolveQueues(ctx);
+  const { queue, dlq } = queues;
+  if (!record.queue) record.queue = queueInfo(queues);
+  if (queues.dlqProblem) warn(ctx, record, queues.dlqProblem);
+  const hasDlq = dlq !== undefined;
+
+  let expected = recordedInstances(record);
+  if (expected.length === 0) {
+    expected = stableOrder(await describeRunningInstances(api, clients, inputs.instanceFilters)).map(
+      (i) => i.id,
+    );
+    notes.push(
+      `No instances in the record: the fleet judged is the ${expected.length} instance(s) that match the filters now.`,
+    );
+    report.info(notes[notes.length - 1]);
+  }
+  publishRecord(ctx, record);
+
+  // Sampling: every sample-seconds for verify-minutes, on the injected clock.
+  const interval = inputs.sampleSeconds * 1000;
+  const planned = Math.floor((inputs.verifyMinutes * 60) / inputs.sampleSeconds) + 1;
+  const samples: Sample[] = [];
+  const warned = new Set<string>();
+  let fleet: FleetReading = { expected: expected.length, notRunning: undefined };
+  let cancelled = false;
+  const opened = runtime.clock.now().getTime();
+  report.info(
+    `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}, ${expected.length} instance(s)`,
+  );
+  for (let k = 0; k < planned; k++) {
+    if (k > 0) {
+      const wait = opened + k * interval - runtime.clock.now().getTime();
+      if (wait > 0) await runtime.sleep(wait);
+    }
+    if (runtime.cancelled()) {
+      cancelled = true;
+      break;
+    }
+    const at = runtime.clock.now().toISOString();
+    const depth = await readOrWarn(ctx, record, warned, `queue ${queue.name}`, () =>
+      getQueueDepth(api, clients, queue.url),
+    );
+    const dlqDepth = dlq
+      ? await readOrWarn(ctx, record, warned, `DLQ ${dlq.name}`, () => getQueueDepth(api, clients, dlq.url))
+      : undefined;
+    let running: number | undefined;
+    if (expected.length > 0) {
+      const states = await readOrWarn(ctx, record, warned, 'the instance states', () =>
+        describeInstanceStates(api, clients, expected),
+      );
+      if (states) {
+        const down = notRunning(expected, states);
+        running = expected.length - down.length;
+        fleet = { expected: expected.length, notRunning: down };
+      } else {
+        fleet = { expected: expected.length, notRunning: undefined };
+      }
+    }
+    const sample: Sample = { at, ...depth, dlq: dlqDepth?.visible, running };
+    samples.push(sample);
+    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, expected.length, hasDlq)}`);
+  }
+  const closed = runtime.clock.now();
+  if (cancelled) warn(ctx, record, `verify was cancelled after ${samples.length} of ${planned} samples`);
+
+  // A cancelled run starts nothing new: the service check and CloudWatch are left unjudged.
+  const runningIds = fleet.notRunning ? expected.filter((id) => !fleet.notRunning?.includes(id)) : expected;
+  const services: ServiceReading = cancelled
+    ? { skipped: 'not checked: the run was cancelled', checked: 0, inactive: [], unknown: [] }
+    : await readServices(ctx, record, runningIds);
+  const metrics: WindowMetrics = cancelled
+    ? {}
+    : await readWindowMetrics(ctx, record, queue.name, floorMinute(opened), ceilMinute(closed.getTime()));
+
+  const metricLabel = `${inputs.metricNamespace}/${inputs.metricName}`;
+  const judgement = judge({
+    checkpoint,
+    samples,
+    plannedSamples: planned,
+    cancelled,
+    metrics,
+    metricLabel,
+    serviceName: inputs.serviceName,
+    fleet,
+    services,
+    baseline: record.metrics.before,
+    hasDlq,
+    thresholds: inputs,
+  });
+  for (const c of judgement.criteria) report.info(`${c.status.toUpperCase()}: ${c.label}: ${c.detail}`);
+
+  const last = lastQueueSample(samples);
+  const lastRunning = [...samples].reverse().find((s) => s.running !== undefined)?.running;
+  // Only what was measured: an absent field reads "not measured", never 0.
+  const snapshot: MetricsSnapshot = measuredOnly({
+    at: closed.toISOString(),
+    visible: last?.visible,
+    inFlight: last?.inFlight,
+    delayed: last?.delayed,
+    dlqVisible: lastDlq(samples),
+    instances: lastRunning,
+    filesPerHour: metrics.filesPerHour === undefined ? undefined : Math.round(metrics.filesPerHour * 10) / 10,
+    oldestAgeSeconds: metrics.oldestAgeSeconds,
+    deleteFailed: metrics.deleteFailed,
+  });
+  record.metrics[checkpoint] = snapshot;
+
+  const kept = downsample(samples, RECORDED_SAMPLES);
+  const entry: VerifyRecordEntry = {
+    startedAt: new Date(opened).toISOString(),
+    endedAt: closed.toISOString(),
+    sampleSeconds: inputs.sampleSeconds,
+    planned,
+    taken: samples.length,
+    samples: {
+      t: kept.map((s) => Math.round((Date.parse(s.at) - opened) / 1000)),
+      v: toColumn(kept.map((s) => s.visible)),
+      f: toColumn(kept.map((s) => s.inFlight)),
+      d: toColumn(kept.map((s) => s.delayed)),
+      l: toColumn(kept.map((s) => s.dlq)),
+      r: toColumn(kept.map((s) => s.running)),
+    },
+    metrics,
+    criteria: judgement.criteria.map((c) => ({ id: c.id, s: c.status, d: c.detail.slice(0, 300) })),
+    verdict: judgement.verdict,
+  };
+  const earlier = record.extra.verify;
+  const byCheckpoint =
+    typeof earlier === 'object' && earlier !== null && !Array.isArray(earlier) ? earlier : {};
+  record.extra.verify = { ...byCheckpoint, [checkpoint]: entry };
+
+  const failed = judgement.criteria.filter((c) => c.status === 'fail');
+  const notJudged = judgement.criteria.filter((c) => c.status === 'not-judged').length;
+  const reason =
+    failed.length > 0
+      ? failed.map((c) => `${c.label}: ${c.detail}`).join('; ')
+      : `every judged criterion passed${notJudged > 0 ? ` (${notJudged} not judged: data missing)` : ''}`;
+  markPhase(record, {
+    mode: 'verify',
+    startedAt,
+    endedAt: closed.toISOString(),
+    verdict: judgement.verdict,
+    reason: reason.slice(0, 1000),
+    dryRun: inputs.dryRun,
+  });
+  publishRecord(ctx, record);
+
+  return {
+    verdict: judgement.verdict,
+    record,
+    summary: renderVerifySummary(record, {
+      checkpoint,
+      verdict: judgement.verdict,
+      criteria: judgement.criteria,
+      samples,
+      hasDlq,
+      queueName: queue.name,
+      dlqName: dlq?.name,
+      metricLabel,
+      notes,
+    }),
+    outputs: {
+      [Output.QueueDepth]: last?.visible === undefined ? '' : String(last.visible),
+      [Output.DlqDepth]: snapshot.dlqVisible === undefined ? '' : String(snapshot.dlqVisible),
+      [Output.DeploymentId]: record.deploymentId,
+    },
+    failure: judgement.verdict === 'fail' ? `Verify (${checkpoint} checkpoint) failed: ${reason}` : undefined,
+  };
+}

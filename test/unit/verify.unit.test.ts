@@ -1,0 +1,582 @@
+import { GetMetricDataCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { DescribeInstancesCommand, type InstanceStateName } from '@aws-sdk/client-ec2';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { ListCommandInvocationsCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
+import { newRecord, type DeploymentRecord } from '../../src/record.js';
+import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+
+const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
+const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
+const DLQ_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/cis-worker-failures';
+const DLQ_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:cis-worker-failures';
+const FLEET = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'];
+const START = Date.parse('2026-11-29T00:00:00Z');
+
+function baseRecord(): DeploymentRecord {
+  const r = newRecord({
+    deploymentId: 'dep-20261128t230000z-4242-1',
+    now: new Date(START - 3600_000),
+    region: 'ap-northeast-1',
+    github: TEST_GITHUB,
+    serviceName: 'file-processor',
+    workerDir: '/opt/file-processor',
+    targetFile: 'worker.py',
+  });
+  r.queue = {
+    url: QUEUE_URL,
+    name: 'file-processing-queue-production',
+    arn: QUEUE_ARN,
+    visibilityTimeout: 900,
+    dlqUrl: DLQ_URL,
+    dlqName: 'cis-worker-failures',
+    dlqArn: DLQ_ARN,
+    maxReceiveCount: 3,
+  };
+  r.fleet = {
+    filters: ['tag:Name=cis-file-processor'],
+    instanceIds: FLEET.slice(0, 2),
+    discoveredAt: r.createdAt,
+  };
+  // The third instance is known only through the rollout's entry: verify still watches it.
+  r.instances = { [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 0 } };
+  r.commands = ['cmd-rollout'];
+  r.metrics.before = {
+    at: r.createdAt,
+    visible: 1200,
+    inFlight: 40,
+    delayed: 0,
+    dlqVisible: 2,
+    instances: 3,
+  };
+  return r;
+}
+
+interface World {
+  /** Queue visible messages, one value a minute of the window (the last one holds). */
+  visible: number[];
+  inFlight?: number[];
+  dlq?: number[];
+  /** CloudWatch results; undefined: no data at all (the emulator's case). */
+  metrics?: { deleteFailed?: number[]; received?: number[]; deleted?: number[]; oldest?: number[] };
+  states?: Record<string, InstanceStateName>;
+}
+
+function atMinute(values: number[], minute: number): number {
+  return values[Math.min(values.length - 1, minute)];
+}
+
+function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | null = baseRecord()) {
+  const t = testContext({
+    mode: 'verify',
+    'check-services': 'false',
+    ...(record ? { record: JSON.stringify(record) } : {}),
+    ...raw,
+  });
+  const sqs = mockClient(t.ctx.clients.sqs);
+  const ec2 = mockClient(t.ctx.clients.ec2);
+  const cw = mockClient(t.ctx.clients.cloudwatch);
+  const ssm = mockClient(t.ctx.clients.ssm);
+  const opened = t.runtime.clock.now().getTime();
+  const minute = () => Math.round((t.runtime.clock.now().getTime() - opened) / 60_000);
+  sqs
+    .on(GetQueueUrlCommand, { QueueName: 'file-processing-queue-production' })
+    .resolves({ QueueUrl: QUEUE_URL });
+  sqs.on(GetQueueUrlCommand, { QueueName: 'cis-worker-failures' }).resolves({ QueueUrl: DLQ_URL });
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: QUEUE_URL }).callsFake(() => ({
+    Attributes: {
+      QueueArn: QUEUE_ARN,
+      ApproximateNumberOfMessages: String(atMinute(world.visible, minute())),
+      ApproximateNumberOfMessagesNotVisible: String(atMinute(world.inFlight ?? [0], minute())),
+      ApproximateNumberOfMessagesDelayed: '0',
+      VisibilityTimeout: '900',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 3 }),
+    },
+  }));
+  sqs.on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL }).callsFake(() => ({
+    Attributes: {
+      QueueArn: DLQ_ARN,
+      ApproximateNumberOfMessages: String(atMinute(world.dlq ?? [2], minute())),
+      ApproximateNumberOfMessagesNotVisible: '0',
+      ApproximateNumberOfMessagesDelayed: '0',
+    },
+  }));
+  ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
+    const byId = input.Filters?.find((f) => f.Name === 'instance-id');
+    if (byId) {
+      return {
+        Reservations: [
+          {
+            Instances: byId.Values.map((id) => ({
+              InstanceId: id,
+              State: { Name: world.states?.[id] ?? 'running' },
+            })),
+          },
+        ],
+      };
+    }
+    // Discovery by the filters (no record).
+    return {
+      Reservations: [{ Instances: FLEET.map((id) => ({ InstanceId: id, State: { Name: 'running' } })) }],
+    };
+  });
+  cw.on(GetMetricDataCommand).callsFake((input: { StartTime: Date }) => {
+    const m = world.metrics;
+    if (!m) return { MetricDataResults: [] };
+    const result = (id: string, values: number[] | undefined): MetricDataResult => ({
+      Id: id,
+      Timestamps: (values ?? []).map((_, i) => new Date(new Date(input.StartTime).getTime() + i * 60_000)),
+      Values: values ?? [],
+      StatusCode: 'Complete',
+    });
+    return {
+      MetricDataResults: [
+        result('deletefailed', m.deleteFailed),
+        result('received', m.received),
+        result('deleted', m.deleted),
+        result('oldest', m.oldest),
+      ],
+    };
+  });
+  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-status' } });
+  ssm.on(ListCommandsCommand).resolves({
+    Commands: [
+      { CommandId: 'cmd-status', Status: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0 },
+    ],
+  });
+  return { ...t, sqs, ec2, cw, ssm };
+}
+
+const HEALTHY_METRICS = {
+  deleteFailed: [0, 0, 0, 0, 0, 0, 0, 0],
+  received: [130, 125, 120, 118, 110, 105, 100, 90],
+  deleted: [128, 125, 119, 118, 110, 104, 100, 90],
+  oldest: [900, 700, 500, 400, 260, 120, 60, 30],
+};
+const DRAINING = [1200, 1050, 900, 760, 620, 480, 350, 220, 120, 40, 8];
+
+function entry(record: DeploymentRecord, checkpoint = '10m'): VerifyRecordEntry {
+  return (record.extra.verify as Record<string, VerifyRecordEntry>)[checkpoint];
+}
+
+function criterion(record: DeploymentRecord, id: string, checkpoint = '10m') {
+  return entry(record, checkpoint).criteria.find((c) => c.id === id);
+}
+
+describe('verify (10 min checkpoint)', () => {
+  it('passes a draining queue, samples on the clock, and records the column, samples and judgement', async () => {
+    const { ctx, runtime, report, cw } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.failure).toBeUndefined();
+    // 10 minutes every 60 s: 11 samples, 10 sleeps of one interval each.
+    expect(runtime.clock.sleeps).toEqual(Array(10).fill(60_000));
+    const e = entry(out.record);
+    expect(e.planned).toBe(11);
+    expect(e.taken).toBe(11);
+    expect(e.samples.t).toEqual([0, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600]);
+    expect(e.samples.v).toEqual(DRAINING);
+    expect(e.samples.r).toEqual(Array(11).fill(3));
+    expect(e.verdict).toBe('pass');
+    expect(criterion(out.record, 'depth-trend')).toMatchObject({
+      s: 'pass',
+      d: expect.stringMatching(/^drained: 8 messages/),
+    });
+    expect(criterion(out.record, 'no-loop')).toMatchObject({ s: 'pass' });
+    expect(criterion(out.record, 'workers')).toMatchObject({ s: 'pass', d: '3 of 3 running' });
+    expect(out.record.metrics['10m']).toEqual({
+      at: '2026-11-29T00:10:00.000Z',
+      visible: 8,
+      inFlight: 0,
+      delayed: 0,
+      dlqVisible: 2,
+      instances: 3,
+      // 894 deleted over 8 reported minutes.
+      filesPerHour: 6705,
+      oldestAgeSeconds: 30,
+      deleteFailed: 0,
+    });
+    expect(out.record.metrics.before?.visible).toBe(1200);
+    expect(out.record.phases.at(-1)).toMatchObject({ mode: 'verify', verdict: 'pass' });
+    expect(out.outputs).toMatchObject({ 'queue-depth': '8', 'dlq-depth': '2' });
+    expect(JSON.parse(report.outputs.record ?? '{}').metrics['10m'].visible).toBe(8);
+    // One GetMetricData call for the four metrics, over the window rounded out to whole minutes.
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(1);
+    const q = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
+    expect(q.StartTime).toEqual(new Date('2026-11-29T00:00:00Z'));
+    expect(q.EndTime).toEqual(new Date('2026-11-29T00:10:00Z'));
+    const stats = q.MetricDataQueries?.map((m) => [
+      m.MetricStat?.Metric?.Namespace,
+      m.MetricStat?.Metric?.MetricName,
+      m.MetricStat?.Stat,
+      m.MetricStat?.Metric?.Dimensions,
+    ]);
+    expect(stats).toEqual([
+      ['CISFileSearch/Worker', 'MessageDeleteFailed', 'Sum', []],
+      [
+        'AWS/SQS',
+        'NumberOfMessagesDeleted',
+        'Sum',
+        [{ Name: 'QueueName', Value: 'file-processing-queue-production' }],
+      ],
+      [
+        'AWS/SQS',
+        'NumberOfMessagesReceived',
+        'Sum',
+        [{ Name: 'QueueName', Value: 'file-processing-queue-production' }],
+      ],
+      [
+        'AWS/SQS',
+        'ApproximateAgeOfOldestMessage',
+        'Maximum',
+        [{ Name: 'QueueName', Value: 'file-processing-queue-production' }],
+      ],
+    ]);
+    expect(out.summary).toContain('Verify (10m checkpoint) passed');
+    expect(out.summary).toContain(
+      '| SQS messages (visible) | 1,200 | 8 | not yet measured | not yet measured |',
+    );
+    expect(out.summary).toContain('xychart-beta');
+  });
+
+  it('passes a queue stable at zero', async () => {
+    const { ctx } = setup({
+      visible: [0],
+      dlq: [2],
+      metrics: { ...HEALTHY_METRICS, received: [0], deleted: [0] },
+    });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(criterion(out.record, 'depth-trend')?.d).toMatch(/^drained: 0 messages/);
+  });
+
+  it('fails a growing queue, and says so in the failure', async () => {
+    const { ctx } = setup({
+      visible: [300, 340, 390, 450, 520, 600, 690, 790, 900, 1020, 1150],
+      metrics: HEALTHY_METRICS,
+    });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toMatch(
+      /^Verify \(10m checkpoint\) failed: Queue depth decreasing \(or drained\): growing: 300 → 1,150/,
+    );
+    expect(out.record.phases.at(-1)).toMatchObject({ mode: 'verify', verdict: 'fail' });
+    expect(out.summary).toContain('FAILED');
+  });
+
+  it('fails the original bug: visible falls only because messages sit in flight', async () => {
+    const { ctx } = setup({ visible: [1200, 600, 0], inFlight: [40, 640, 1240] });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'depth-trend')?.s).toBe('fail');
+  });
+
+  it('fails when the DLQ grows', async () => {
+    const { ctx } = setup({ visible: DRAINING, dlq: [2, 2, 3, 5, 8], metrics: HEALTHY_METRICS });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'dlq-stable')).toMatchObject({
+      s: 'fail',
+      d: '2 → 8 over the window (+6); baseline 2 (+6); tolerance 0',
+    });
+  });
+
+  it('tolerates DLQ growth within dlq-tolerance', async () => {
+    const { ctx } = setup(
+      { visible: DRAINING, dlq: [2, 3, 4], metrics: HEALTHY_METRICS },
+      { 'dlq-tolerance': '2' },
+    );
+    expect((await verify(ctx)).verdict).toBe('pass');
+  });
+
+  it('fails a loop: messages received far more often than deleted', async () => {
+    const { ctx } = setup({
+      visible: DRAINING,
+      metrics: { ...HEALTHY_METRICS, received: [400, 420, 410, 405], deleted: [10, 12, 9, 11] },
+    });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'no-loop')).toMatchObject({
+      s: 'fail',
+      d: 'received 1,635, deleted 42: ratio 38.9 (limit 3)',
+    });
+  });
+
+  it('honours max-receive-ratio', async () => {
+    const metrics = { ...HEALTHY_METRICS, received: [400, 420, 410, 405], deleted: [10, 12, 9, 11] };
+    const { ctx } = setup({ visible: DRAINING, metrics }, { 'max-receive-ratio': '50' });
+    expect((await verify(ctx)).verdict).toBe('pass');
+  });
+
+  it('fails a non-zero MessageDeleteFailed sum', async () => {
+    const { ctx } = setup({ visible: DRAINING, metrics: { ...HEALTHY_METRICS, deleteFailed: [0, 0, 3, 1] } });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'delete-failures')).toMatchObject({
+      s: 'fail',
+      d: 'CISFileSearch/Worker/MessageDeleteFailed sum 4 (must be 0)',
+    });
+    expect(out.record.metrics['10m']?.deleteFailed).toBe(4);
+  });
+
+  it('reports missing metrics as missing: not judged, not zero, not a failure', async () => {
+    const { ctx } = setup({ visible: DRAINING });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(criterion(out.record, 'no-loop')?.s).toBe('not-judged');
+    expect(criterion(out.record, 'delete-failures')?.s).toBe('not-judged');
+    const snapshot = out.record.metrics['10m'];
+    expect(snapshot).not.toHaveProperty('filesPerHour');
+    expect(snapshot).not.toHaveProperty('deleteFailed');
+    expect(JSON.parse(JSON.stringify(out.record)).metrics['10m'].filesPerHour).toBeUndefined();
+    expect(out.summary).toContain('(not judged)');
+    expect(out.summary).toContain(
+      '| Processing rate (files/hour) | not measured | not measured | not yet measured | not yet measured |',
+    );
+  });
+
+  it('treats a CloudWatch error as missing data, with a warning', async () => {
+    const { ctx, cw, report } = setup({ visible: DRAINING });
+    cw.on(GetMetricDataCommand).rejects(
+      awsError('AccessDenied', 403, 'not authorized to perform cloudwatch:GetMetricData'),
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(criterion(out.record, 'no-loop')?.s).toBe('not-judged');
+    expect(report.warnings.join('\n')).toMatch(/could not read CloudWatch.*not authorized/);
+  });
+
+  it('fails when a recorded worker stops, naming it', async () => {
+    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS, states: { [FLEET[2]]: 'stopped' } });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'workers')).toMatchObject({
+      s: 'fail',
+      d: `2 of 3 running; not running: ${FLEET[2]}`,
+    });
+    expect(out.record.metrics['10m']?.instances).toBe(2);
+  });
+
+  it('keeps sampling when one read fails, warning once and leaving that figure unread', async () => {
+    const { ctx, sqs, report } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS });
+    let calls = 0;
+    sqs.on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL }).callsFake(() => {
+      calls++;
+      // The resolve and the first sample succeed; the next two samples fail (not retryable).
+      if (calls === 3 || calls === 4) throw awsError('AccessDenied', 403);
+      return { Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '2' } };
+    });
+    const out = await verify(ctx);
+    expect(entry(out.record).samples.l).toEqual([2, null, null, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(report.warnings.filter((w) => w.includes('could not read DLQ'))).toHaveLength(1);
+    expect(out.verdict).toBe('pass');
+  });
+
+  it('fails a cancelled window and starts no new work', async () => {
+    const { ctx, runtime, ssm, cw } = setup(
+      { visible: DRAINING, metrics: HEALTHY_METRICS },
+      { 'check-services': 'true' },
+    );
+    const sleep = runtime.sleep;
+    let slept = 0;
+    ctx.runtime = {
+      ...runtime,
+      sleep: async (ms) => {
+        await sleep(ms);
+        if (++slept === 3) runtime.cancel();
+      },
+    };
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(entry(out.record).taken).toBe(3);
+    expect(criterion(out.record, 'window')).toMatchObject({
+      s: 'fail',
+      d: expect.stringContaining('cancelled after 3 of 11'),
+    });
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(0);
+  });
+
+  it('keeps the record compact: at most 120 samples per checkpoint', async () => {
+    const { ctx } = setup({ visible: [0] }, { 'verify-minutes': '600', 'sample-seconds': '60' });
+    const out = await verify(ctx);
+    const e = entry(out.record);
+    expect(e.taken).toBe(601);
+    expect(e.samples.t).toHaveLength(120);
+    expect(e.samples.t[0]).toBe(0);
+    expect(e.samples.t[119]).toBe(36_000);
+    expect(Buffer.byteLength(JSON.stringify(out.record.extra))).toBeLessThan(8_000);
+  });
+});
+
+describe('verify: the service check', () => {
+  it('asks every running worker at once, in one command, and passes when all are active', async () => {
+    const { ctx, ssm } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS }, { 'check-services': 'true' });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    const sent = ssm.commandCalls(SendCommandCommand);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].args[0].input.InstanceIds).toEqual(FLEET);
+    expect(sent[0].args[0].input.Parameters?.commands?.[0]).toContain("svc='file-processor'");
+    expect(criterion(out.record, 'services')).toMatchObject({ s: 'pass', d: 'active on 3 of 3' });
+  });
+
+  it('fails when the service is inactive on a worker; a worker that did not answer is not judged', async () => {
+    const { ctx, ssm } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS }, { 'check-services': 'true' });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        { CommandId: 'cmd-status', Status: 'Failed', TargetCount: 3, CompletedCount: 3, ErrorCount: 1 },
+      ],
+    });
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        {
+          InstanceId: FLEET[0],
+          Status: 'Success',
+          CommandPlugins: [{ ResponseCode: 0, Output: 'EWD service=active\n' }],
+        },
+        {
+          InstanceId: FLEET[1],
+          Status: 'Failed',
+          CommandPlugins: [{ ResponseCode: 11, Output: 'EWD service=failed\n' }],
+        },
+      ],
+    });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'services')).toMatchObject({
+      s: 'fail',
+      d: `inactive on 1 of 3: ${FLEET[1]} (failed)`,
+    });
+  });
+
+  it('checks only the workers still running', async () => {
+    const { ctx, ssm } = setup(
+      { visible: DRAINING, metrics: HEALTHY_METRICS, states: { [FLEET[0]]: 'terminated' } },
+      { 'check-services': 'true' },
+    );
+    await verify(ctx);
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds).toEqual(FLEET.slice(1));
+  });
+
+  it('sends no SSM command in dry-run, and says verify changes nothing', async () => {
+    const { ctx, ssm, report } = setup(
+      { visible: DRAINING, metrics: HEALTHY_METRICS },
+      { 'check-services': 'true', 'dry-run': 'true' },
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(criterion(out.record, 'services')).toMatchObject({
+      s: 'not-judged',
+      d: 'not checked: dry-run sends no SSM command',
+    });
+    expect(report.lines.join('\n')).toContain('changes nothing');
+    expect(out.summary).toContain('changes nothing');
+    expect(out.record.phases.at(-1)).toMatchObject({ mode: 'verify', dryRun: true });
+  });
+});
+
+describe('verify: later checkpoints', () => {
+  function withTenMinutes(): DeploymentRecord {
+    const r = baseRecord();
+    r.metrics['10m'] = {
+      at: '2026-11-29T00:10:00.000Z',
+      visible: 700,
+      inFlight: 20,
+      delayed: 0,
+      dlqVisible: 2,
+      instances: 3,
+    };
+    r.extra.verify = { '10m': { verdict: 'pass' } };
+    return r;
+  }
+
+  it('1 h: passes a halved backlog at a good rate, adding its column beside the earlier ones', async () => {
+    const { ctx } = setup(
+      {
+        visible: [560, 540, 520],
+        inFlight: [20],
+        metrics: { deleted: [40, 42, 38], received: [41, 42, 40], deleteFailed: [0] },
+      },
+      { checkpoint: '1h' },
+      withTenMinutes(),
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(criterion(out.record, 'depth-reduced', '1h')).toMatchObject({
+      s: 'pass',
+      d: '1,240 → 540 messages (−56.5%)',
+    });
+    expect(criterion(out.record, 'processing-rate', '1h')).toMatchObject({
+      s: 'pass',
+      d: '2,400 files/hour',
+    });
+    expect(Object.keys(out.record.metrics)).toEqual(['before', '10m', '1h']);
+    expect(Object.keys(out.record.extra.verify as object)).toEqual(['10m', '1h']);
+    expect(out.summary).toMatch(/\| SQS messages \(visible\) \| 1,200 \| 700 \| 520 \| not yet measured \|/);
+  });
+
+  it('1 h: fails a backlog reduced by less than min-depth-reduction-percent', async () => {
+    const { ctx } = setup(
+      { visible: [900, 880, 860], metrics: HEALTHY_METRICS },
+      { checkpoint: '1h' },
+      withTenMinutes(),
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'depth-reduced', '1h')?.s).toBe('fail');
+  });
+
+  it('1 h: fails processing at or under min-files-per-hour on a queue that is not drained', async () => {
+    const { ctx } = setup(
+      { visible: [500], metrics: { deleted: [0, 1, 0], received: [0, 1, 0], deleteFailed: [0] } },
+      { checkpoint: '1h', 'min-files-per-hour': '50' },
+      withTenMinutes(),
+    );
+    const out = await verify(ctx);
+    expect(criterion(out.record, 'processing-rate', '1h')).toMatchObject({ s: 'fail', d: '20 files/hour' });
+  });
+
+  it('24 h: passes a small backlog, an empty DLQ and a short lag; fails a DLQ still holding messages', async () => {
+    const good = setup(
+      {
+        visible: [4],
+        dlq: [0],
+        metrics: { oldest: [120, 60], deleted: [10], received: [10], deleteFailed: [0] },
+      },
+      { checkpoint: '24h' },
+    );
+    const pass = await verify(good.ctx);
+    expect(pass.verdict).toBe('pass');
+    expect(criterion(pass.record, 'lag', '24h')).toMatchObject({ s: 'pass', d: 'oldest message 60 s old' });
+    expect(pass.record.metrics['24h']).toMatchObject({ visible: 4, dlqVisible: 0, oldestAgeSeconds: 60 });
+
+    const bad = setup(
+      { visible: [4], dlq: [3], metrics: { oldest: [600] } },
+      { checkpoint: '24h', 'max-lag-seconds': '300' },
+    );
+    const fail = await verify(bad.ctx);
+    expect(fail.verdict).toBe('fail');
+    expect(criterion(fail.record, 'dlq-empty', '24h')?.s).toBe('fail');
+    expect(criterion(fail.record, 'lag', '24h')).toMatchObject({ s: 'fail', d: 'oldest message 600 s old' });
+  });
+});
+
+describe('verify without a record', () => {
+  it('takes the queue from the inputs and the fleet from the filters, and warns there is no baseline', async () => {
+    const { ctx, report } = setup(
+      { visible: [100, 50, 0], metrics: HEALTHY_METRICS },
+      { 'queue-name': 'file-processing-queue-production', 'verify-minutes': '2' },
+      null,
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.record.queue?.dlqName).toBe('cis-worker-failures');
+    expect(report.warnings.join('\n')).toContain('no baseline');
+    expect(out.summary).toContain('match the filters now');
+    expect(criterion(out.record, 'dlq-stable')?.d).toContain('no preflight baseline');
+    expect(entry(out.record).samples.r).toEqual([3, 3, 3]);
+  });
+});

@@ -252,7 +252,7 @@ export function rollbackReasons(record: DeploymentRecord | undefined, deployment
       `${where}: ${list.length} instance(s) failed to install: ${shown}${list.length > 5 ? ', …' : ''}`,
     );
   }
-  const unfinished = record.phases.filter((p) => p.mode !== 'rollback' && !p.endedAt);
+  const unfinished = record.phases.filter((p) => p.mode !== 'rollback' && !p.endedAt && !p.verdict);
   for (const phase of unfinished) reasons.push(`${phase.mode} did not finish (started ${phase.startedAt})`);
   if (reasons.length === 0) reasons.push('no failure is recorded: rollback requested by the operator');
   return reasons;

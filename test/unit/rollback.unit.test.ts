@@ -1,0 +1,572 @@
+import {
+  CancelInstanceRefreshCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  RollbackInstanceRefreshCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  ModifyLaunchTemplateCommand,
+  type Filter,
+} from '@aws-sdk/client-ec2';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
+import {
+  ListCommandInvocationsCommand,
+  ListCommandsCommand,
+  SendCommandCommand,
+  type SendCommandCommandInput,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
+import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
+import { rollback } from '../../src/modes/rollback.js';
+import { backupPathFor, newRecord, type DeploymentRecord, type InstanceEntry } from '../../src/record.js';
+import { ScriptExit } from '../../src/remote/scripts.js';
+import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+
+const DEP = 'dep-20261129t000000z-4242-1';
+const BACKUP = backupPathFor('/opt/file-processor', 'worker.py', DEP);
+const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
+const A = 'i-0000000000000000a';
+const B = 'i-0000000000000000b';
+const C = 'i-0000000000000000c';
+const D = 'i-0000000000000000d';
+const E = 'i-0000000000000000e';
+
+/** One worker as the fake fleet sees it: its EC2 state and tags, and what is on its disk. */
+interface FakeInstance {
+  state: string;
+  tags: Record<string, string>;
+  /** which worker file is in place */
+  file: 'new' | 'old';
+  backup: boolean;
+  /** the restored copy comes out different from the backup (a disk problem) */
+  corrupt?: boolean;
+}
+
+interface Invocation {
+  code: number;
+  stdout: string;
+  details: string;
+}
+
+/**
+ * A fake AWS behind aws-sdk-client-mock: EC2 pages through its instances, SSM runs the restore
+ * against each instance's disk, SQS keeps the visibility timeout, Auto Scaling one refresh.
+ */
+class FakeWorld {
+  instances = new Map<string, FakeInstance>();
+  visibilityTimeout = 900;
+  ltDefault = 4;
+  refreshStatus = 'InProgress';
+  refreshIrreversible = false;
+  groupIds: string[] = [];
+  commands = new Map<string, { ids: string[]; results: Map<string, Invocation> }>();
+  scripts: string[] = [];
+  /** SetQueueAttributes that does not take (read back still differs) */
+  sticky = false;
+
+  add(id: string, init: Partial<FakeInstance> = {}, tagged = true): void {
+    this.instances.set(id, {
+      state: 'running',
+      file: 'new',
+      backup: true,
+      tags: tagged ? { Name: 'cis-file-processor', [TAG_DEPLOYMENT_ID]: DEP, [TAG_BACKUP_PATH]: BACKUP } : {},
+      ...init,
+    });
+  }
+
+  restore(id: string): Invocation {
+    const i = this.instances.get(id);
+    if (!i || i.state !== 'running')
+      return { code: -1, stdout: '', details: i ? 'Undeliverable' : 'Undeliverable' };
+    if (!i.backup) {
+      return {
+        code: ScriptExit.BackupMissing,
+        stdout: `EWD restore=missing\nEWD error=backup missing: ${BACKUP} is not on this instance\n`,
+        details: 'Failed',
+      };
+    }
+    if (i.corrupt) {
+      return {
+        code: ScriptExit.BackupFailed,
+        stdout: `EWD error=/opt/file-processor/worker.py differs from ${BACKUP} after the restore <script>|\n`,
+        details: 'Failed',
+      };
+    }
+    if (i.file === 'old')
+      return { code: 0, stdout: 'EWD restore=already\nEWD service=active\n', details: 'Success' };
+    i.file = 'old';
+    return { code: 0, stdout: 'EWD restore=restored\nEWD service=active\n', details: 'Success' };
+  }
+
+  describe(filters: Filter[]) {
+    let list = [...this.instances.entries()];
+    for (const f of filters) {
+      const values = f.Values ?? [];
+      if (f.Name === 'instance-id') list = list.filter(([id]) => values.includes(id));
+      else if (f.Name === 'instance-state-name') list = list.filter(([, i]) => values.includes(i.state));
+      else if (f.Name?.startsWith('tag:')) {
+        const key = f.Name.slice(4);
+        list = list.filter(([, i]) => values.includes(i.tags[key]));
+      }
+    }
+    return list.map(([id, i]) => ({
+      InstanceId: id,
+      State: { Name: i.state as 'running' },
+      Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
+    }));
+  }
+}
+
+function baseRecord(instances: Record<string, InstanceEntry>): DeploymentRecord {
+  const r = newRecord({
+    deploymentId: DEP,
+    now: new Date('2026-11-28T23:00:00Z'),
+    region: 'ap-northeast-1',
+    github: TEST_GITHUB,
+    serviceName: 'file-processor',
+    workerDir: '/opt/file-processor',
+    targetFile: 'worker.py',
+  });
+  r.instances = instances;
+  r.commands = ['cmd-install-0', 'cmd-install-1'];
+  r.queue = {
+    url: QUEUE_URL,
+    name: 'file-processing-queue-production',
+    arn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
+    visibilityTimeout: 300,
+  };
+  r.settings.visibilityTimeout = { before: 300, after: 900, at: '2026-11-28T23:30:00Z' };
+  r.phases.push({ mode: 'canary', startedAt: 'a', endedAt: 'b', verdict: 'go', reason: 'healthy' });
+  r.phases.push({
+    mode: 'rollout',
+    startedAt: 'c',
+    endedAt: 'd',
+    verdict: 'pass',
+    reason: 'all batches healthy',
+  });
+  return r;
+}
+
+const FULL: Record<string, InstanceEntry> = {
+  [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+  [B]: { p: 'r', b: 1, s: 'installed', c: 1 },
+  // sent: the install went out and its result was never written; it may have replaced the file
+  [C]: { p: 'r', b: 1, s: 'sent', c: 1 },
+};
+
+function setup(world: FakeWorld, raw: RawInputs) {
+  const t = testContext({ mode: 'rollback', 'ssm-check': 'false', ...raw });
+  const ec2 = mockClient(t.ctx.clients.ec2);
+  const ssm = mockClient(t.ctx.clients.ssm);
+  const sqs = mockClient(t.ctx.clients.sqs);
+  const asg = mockClient(t.ctx.clients.autoscaling);
+
+  // Two instances a page, one reservation per instance: every page and reservation must be read.
+  ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: Filter[]; NextToken?: string }) => {
+    const all = world.describe(input.Filters ?? []);
+    const start = Number(input.NextToken ?? '0');
+    const page = all.slice(start, start + 2);
+    return {
+      Reservations: page.map((i) => ({ Instances: [i] })),
+      NextToken: start + 2 < all.length ? String(start + 2) : undefined,
+    };
+  });
+  ec2.on(DescribeLaunchTemplatesCommand).callsFake(() => ({
+    LaunchTemplates: [
+      {
+        LaunchTemplateId: 'lt-0123456789abcdef0',
+        LaunchTemplateName: 'cis-file-processor-lt',
+        DefaultVersionNumber: world.ltDefault,
+        LatestVersionNumber: 4,
+      },
+    ],
+  }));
+  ec2.on(ModifyLaunchTemplateCommand).callsFake((input: { DefaultVersion?: string }) => {
+    world.ltDefault = Number(input.DefaultVersion);
+    return {};
+  });
+
+  let n = 0;
+  ssm.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
+    const id = `cmd-rollback-${n++}`;
+    const ids = input.InstanceIds ?? [];
+    world.scripts.push(input.Parameters?.commands?.[0] ?? '');
+    world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i)])) });
+    return { Command: { CommandId: id } };
+  });
+  ssm.on(ListCommandsCommand).callsFake((input: { CommandId: string }) => {
+    const c = world.commands.get(input.CommandId);
+    const errors = [...(c?.results.values() ?? [])].filter((r) => r.code !== 0).length;
+    return {
+      Commands: [
+        {
+          CommandId: input.CommandId,
+          Status: errors > 0 ? 'Failed' : 'Success',
+          TargetCount: c?.ids.length,
+          CompletedCount: c?.ids.length,
+          ErrorCount: errors,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    };
+  });
+  ssm.on(ListCommandInvocationsCommand).callsFake((input: { CommandId: string }) => {
+    const c = world.commands.get(input.CommandId);
+    return {
+      CommandInvocations: [...(c?.results.entries() ?? [])].map(([id, r]) => ({
+        InstanceId: id,
+        Status: r.code === 0 ? 'Success' : 'Failed',
+        StatusDetails: r.details,
+        CommandPlugins: [{ ResponseCode: r.code, Output: r.stdout }],
+      })),
+    };
+  });
+
+  sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
+  sqs.on(GetQueueAttributesCommand).callsFake(() => ({
+    Attributes: {
+      QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
+      VisibilityTimeout: String(world.visibilityTimeout),
+      ApproximateNumberOfMessages: '10',
+    },
+  }));
+  sqs.on(SetQueueAttributesCommand).callsFake((input: { Attributes?: Record<string, string> }) => {
+    if (!world.sticky) world.visibilityTimeout = Number(input.Attributes?.VisibilityTimeout);
+    return {};
+  });
+
+  asg.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({
+    AutoScalingGroups: [
+      {
+        AutoScalingGroupName: 'cis-workers',
+        DesiredCapacity: world.groupIds.length,
+        Instances: world.groupIds.map((InstanceId) => ({ InstanceId })),
+      },
+    ],
+  }));
+  asg.on(DescribeInstanceRefreshesCommand).callsFake(() => ({
+    InstanceRefreshes: [
+      { InstanceRefreshId: 'refresh-1', Status: world.refreshStatus, PercentageComplete: 40 },
+    ],
+  }));
+  asg.on(RollbackInstanceRefreshCommand).callsFake(() => {
+    if (world.refreshIrreversible)
+      throw awsError('IrreversibleInstanceRefreshFault', 400, 'no desired configuration');
+    world.refreshStatus = 'RollbackInProgress';
+    return { InstanceRefreshId: 'refresh-1' };
+  });
+  asg.on(CancelInstanceRefreshCommand).callsFake(() => {
+    world.refreshStatus = 'Cancelling';
+    return { InstanceRefreshId: 'refresh-1' };
+  });
+  return { ...t, ec2, ssm, sqs, asg };
+}
+
+function withRecord(record: DeploymentRecord, extra: RawInputs = {}): RawInputs {
+  return { record: JSON.stringify(record), ...extra };
+}
+
+function fleetOf(...ids: string[]): FakeWorld {
+  const w = new FakeWorld();
+  for (const id of ids) w.add(id);
+  return w;
+}
+
+describe('rollback mode', () => {
+  it('restores every instance of a full record from its exact backup and puts the visibility timeout back', async () => {
+    const world = fleetOf(A, B, C);
+    world.add(D, {}, false); // not part of this deployment: never touched
+    const { ctx, ssm, sqs } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(out.failure).toBeUndefined();
+    const sent = ssm.commandCalls(SendCommandCommand);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].args[0].input.InstanceIds).toEqual([A, B, C]);
+    // One instance's failure must not stop SSM from running the others.
+    expect(sent[0].args[0].input.MaxErrors).toBe('100%');
+    expect(world.scripts[0]).toContain(`backup='${BACKUP}'`);
+    expect(world.scripts[0]).not.toMatch(/backup\.\*/);
+    for (const id of [A, B, C]) {
+      expect(world.instances.get(id)?.file).toBe('old');
+      expect(out.record.instances[id]).toMatchObject({ rb: 'restored' });
+    }
+    expect(world.instances.get(D)?.file).toBe('new');
+    expect(world.visibilityTimeout).toBe(300);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)[0].args[0].input).toEqual({
+      QueueUrl: QUEUE_URL,
+      Attributes: { VisibilityTimeout: '300' },
+    });
+    expect(out.summary).toContain('**Rollback Required: YES**');
+    expect(out.summary).toContain('3 restored, 0 already at the backup, 0 failed, 0 gone');
+    expect(out.summary).toMatch(/queue visibility timeout \(s\) \| 300 \| 900 \| 300 \| restored/);
+    expect(out.record.phases.at(-1)).toMatchObject({ mode: 'rollback', verdict: 'pass' });
+    expect((out.record.extra.rollbackCommands as string[]).length).toBe(1);
+    // Install history stays as it was.
+    expect(out.record.instances[C].s).toBe('sent');
+  });
+
+  it('adds the instances a partial record lacks from their deployment tags', async () => {
+    const world = fleetOf(A, B, C, E);
+    const partial = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const { ctx, ssm } = setup(world, withRecord(partial));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds).toEqual([A, B, C, E]);
+    for (const id of [B, C, E]) {
+      expect(out.record.instances[id]).toMatchObject({ p: 'r', b: -1, s: 'sent', c: -1, rb: 'restored' });
+    }
+    expect(out.summary).toContain('missing from the record');
+    expect(out.record.warnings.join(' ')).toMatch(/3 instance\(s\) are tagged/);
+  });
+
+  it('without a record, rolls back the deployment its tags name, and leaves the queue alone', async () => {
+    const world = fleetOf(A, B);
+    world.add(C, { state: 'stopped' });
+    world.add(D, { state: 'terminated' });
+    world.instances.get(B)!.tags[TAG_BACKUP_PATH] = '/opt/file-processor/worker.py.backup.*';
+    const { ctx, ssm, sqs } = setup(world, { 'deployment-id': DEP });
+    const out = await rollback(ctx);
+
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds).toEqual([A]);
+    expect(world.instances.get(A)?.file).toBe('old');
+    expect(world.instances.get(B)?.file).toBe('new');
+    expect(out.record.deploymentId).toBe(DEP);
+    expect(out.record.instances[A].rb).toBe('restored');
+    // A glob in a tag is refused, and a stopped instance still holds the new file: both fail.
+    expect(out.record.instances[B]).toMatchObject({ rb: 'failed' });
+    expect(out.record.instances[C]).toMatchObject({ rb: 'failed' });
+    // Terminated instances are not found by the tag search (any state but terminated).
+    expect(out.record.instances[D]).toBeUndefined();
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toMatch(/2 instance\(s\) could not be restored/);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    expect(out.summary).toMatch(/not known without a record/);
+  });
+
+  it('needs a deployment id when there is no record, and fails when nothing carries its tag', async () => {
+    const world = fleetOf(A);
+    await expect(rollback(setup(world, {}).ctx)).rejects.toThrow(/'deployment-id' is required/);
+    const out = await rollback(setup(world, { 'deployment-id': 'dep-unknown-1' }).ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toMatch(/no instance is tagged .*dep-unknown-1/);
+  });
+
+  it('fails clearly for the instance whose backup is missing and still restores the others', async () => {
+    const world = fleetOf(A, B, C);
+    world.instances.get(B)!.backup = false;
+    const { ctx } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(world.instances.get(A)?.file).toBe('old');
+    expect(world.instances.get(C)?.file).toBe('old');
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[C].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('failed');
+    expect(out.record.instances[B].re).toMatch(/^backup \/opt\/file-processor\/worker\.py\.backup\.dep-/);
+    expect(out.failure).toContain(`${B} (backup ${BACKUP} is missing on the instance`);
+    // The settings are restored even though an instance failed.
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it('fails an instance whose restored file does not match its backup, escaping what it printed', async () => {
+    const world = fleetOf(A, B, C);
+    world.instances.get(C)!.corrupt = true;
+    const { ctx } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(out.record.instances[C]).toMatchObject({ rb: 'failed' });
+    expect(out.record.instances[C].re).toMatch(/differs from/);
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.summary).toContain('&lt;script&gt;&#124;');
+    expect(out.summary).not.toContain('<script>');
+    // Failures lead the table.
+    const rows = out.summary.split('\n').filter((l) => l.startsWith('| i-'));
+    expect(rows[0]).toContain(C);
+  });
+
+  it('is idempotent: a second run finds every instance and setting already restored and passes', async () => {
+    const world = fleetOf(A, B, C);
+    const first = await rollback(setup(world, withRecord(baseRecord(FULL))).ctx);
+    expect(first.verdict).toBe('pass');
+    const { ctx, sqs } = setup(world, withRecord(first.record));
+    const second = await rollback(ctx);
+
+    expect(second.verdict).toBe('pass');
+    for (const id of [A, B, C]) expect(second.record.instances[id].rb).toBe('already');
+    expect(second.summary).toContain('0 restored, 3 already at the backup, 0 failed, 0 gone');
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    expect(second.summary).toMatch(/queue visibility timeout \(s\) \| 300 \| 900 \| 300 \| already/);
+  });
+
+  it('reverts an asg rollout: launch template default, refresh rolled back, group members restored', async () => {
+    const world = fleetOf(A);
+    world.add(D, {}, false); // launched by the refresh from the image with the fix
+    world.add(E, { backup: false, file: 'old' }, false); // launched from the previous image
+    world.groupIds = [D, E];
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.launchTemplate = {
+      id: 'lt-0123456789abcdef0',
+      name: 'cis-file-processor-lt',
+      previousDefault: 3,
+      newVersion: 4,
+    };
+    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    const { ctx, ec2, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0].args[0].input).toEqual({
+      LaunchTemplateId: 'lt-0123456789abcdef0',
+      DefaultVersion: '3',
+    });
+    expect(world.ltDefault).toBe(3);
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(1);
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    expect(world.instances.get(D)?.file).toBe('old');
+    expect(out.record.instances[D]).toMatchObject({ rb: 'restored', s: 'installed' });
+    // Launched from the old image: nothing to undo, not a failure, not added to the record.
+    expect(out.record.instances[E]).toBeUndefined();
+    expect(out.summary).toMatch(
+      /launch template cis-file-processor-lt default version \| 3 \| 4 \| 3 \| restored/,
+    );
+    expect(out.summary).toMatch(/instance refresh refresh-1 of cis-workers .* rolled back/);
+  });
+
+  it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {
+    const world = fleetOf(A);
+    world.refreshIrreversible = true;
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    const first = setup(world, withRecord(rec));
+    const out = await rollback(first.ctx);
+    expect(out.verdict).toBe('pass');
+    expect(first.asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(1);
+    expect(out.summary).toMatch(/\| cancelled \|/);
+
+    world.refreshStatus = 'Successful';
+    const again = setup(world, withRecord(rec));
+    const second = await rollback(again.ctx);
+    expect(again.asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(0);
+    expect(again.asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    expect(second.verdict).toBe('pass');
+  });
+
+  it('fails when the visibility timeout does not read back as restored', async () => {
+    const world = fleetOf(A, B, C);
+    world.sticky = true;
+    const out = await rollback(setup(world, withRecord(baseRecord(FULL))).ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toMatch(
+      /queue visibility timeout \(s\) could not be restored: set to 300, but reads back 900/,
+    );
+  });
+
+  it('dry run lists what would be restored and sends nothing that changes anything', async () => {
+    const world = fleetOf(A, B, C);
+    const rec = baseRecord(FULL);
+    rec.settings.launchTemplate = {
+      id: 'lt-0123456789abcdef0',
+      name: 'cis-file-processor-lt',
+      previousDefault: 3,
+      newVersion: 4,
+    };
+    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    const { ctx, ssm, sqs, ec2, asg } = setup(world, withRecord(rec, { 'dry-run': 'true' }));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(0);
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    expect(world.instances.get(A)?.file).toBe('new');
+    expect(out.summary).toContain('Rollback plan (dry run)');
+    expect(out.summary).toContain('3 would be restored');
+    expect(out.summary).toMatch(/would restore/);
+    expect(out.summary).toMatch(/would undo/);
+    for (const id of [A, B, C]) expect(out.record.instances[id].rb).toBeUndefined();
+  });
+
+  it('runs on a record whose canary was NO-GO, reports a terminated canary as gone, not failed', async () => {
+    const world = fleetOf(B);
+    world.add(A, { state: 'terminated' });
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.canary = {
+      instanceId: A,
+      verdict: 'no-go',
+      reason: 'Traceback in the journal',
+      startedAt: 'a',
+      evidence: { errors: ['Traceback (most recent call last): <b>boom</b>'] },
+    };
+    rec.phases = [{ mode: 'canary', startedAt: 'a', endedAt: 'b', verdict: 'no-go', reason: 'Traceback' }];
+    rec.settings = {};
+    const { ctx, ssm } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(out.summary).toContain(`canary ${A} was NO-GO: Traceback in the journal`);
+    expect(out.summary).toContain('Canary NO-GO evidence');
+    expect(out.summary).not.toContain('<b>boom</b>');
+    expect(out.record.instances[A].rb).toBeUndefined();
+    expect(out.record.instances[A].re).toBe('gone: terminated');
+    // B carries the deployment's tag though the record lacks it (the rollout died before writing).
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds).toEqual([B]);
+    expect(out.summary).toMatch(/not changed by this deployment/);
+  });
+
+  it('reports an instance terminated while the restore was sent as gone', async () => {
+    const world = new FakeWorld();
+    // Untagged (an older deployment's record): their states come from a lookup by instance id.
+    world.add(A, {}, false);
+    world.add(B, {}, false);
+    const { ctx, ec2 } = setup(world, withRecord(baseRecord({ [A]: FULL[A], [B]: FULL[B] })));
+    // B goes away between the plan and the command.
+    let planned = false;
+    ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: Filter[] }) => {
+      const res = { Reservations: world.describe(input.Filters ?? []).map((i) => ({ Instances: [i] })) };
+      if (!planned && input.Filters?.some((f) => f.Name === 'instance-id')) {
+        planned = true;
+        world.instances.get(B)!.state = 'terminated';
+      }
+      return res;
+    });
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.record.instances[B].re).toBe('gone: terminated');
+    expect(out.record.instances[A].rb).toBe('restored');
+  });
+});
+
+describe('findInstancesTaggedFor', () => {
+  it('reads every page and reservation, and every state but terminated', async () => {
+    const world = fleetOf(A, B, C, D);
+    world.add(E, { state: 'terminated' });
+    world.instances.get(C)!.state = 'stopped';
+    const { ctx, ec2 } = setup(world, { 'deployment-id': DEP });
+    const found = await findInstancesTaggedFor(ctx.api, ctx.clients, DEP);
+    expect(found.map((f) => [f.id, f.state, f.backupPath])).toEqual([
+      [A, 'running', BACKUP],
+      [B, 'running', BACKUP],
+      [C, 'stopped', BACKUP],
+      [D, 'running', BACKUP],
+    ]);
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(2);
+    expect(ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters).toEqual([
+      { Name: `tag:${TAG_DEPLOYMENT_ID}`, Values: [DEP] },
+      { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
+    ]);
+  });
+});

@@ -1,0 +1,188 @@
+// `node dist/index.js record-tool <command> …`: what the workflows' report and checkpoint jobs need
+// from a deployment record, without AWS. It lives in the action's own bundle so the workflows run
+// the same, tested renderers as the modes (no second build, no npm install in an emergency).
+//
+//   report --record FILE --out DIR [--approvals FILE] [--summary]
+//     writes DIR/deployment-record.json, DIR/deployment-log.md, DIR/notification-before.txt and
+//     DIR/notification-after.txt; with --summary also appends the log to the job summary.
+//   plan-checkpoint --records DIR [--now ISO]
+//     finds every deployment-record.json under DIR, decides which later checkpoint (1h, 24h) is due
+//     and sets the step outputs checkpoint, deployment-id, sha, reason and record.
+import { randomUUID } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from './errors.js';
+import { planCheckpoint } from './logic/checkpoints.js';
+import { timeSpan } from './logic/record-facts.js';
+import { parseRecord, type DeploymentRecord } from './record.js';
+import { renderDeploymentLog, type Approval } from './summary/deployment-log.js';
+import { escapeHtml } from './summary/markdown.js';
+import {
+  notificationsSection,
+  renderNotificationAfter,
+  renderNotificationBefore,
+} from './summary/notifications.js';
+
+export const RECORD_TOOL_COMMAND = 'record-tool';
+export const RECORD_FILE = 'deployment-record.json';
+export const LOG_FILE = 'deployment-log.md';
+
+export interface ToolIo {
+  env: NodeJS.ProcessEnv;
+  now: () => Date;
+  log: (line: string) => void;
+}
+
+const defaultIo: ToolIo = { env: process.env, now: () => new Date(), log: (l) => console.log(l) };
+
+class UsageError extends Error {}
+
+function options(args: string[], allowed: string[], flags: string[] = []): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].replace(/^--/, '');
+    if (!args[i].startsWith('--') || (!allowed.includes(name) && !flags.includes(name))) {
+      throw new UsageError(`unknown argument ${JSON.stringify(args[i])}`);
+    }
+    if (flags.includes(name)) out.set(name, 'true');
+    else if (i + 1 >= args.length) throw new UsageError(`--${name} needs a value`);
+    else out.set(name, args[++i]);
+  }
+  return out;
+}
+
+function required(opts: Map<string, string>, name: string): string {
+  const v = opts.get(name);
+  if (!v) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** Appends a step output in the runner's multi-line form, with a delimiter no value can contain. */
+async function setOutput(io: ToolIo, name: string, value: string): Promise<void> {
+  const file = io.env.GITHUB_OUTPUT;
+  if (!file) {
+    io.log(`${name}=${value.length > 200 ? `${value.slice(0, 200)}…` : value}`);
+    return;
+  }
+  const delimiter = `ghadelimiter_${randomUUID()}`;
+  await appendFile(file, `${name}<<${delimiter}\n${value}\n${delimiter}\n`, 'utf8');
+}
+
+async function appendSummary(io: ToolIo, markdown: string): Promise<void> {
+  if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, `${markdown}\n`, 'utf8');
+}
+
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/;
+
+/**
+ * The reviews of a run's deployment gates, from `GET /repos/{owner}/{repo}/actions/runs/{id}/approvals`.
+ * Anything that does not look like that answer is dropped rather than trusted.
+ */
+export function parseApprovals(json: unknown): Approval[] {
+  if (!Array.isArray(json)) return [];
+  return json.slice(0, 50).flatMap((a: unknown) => {
+    if (typeof a !== 'object' || a === null) return [];
+    const { user, state, comment, environments } = a as Record<string, unknown>;
+    const login =
+      typeof user === 'object' && user !== null ? (user as Record<string, unknown>).login : undefined;
+    if (typeof login !== 'string' || !LOGIN.test(login)) return [];
+    if (state !== 'approved' && state !== 'rejected') return [];
+    const envs = (Array.isArray(environments) ? environments : []).flatMap((e: unknown) => {
+      const name = typeof e === 'object' && e !== null ? (e as Record<string, unknown>).name : undefined;
+      return typeof name === 'string' ? [name.slice(0, 100)] : [];
+    });
+    const note =
+      typeof comment === 'string' && comment.trim() !== '' ? comment.trim().slice(0, 300) : undefined;
+    return [{ user: login, state, comment: note, environments: envs }];
+  });
+}
+
+async function report(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['record', 'out', 'approvals'], ['summary']);
+  const raw = (await readFile(required(opts, 'record'), 'utf8')).trim();
+  const record = parseRecord(raw);
+  let approvals: Approval[] | undefined;
+  const approvalsFile = opts.get('approvals');
+  if (approvalsFile) {
+    try {
+      approvals = parseApprovals(JSON.parse(await readFile(approvalsFile, 'utf8')));
+    } catch (e) {
+      io.log(`approvals not read (${errorMessage(e)}): the log says where to find them`);
+    }
+  }
+  const out = required(opts, 'out');
+  await mkdir(out, { recursive: true });
+  const { start, end } = timeSpan(record);
+  const log = renderDeploymentLog(record, { approvals });
+  const before = renderNotificationBefore(record, start ?? io.now());
+  const after = renderNotificationAfter(record, end ?? io.now());
+  await writeFile(join(out, RECORD_FILE), `${raw}\n`, 'utf8');
+  await writeFile(join(out, LOG_FILE), `${log}\n`, 'utf8');
+  await writeFile(join(out, 'notification-before.txt'), `${before}\n`, 'utf8');
+  await writeFile(join(out, 'notification-after.txt'), `${after}\n`, 'utf8');
+  if (opts.has('summary')) await appendSummary(io, `${log}\n\n${notificationsSection({ before, after })}`);
+  io.log(
+    `deployment ${record.deploymentId}: wrote ${RECORD_FILE}, ${LOG_FILE} and the notifications to ${out}`,
+  );
+}
+
+/** Every deployment-record.json under `dir`, a few levels deep (one folder per downloaded artifact). */
+async function findRecordFiles(dir: string, depth = 3): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, e.name);
+    if (e.isFile() && e.name === RECORD_FILE) found.push(path);
+    else if (e.isDirectory() && depth > 0) found.push(...(await findRecordFiles(path, depth - 1)));
+    if (found.length >= 200) break;
+  }
+  return found;
+}
+
+async function planCheckpointCommand(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['records', 'now']);
+  const nowRaw = opts.get('now');
+  const now = nowRaw ? new Date(nowRaw) : io.now();
+  if (!Number.isFinite(now.getTime())) throw new UsageError(`--now ${JSON.stringify(nowRaw)} is not a time`);
+  const records: DeploymentRecord[] = [];
+  for (const file of await findRecordFiles(required(opts, 'records'))) {
+    try {
+      records.push(parseRecord((await readFile(file, 'utf8')).trim(), file));
+    } catch (e) {
+      io.log(`skipped ${file}: ${errorMessage(e)}`);
+    }
+  }
+  const plan = planCheckpoint(records, now);
+  io.log(plan.reason);
+  await setOutput(io, 'checkpoint', plan.due ?? '');
+  await setOutput(io, 'deployment-id', plan.record?.deploymentId ?? '');
+  await setOutput(io, 'sha', plan.record?.github?.sha ?? '');
+  await setOutput(io, 'reason', plan.reason);
+  await setOutput(io, 'record', plan.due && plan.record ? JSON.stringify(plan.record) : '');
+  const missed =
+    plan.missed.length > 0 ? ` Missed (too late to mean what they say): ${plan.missed.join(', ')}.` : '';
+  await appendSummary(
+    io,
+    `### Checkpoint plan\n\n${escapeHtml(plan.reason)}.${escapeHtml(missed)} Records read: ${records.length}.`,
+  );
+}
+
+/** Runs one command; returns the process exit code (0 done, 1 failed, 2 bad usage). */
+export async function runRecordTool(args: string[], io: ToolIo = defaultIo): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === 'report') await report(rest, io);
+    else if (command === 'plan-checkpoint') await planCheckpointCommand(rest, io);
+    else
+      throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}: use report or plan-checkpoint`);
+    return 0;
+  } catch (e) {
+    io.log(`record-tool: ${errorMessage(e)}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,287 @@
+// The runbook's deployment log, written from the record instead of by hand: date, start and end,
+// duration, deployer, approver, commit, instances deployed, rollback required, the metrics
+// comparison, issues encountered and the success-criteria checklists. Markdown for the job summary
+// and the incident report artifact. Every value from the record (it crossed job boundaries, and
+// much of it came from AWS or instances) is escaped through cell/escapeHtml.
+import type { CheckpointName, DeploymentRecord, InstanceEntry } from '../record.js';
+import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
+import {
+  instanceCounts,
+  isDryRun,
+  num,
+  parseTime,
+  phases,
+  rollbackFacts,
+  str,
+  timeSpan,
+} from '../logic/record-facts.js';
+import { formatDuration, jstAndUtc, jstDate } from './time.js';
+import { renderComparisonTable } from './verify.js';
+
+/** A deployment-review decision, as GitHub's "approvals" API for a workflow run returns it. */
+export interface Approval {
+  user: string;
+  state: 'approved' | 'rejected';
+  comment?: string;
+  environments: string[];
+}
+
+export interface DeploymentLogOptions {
+  /** Reviews of the run's environment gates, when the caller could read them. */
+  approvals?: Approval[];
+  /** How the deletion-failure metric is named in the comparison table. */
+  metricLabel?: string;
+}
+
+type JudgedCheckpoint = Exclude<CheckpointName, 'before'>;
+type Status = 'pass' | 'fail' | 'not-judged';
+
+const CHECKPOINT_TITLES: Record<JudgedCheckpoint, string> = {
+  '10m': 'Immediate (10 minutes after)',
+  '1h': '1 hour after',
+  '24h': '24 hours after',
+};
+
+// The runbook's wording of each criterion verify judges, by the id verify records.
+const CRITERION_TITLES: Record<string, string> = {
+  window: 'Verify window completed',
+  workers: 'All workers running',
+  services: 'Service active on every worker',
+  'depth-trend': 'Queue depth decreasing (or drained)',
+  'depth-reduced': 'Queue depth reduced by more than the threshold (50%) from the baseline',
+  'processing-rate': 'Processing above the threshold (50 files/hour)',
+  'depth-under': 'Queue depth under the threshold (10)',
+  'no-loop': 'No messages reappearing (no receive/delete loop)',
+  'dlq-stable': 'DLQ stable',
+  'dlq-empty': 'DLQ reviewed and empty',
+  'delete-failures': 'No message deletion failures',
+  lag: 'Indexing lag under the threshold (5 minutes)',
+};
+
+// What each checkpoint will judge, shown until it has run.
+const PENDING_CRITERIA: Record<JudgedCheckpoint, string[]> = {
+  '10m': ['workers', 'depth-trend', 'no-loop', 'dlq-stable', 'delete-failures'],
+  '1h': ['depth-reduced', 'processing-rate', 'no-loop'],
+  '24h': ['depth-under', 'dlq-empty', 'lag'],
+};
+
+const ICON: Record<Status, string> = { pass: '✅', fail: '❌', 'not-judged': '⚪' };
+const WORD: Record<Status, string> = { pass: 'pass', fail: 'FAIL', 'not-judged': 'not judged' };
+
+export interface RecordedJudgement {
+  verdict?: 'pass' | 'fail';
+  endedAt?: Date;
+  criteria: { id: string; status: Status; detail: string }[];
+}
+
+/** The judgement verify kept in record.extra.verify[checkpoint], checked field by field. */
+export function recordedJudgement(
+  record: DeploymentRecord,
+  checkpoint: JudgedCheckpoint,
+): RecordedJudgement | undefined {
+  const byCheckpoint = record.extra?.verify;
+  if (typeof byCheckpoint !== 'object' || byCheckpoint === null) return undefined;
+  const entry = (byCheckpoint as Record<string, unknown>)[checkpoint];
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const e = entry as Record<string, unknown>;
+  const criteria = (Array.isArray(e.criteria) ? e.criteria : []).slice(0, 30).flatMap((c: unknown) => {
+    if (typeof c !== 'object' || c === null) return [];
+    const { id, s, d } = c as Record<string, unknown>;
+    if (typeof id !== 'string' || (s !== 'pass' && s !== 'fail' && s !== 'not-judged')) return [];
+    return [{ id: id.slice(0, 60), status: s as Status, detail: typeof d === 'string' ? d : '' }];
+  });
+  return {
+    verdict: e.verdict === 'pass' || e.verdict === 'fail' ? e.verdict : undefined,
+    endedAt: parseTime(e.endedAt),
+    criteria,
+  };
+}
+
+function criterionLine(status: Status, title: string, detail?: string): string {
+  const figures = detail ? `: ${cell(detail, 600)}` : '';
+  return `- ${ICON[status]} **${escapeHtml(title)}** (${WORD[status]})${figures}`;
+}
+
+function checklist(record: DeploymentRecord, checkpoint: JudgedCheckpoint): string {
+  const judged = recordedJudgement(record, checkpoint);
+  const title = CHECKPOINT_TITLES[checkpoint];
+  if (!judged) {
+    const pending = PENDING_CRITERIA[checkpoint].map(
+      (id) => `- ⏳ ${escapeHtml(CRITERION_TITLES[id])} (not yet judged)`,
+    );
+    return [heading(4, `${title}: not yet judged`), pending.join('\n')].join('\n\n');
+  }
+  const verdict = judged.verdict ? ` — ${judged.verdict === 'pass' ? 'PASS' : 'FAIL'}` : '';
+  const at = judged.endedAt ? ` at ${jstAndUtc(judged.endedAt)}` : '';
+  const lines = judged.criteria.map((c) => criterionLine(c.status, CRITERION_TITLES[c.id] ?? c.id, c.detail));
+  return [
+    heading(4, `${title}${verdict}${at}`),
+    lines.length > 0 ? lines.join('\n') : '_No criterion recorded._',
+  ].join('\n\n');
+}
+
+function runUrl(record: DeploymentRecord): string | undefined {
+  const g = record.github;
+  if (!g) return undefined;
+  // Only a URL made of plain parts becomes a link; anything else is shown as text.
+  const server = /^https:\/\/[A-Za-z0-9.-]+(?::\d+)?$/.test(g.serverUrl ?? '') ? g.serverUrl : undefined;
+  const repo = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(g.repository ?? '') ? g.repository : undefined;
+  const runId = Number.isSafeInteger(g.runId) && g.runId > 0 ? g.runId : undefined;
+  if (!server || !repo || !runId) return undefined;
+  return `${server}/${repo}/actions/runs/${runId}`;
+}
+
+function approverText(approvals: Approval[] | undefined): string {
+  if (approvals === undefined) {
+    return 'not recorded here: see the workflow run’s deployment review history';
+  }
+  if (approvals.length === 0) return 'no review (no environment with required reviewers, or none reached)';
+  return approvals
+    .map((a) => {
+      const envs = a.environments.length > 0 ? ` for ${a.environments.join(', ')}` : '';
+      const comment = a.comment ? ` — “${a.comment}”` : '';
+      return `@${a.user} ${a.state}${envs}${comment}`;
+    })
+    .join('; ');
+}
+
+function instancesDeployedText(record: DeploymentRecord): string {
+  const c = instanceCounts(record);
+  const rb = rollbackFacts(record);
+  const parts = [`${c.installed} of ${c.fleet} installed`];
+  if (c.canaryId) parts.push(`canary ${c.canaryId}`);
+  if (c.failed > 0) parts.push(`${c.failed} failed`);
+  if (c.unfinished > 0) parts.push(`${c.unfinished} not confirmed`);
+  if (rb.restored > 0) parts.push(`${rb.restored} since restored by the rollback`);
+  return parts.join('; ');
+}
+
+function rollbackText(record: DeploymentRecord): string {
+  const rb = rollbackFacts(record);
+  if (!rb.required) return 'NO';
+  const counts = `${rb.restored} restored${rb.failed > 0 ? `, ${rb.failed} FAILED to restore` : ''}`;
+  return `YES — ${counts}${rb.reason ? `; reason: ${rb.reason}` : ''}`;
+}
+
+const PHASE_STATUS: Record<InstanceEntry['s'], string> = {
+  installed: 'installed',
+  failed: 'FAILED',
+  sent: 'sent, not confirmed',
+  cancelled: 'cancelled',
+};
+
+function instanceRows(record: DeploymentRecord): unknown[][] {
+  const entries = Object.entries(record.instances ?? {}).filter(([, e]) => e && typeof e === 'object');
+  // Problems first, then the canary, then the rollout in batch order.
+  const rank = (e: InstanceEntry) => (e.s === 'failed' || e.rb === 'failed' ? 0 : e.p === 'c' ? 1 : 2);
+  entries.sort(
+    ([a, x], [b, y]) => rank(x) - rank(y) || (num(x.b) ?? 0) - (num(y.b) ?? 0) || a.localeCompare(b),
+  );
+  return entries.map(([id, e]) => [
+    id,
+    e.p === 'c' ? 'canary' : `batch ${num(e.b) ?? '?'}`,
+    PHASE_STATUS[e.s] ?? str(e.s, 20),
+    num(e.t),
+    e.rb ?? '',
+    e.e ?? e.re ?? '',
+  ]);
+}
+
+function phaseRows(record: DeploymentRecord): unknown[][] {
+  return phases(record).map((p) => {
+    const started = parseTime(p.startedAt);
+    const ended = parseTime(p.endedAt);
+    return [
+      `${str(p.mode, 20) ?? '?'}${p.dryRun ? ' (dry run)' : ''}`,
+      started ? jstAndUtc(started) : undefined,
+      ended ? jstAndUtc(ended) : 'not ended',
+      started && ended ? formatDuration(ended.getTime() - started.getTime()) : undefined,
+      p.verdict,
+      str(p.reason, 300),
+    ];
+  });
+}
+
+/** The runbook's deployment log for this record, as Markdown. */
+export function renderDeploymentLog(record: DeploymentRecord, options: DeploymentLogOptions = {}): string {
+  const { start, end } = timeSpan(record);
+  const g = record.github ?? ({} as DeploymentRecord['github']);
+  const url = runUrl(record);
+  const out: string[] = [];
+  out.push(
+    heading(
+      2,
+      `Deployment log: ${record.deploymentId}${isDryRun(record) ? ' (dry run: nothing was changed)' : ''}`,
+    ),
+  );
+  out.push(
+    table(
+      ['Field', 'Value'],
+      [
+        ['Date', start ? `${jstDate(start)} (JST)` : undefined],
+        ['Start time', start ? jstAndUtc(start) : undefined],
+        ['End time', end ? jstAndUtc(end) : undefined],
+        ['Duration', start && end ? formatDuration(end.getTime() - start.getTime()) : undefined],
+        ['Deployer', g.actor ? `@${g.actor}` : undefined],
+        ['Approver', approverText(options.approvals)],
+        ['Commit', g.sha ? `${g.sha}${g.ref ? ` (${g.ref})` : ''}` : undefined],
+        [
+          'Workflow run',
+          g.runId ? `run ${g.runId}, attempt ${g.runAttempt ?? 1}${url ? ' (link below)' : ''}` : undefined,
+        ],
+        ['Region', record.region],
+        ['Queue', record.queue?.name],
+        [
+          'Artifact',
+          record.artifact ? `${record.artifact.s3Uri} (sha256 ${record.artifact.sha256})` : undefined,
+        ],
+        [
+          'Canary',
+          record.canary
+            ? `${record.canary.instanceId}: ${record.canary.verdict} — ${record.canary.reason}`
+            : undefined,
+        ],
+        ['Instances deployed', instancesDeployedText(record)],
+        ['Rollback required', rollbackText(record)],
+      ],
+    ),
+  );
+  if (url) out.push(`[Open the workflow run](${url})`);
+
+  out.push(heading(3, 'Metrics comparison'));
+  out.push(renderComparisonTable(record, options.metricLabel ?? 'Deletion failures'));
+
+  out.push(heading(3, 'Issues encountered'));
+  const warnings = Array.isArray(record.warnings) ? record.warnings.filter((w) => typeof w === 'string') : [];
+  const issues = [...warnings];
+  for (const p of phases(record)) {
+    if (p.verdict === 'fail' || p.verdict === 'no-go')
+      issues.push(`${p.mode} ${p.verdict}: ${p.reason ?? 'no reason recorded'}`);
+  }
+  out.push(
+    issues.length > 0
+      ? issues
+          .slice(0, 100)
+          .map((w) => `- ${cell(w, 500)}`)
+          .join('\n')
+      : 'None.',
+  );
+  if (issues.length > 100) out.push(`_${issues.length - 100} more are in the record._`);
+
+  out.push(heading(3, 'Success criteria'));
+  out.push((['10m', '1h', '24h'] as const).map((c) => checklist(record, c)).join('\n\n'));
+
+  out.push(heading(3, 'Phases'));
+  out.push(table(['Phase', 'Started', 'Ended', 'Duration', 'Verdict', 'Reason'], phaseRows(record)));
+
+  const rows = instanceRows(record);
+  if (rows.length > 0) {
+    out.push(
+      details(
+        `Instances touched (${rows.length})`,
+        cappedTable(['Instance', 'Phase', 'Install', 'Seconds', 'Rollback', 'Error'], rows, 200),
+      ),
+    );
+  }
+  return out.join('\n\n');
+}

@@ -1,0 +1,174 @@
+import { recordedJudgement, renderDeploymentLog } from '../../src/summary/deployment-log.js';
+import { at, completedRecord, FLEET, preflightRecord, rolledBackRecord } from '../support/sample-record.js';
+
+/** The value of a `| Field | Value |` row. */
+function field(md: string, name: string): string | undefined {
+  const line = md.split('\n').find((l) => l.startsWith(`| ${name} |`));
+  return line?.slice(`| ${name} | `.length, -2);
+}
+
+describe('the deployment log of a completed deployment', () => {
+  const md = renderDeploymentLog(completedRecord(), {
+    approvals: [
+      { user: 'lead-sre', state: 'approved', comment: 'canary looks good', environments: ['production'] },
+    ],
+    metricLabel: 'CISFileSearch/Worker MessageDeleteFailed',
+  });
+
+  it('answers every field of the runbook log, with no blank', () => {
+    expect(field(md, 'Date')).toBe('2026-11-29 (JST)');
+    expect(field(md, 'Start time')).toBe('2026-11-29 14:30:00 JST (2026-11-29 05:30:00 UTC)');
+    expect(field(md, 'End time')).toBe('2026-11-29 15:00:00 JST (2026-11-29 06:00:00 UTC)');
+    expect(field(md, 'Duration')).toBe('30 min 00 s');
+    expect(field(md, 'Deployer')).toBe('@sre-on-call');
+    expect(field(md, 'Approver')).toBe('@lead-sre approved for production — “canary looks good”');
+    expect(field(md, 'Commit')).toBe('0123456789abcdef0123456789abcdef01234567 (refs/heads/main)');
+    expect(field(md, 'Instances deployed')).toBe('5 of 5 installed; canary i-0a1b2c3d4e5f60001');
+    expect(field(md, 'Rollback required')).toBe('NO');
+  });
+
+  it('links the workflow run', () => {
+    expect(field(md, 'Workflow run')).toBe('run 4242, attempt 1 (link below)');
+    expect(md).toContain('[Open the workflow run](https://github.com/acme/workers/actions/runs/4242)');
+  });
+
+  it('has the metrics comparison with the columns not yet measured marked so', () => {
+    expect(md).toContain('| Metric | Before | After 10 min | After 1 h | After 24 h |');
+    expect(md).toContain('| SQS messages (visible) | 12,345 | 2,100 | not yet measured | not yet measured |');
+    expect(md).toContain('| DLQ messages | 67 | 67 | not yet measured | not yet measured |');
+    expect(md).toContain('CISFileSearch/Worker MessageDeleteFailed (sum) | not measured | 0 |');
+  });
+
+  it('lists every warning as an issue encountered', () => {
+    expect(md).toMatch(
+      /### Issues encountered\n\n- bucket cis-filesearch-storage-production also sends events to EventBridge/,
+    );
+  });
+
+  it('shows the judged 10 min checklist with figures and the pending 1 h and 24 h ones', () => {
+    expect(md).toContain('#### Immediate (10 minutes after) — PASS at 2026-11-29 15:00:00 JST');
+    expect(md).toContain('- ✅ **All workers running** (pass): 5 of 5 running');
+    expect(md).toContain(
+      '- ⚪ **No messages reappearing (no receive/delete loop)** (not judged): CloudWatch has no data yet',
+    );
+    expect(md).toContain('#### 1 hour after: not yet judged');
+    expect(md).toContain('- ⏳ Processing above the threshold (50 files/hour) (not yet judged)');
+    expect(md).toContain('#### 24 hours after: not yet judged');
+    expect(md).toContain('- ⏳ Indexing lag under the threshold (5 minutes) (not yet judged)');
+  });
+
+  it('has the phases and the instances touched', () => {
+    expect(md).toContain(
+      '| rollout | 2026-11-29 14:42:00 JST (2026-11-29 05:42:00 UTC) | 2026-11-29 14:50:00 JST (2026-11-29 05:50:00 UTC) | 8 min 00 s | pass | 4 of 4 installed |',
+    );
+    expect(md).toContain('<summary>Instances touched (5)</summary>');
+    expect(md).toContain(`| ${FLEET[0]} | canary | installed | 21 | — | — |`);
+  });
+});
+
+describe('the deployment log of a rolled-back deployment', () => {
+  const md = renderDeploymentLog(rolledBackRecord());
+
+  it('says rollback YES with the reason and what was restored', () => {
+    expect(field(md, 'Rollback required')).toBe(
+      'YES — 1 restored; reason: canary NO-GO: Traceback seen 3 times',
+    );
+    expect(field(md, 'Instances deployed')).toBe(
+      '1 of 5 installed; canary i-0a1b2c3d4e5f60001; 1 since restored by the rollback',
+    );
+    expect(md).toContain('- canary no-go: Traceback seen 3 times');
+  });
+
+  it('says where the approver is when the caller could not read the approvals', () => {
+    expect(field(md, 'Approver')).toBe('not recorded here: see the workflow run’s deployment review history');
+    expect(field(renderDeploymentLog(rolledBackRecord(), { approvals: [] }), 'Approver')).toMatch(
+      /^no review/,
+    );
+  });
+});
+
+describe('a hostile or damaged record', () => {
+  it('escapes everything that came from instances, AWS or users', () => {
+    const record = completedRecord();
+    record.warnings.push('<img src=x onerror=alert(1)> | broken [link](javascript:alert(1))');
+    record.instances[FLEET[1]].s = 'failed';
+    record.instances[FLEET[1]].e = '</details><script>x</script>';
+    record.github.actor = 'evil<b>';
+    const md = renderDeploymentLog(record, {
+      approvals: [{ user: 'x', state: 'rejected', comment: '**NO** <i>', environments: ['prod|uction'] }],
+    });
+    expect(md).not.toMatch(/<img|<script|<b>|<i>|\]\(javascript/);
+    expect(md).toContain(
+      '&lt;img src=x onerror=alert(1)&gt; &#124; broken &#91;link&#93;(javascript:alert(1))',
+    );
+    expect(md).toContain('&lt;/details&gt;&lt;script&gt;x&lt;/script&gt;');
+    expect(field(md, 'Deployer')).toBe('@evil&lt;b&gt;');
+    expect(field(md, 'Approver')).toBe(
+      '@x rejected for prod&#124;uction — “&#42;&#42;NO&#42;&#42; &lt;i&gt;”',
+    );
+    // A failed instance is listed first.
+    const rows = md.split('\n').filter((l) => l.startsWith('| i-'));
+    expect(rows[0]).toContain(FLEET[1]);
+  });
+
+  it('does not link a run whose server or repository is not plain', () => {
+    const record = completedRecord();
+    record.github.serverUrl = 'javascript:alert(1)//';
+    const md = renderDeploymentLog(record);
+    expect(md).not.toContain('[Open the workflow run]');
+    expect(field(md, 'Workflow run')).toBe('run 4242, attempt 1');
+  });
+
+  it('reads only well-formed criteria from the record', () => {
+    const record = completedRecord();
+    record.extra.verify = {
+      '10m': {
+        verdict: 'maybe',
+        criteria: [
+          { id: 'workers', s: 'pass', d: 'ok' },
+          { id: 7, s: 'pass' },
+          { id: 'lag', s: 'bogus' },
+          null,
+        ],
+      },
+      '1h': 'not an object',
+    };
+    expect(recordedJudgement(record, '10m')).toEqual({
+      verdict: undefined,
+      endedAt: undefined,
+      criteria: [{ id: 'workers', status: 'pass', detail: 'ok' }],
+    });
+    expect(recordedJudgement(record, '1h')).toBeUndefined();
+    expect(recordedJudgement(preflightRecord(), '10m')).toBeUndefined();
+  });
+
+  it('never prints undefined or NaN when times and figures are missing', () => {
+    const record = preflightRecord();
+    record.createdAt = 'not a time';
+    record.updatedAt = 'nor this';
+    record.phases = [{ mode: 'preflight', startedAt: 'x' }];
+    record.metrics.before = { at: at(0), visible: Number.NaN };
+    const md = renderDeploymentLog(record);
+    expect(md).not.toMatch(/undefined|NaN|Invalid Date/);
+    expect(field(md, 'Start time')).toBe('—');
+    expect(md).toContain('| SQS messages (visible) | not measured |');
+  });
+
+  it('stays small for a 5,000-instance fleet', () => {
+    const record = completedRecord();
+    for (let i = 0; i < 5000; i++) {
+      const id = `i-${i.toString(16).padStart(17, '0')}`;
+      record.instances[id] = {
+        p: 'r',
+        b: 1 + Math.floor(i / 50),
+        s: i % 997 === 0 ? 'failed' : 'installed',
+        c: 1,
+        t: 20,
+        e: i % 997 === 0 ? 'service inactive' : undefined,
+      };
+    }
+    const md = renderDeploymentLog(record);
+    expect(Buffer.byteLength(md)).toBeLessThan(100_000);
+    expect(md).toContain('more rows are in the record');
+  });
+});

@@ -2,6 +2,7 @@
 // the ListCommands-only fast path, deadlines and cancellation. The fake clock makes every wait free.
 import {
   CancelCommandCommand,
+  type CommandInvocationStatus,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
   ListCommandsCommand,
@@ -104,7 +105,7 @@ describe('waitForInvocation', () => {
     );
   });
 
-  it.each([
+  it.each<[CommandInvocationStatus, string, number, string]>([
     ['Failed', 'Failed', 1, 'boom'],
     ['TimedOut', 'Execution Timed Out', -1, ''],
     ['TimedOut', 'Delivery Timed Out', -1, ''],
@@ -203,7 +204,12 @@ describe('runOnFleet', () => {
     ssm
       .on(ListCommandsCommand, { CommandId: 'cmd-2' })
       .resolves({ Commands: [{ Status: 'Success', ErrorCount: 0 }] });
-    const inv = (id: string, Status: string, StatusDetails: string, ResponseCode: number) => ({
+    const inv = (
+      id: string,
+      Status: CommandInvocationStatus,
+      StatusDetails: string,
+      ResponseCode: number,
+    ) => ({
       InstanceId: id,
       Status,
       StatusDetails,

@@ -59,6 +59,8 @@ export interface RefreshRequest {
   minHealthyPercentage: number;
   /** Increasing percentages; empty for none. */
   checkpointPercentages: number[];
+  /** Seconds to wait at each checkpoint (the bake time). */
+  checkpointDelaySeconds: number;
   /**
    * The configuration to converge on. Required for auto-rollback and for skipping instances that
    * already match; absent when the group follows `$Default`/`$Latest` (it picks the new default up).
@@ -69,7 +71,10 @@ export interface RefreshRequest {
 
 export function refreshPreferences(r: RefreshRequest): RefreshPreferences {
   const prefs: RefreshPreferences = { MinHealthyPercentage: r.minHealthyPercentage };
-  if (r.checkpointPercentages.length > 0) prefs.CheckpointPercentages = r.checkpointPercentages;
+  if (r.checkpointPercentages.length > 0) {
+    prefs.CheckpointPercentages = r.checkpointPercentages;
+    prefs.CheckpointDelay = r.checkpointDelaySeconds;
+  }
   if (r.desired) {
     prefs.SkipMatching = true;
     // AWS allows auto-rollback only with a desired configuration naming a fixed version.

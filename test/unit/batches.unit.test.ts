@@ -1,6 +1,7 @@
 import {
   batchSizeFor,
   estimateSecondsLeft,
+  fitInstanceErrors,
   formatDuration,
   overErrorBudget,
   planBatches,
@@ -137,5 +138,32 @@ describe('selectForRollout', () => {
     const s = selectForRollout(['i-a', 'i-b'], { 'i-b': { p: 'c', s: 'installed' } }, undefined);
     expect(s.canary).toEqual(['i-b']);
     expect(s.toDeploy).toEqual(['i-a']);
+  });
+});
+
+describe('fitInstanceErrors', () => {
+  const record = () => ({
+    instances: {
+      'i-a': { e: 'x'.repeat(100) },
+      'i-b': { e: 'short' },
+      'i-c': {},
+    } as Record<string, { e?: string }>,
+  });
+  const size = (r: object) => () => JSON.stringify(r).length;
+
+  it('leaves a record that fits alone', () => {
+    const r = record();
+    expect(fitInstanceErrors(r, size(r), 10_000)).toBe('fits');
+    expect(r.instances['i-a'].e).toHaveLength(100);
+  });
+
+  it('cuts long error texts first, then drops them if that is not enough', () => {
+    const r = record();
+    expect(fitInstanceErrors(r, size(r), 100)).toBe('shortened');
+    expect(r.instances['i-a'].e).toBe(`${'x'.repeat(39)}…`);
+    expect(r.instances['i-b'].e).toBe('short');
+    const tight = record();
+    expect(fitInstanceErrors(tight, size(tight), 20)).toBe('dropped');
+    expect(Object.values(tight.instances).some((e) => e.e !== undefined)).toBe(false);
   });
 });

@@ -1,0 +1,908 @@
+// Runbook phase 3: the rest of the fleet gets the fix the canary proved, then the queue's
+// visibility timeout is raised. strategy ssm replaces the file in place, batch by batch, through
+// SSM's own fan-out; strategy asg bakes an AMI of the canary, points the launch template's default
+// at it and lets an instance refresh replace the group. The record is written as it goes, so a
+// halt, a failure or a cancellation leaves a true account for rollback.
+import { Input, Output, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
+import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
+import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
+import { getAgentStatus } from '../aws/ssm.js';
+import { runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import {
+  cancelInstanceRefresh,
+  describeGroup,
+  describeInstanceRefresh,
+  isTerminalRefresh,
+  RefreshAlreadyInProgress,
+  startInstanceRefresh,
+  waitForInstanceRefresh,
+  type GroupInfo,
+  type RefreshState,
+} from '../aws/autoscaling.js';
+import {
+  createImage,
+  createLaunchTemplateVersion,
+  describeImage,
+  describeLaunchTemplate,
+  findOwnImageByName,
+  setDefaultLaunchTemplateVersion,
+  waitForImage,
+} from '../aws/ec2-images.js';
+import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
+import { parseFilters, type Ec2Filter } from '../inputs.js';
+import {
+  batchSizeFor,
+  estimateSecondsLeft,
+  fitInstanceErrors,
+  formatDuration,
+  overErrorBudget,
+  planBatches,
+  progressLine,
+  selectForRollout,
+  ssmMaxConcurrency,
+  ssmMaxErrors,
+} from '../logic/batches.js';
+import { reconcile, stableOrder } from '../logic/fleet.js';
+import { commandIndex, markPhase, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import { parseResultLines } from '../remote/results.js';
+import {
+  buildHealthCheckScript,
+  buildInstallScript,
+  describeExit,
+  isScriptVerdict,
+} from '../remote/scripts.js';
+import { renderRolloutSummary } from '../summary/rollout.js';
+import { sourceQueueUrl } from './queues.js';
+
+// Bounds on the asg waits. An AMI of a worker's root volume takes minutes; a refresh with
+// checkpoints waits an hour at each by default, and a GitHub job ends at 6 hours.
+const IMAGE_POLL_MS = 15_000;
+const IMAGE_MAX_WAIT_MS = 60 * 60_000;
+const REFRESH_MAX_WAIT_MS = 5 * 60 * 60_000;
+// The post-batch health check is short: it reads a journal and a unit state.
+const HEALTH_CHECK_TIMEOUT_SECONDS = 120;
+// SQS may take up to a minute to propagate an attribute change: read back for that long.
+const READ_BACK_TRIES = 7;
+const READ_BACK_INTERVAL_MS = 10_000;
+// The record output is appended to GITHUB_OUTPUT on every write; for a fleet of thousands in small
+// batches, writing it before every batch would append gigabytes. Past a few hundred instances it is
+// written at most this often (and always at the end); the instance tags cover the moments between
+// writes (rollback finds tagged instances even without the record).
+const RECORD_WRITE_INTERVAL_MS = 30_000;
+const RECORD_ALWAYS_WRITE_INSTANCES = 200;
+// Room under the 1 MB output limit is kept for the phases that follow (verify, rollback).
+export const RECORD_SOFT_LIMIT_BYTES = 900_000;
+// Batch times beyond this many stay in the summary only.
+const MAX_RECORDED_BATCHES = 500;
+
+export interface BatchView {
+  number: number;
+  instanceIds: string[];
+  startedAt: string;
+  installSeconds?: number;
+  endedAt?: string;
+  installed: number;
+  failed: number;
+  cancelled: number;
+  commandIds: string[];
+  healthCommandIds: string[];
+}
+
+export interface AsgView {
+  asgName: string;
+  templateName: string;
+  groupVersion?: string;
+  autoRollback: boolean;
+  imageId?: string;
+  imageState?: string;
+  previousDefault?: number;
+  newVersion?: number;
+  refreshId?: string;
+  refreshStatus?: string;
+  percentComplete?: number;
+  instancesToUpdate?: number;
+  statusReason?: string;
+  /** dry-run: the steps that would run */
+  plan: string[];
+}
+
+export interface RolloutView {
+  strategy: 'ssm' | 'asg';
+  dryRun: boolean;
+  fleetCount: number;
+  appeared: string[];
+  vanished: string[];
+  canary: string[];
+  alreadyInstalled: string[];
+  offline: string[];
+  batchSize: number;
+  pauseSeconds: number;
+  maxErrors: number;
+  /** Batches planned for this run (instance ids). */
+  plan: string[][];
+  batches: BatchView[];
+  queue?: { before: number; target: number; after?: number; planned: boolean };
+  asg?: AsgView;
+  verdict: 'pass' | 'fail';
+  reason: string;
+}
+
+/** Compact per-batch history carried in the record: [batch, start offset s, duration s, ok, failed]. */
+interface RolloutExtra {
+  startedAt: string;
+  batches: [number, number, number, number, number][];
+  /** batches run but not listed (past MAX_RECORDED_BATCHES) */
+  unlisted?: number;
+}
+
+class Publisher {
+  private last = -Infinity;
+  private trimmed = false;
+  /** Set once the rollout knows how many instances its record will hold. */
+  large = false;
+  constructor(
+    private readonly ctx: ModeContext,
+    private readonly record: DeploymentRecord,
+  ) {}
+  /** Writes the record now; a large one only when the last write is old enough, unless forced. */
+  write(force = false): void {
+    const now = this.ctx.runtime.clock.now().getTime();
+    if (!force && this.large && now - this.last < RECORD_WRITE_INTERVAL_MS) return;
+    this.last = now;
+    const fit = fitInstanceErrors(
+      this.record,
+      () => Buffer.byteLength(JSON.stringify(this.record)),
+      RECORD_SOFT_LIMIT_BYTES,
+    );
+    if (fit !== 'fits' && !this.trimmed) {
+      this.trimmed = true;
+      warn(
+        this.ctx,
+        this.record,
+        `the record neared the 1 MB output limit: per-instance error texts were ${fit} (the log has them in full)`,
+      );
+    }
+    publishRecord(this.ctx, this.record);
+  }
+}
+
+function requireRecord(ctx: ModeContext): DeploymentRecord {
+  const record = ctx.inputs.record;
+  if (!record)
+    throw new InputError(Input.Record, 'is required for rollout: pass the canary job’s record output');
+  const { serviceName, workerDir, targetFile } = ctx.inputs;
+  const t = record.target;
+  // The backup path and the canary's install came from the record's target: a different target now
+  // would replace another file than the canary proved, and rollback would look for the wrong backup.
+  for (const [input, mine, theirs] of [
+    [Input.ServiceName, serviceName, t.serviceName],
+    [Input.WorkerDir, workerDir, t.workerDir],
+    [Input.TargetFile, targetFile, t.targetFile],
+  ] as const) {
+    if (mine !== theirs) {
+      throw new InputError(
+        input,
+        `is ${JSON.stringify(mine)} but deployment ${record.deploymentId} targets ${JSON.stringify(theirs)}`,
+      );
+    }
+  }
+  return record;
+}
+
+export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
+  const { inputs } = ctx;
+  const record = requireRecord(ctx);
+  const startedAt = ctx.runtime.clock.now().toISOString();
+  markPhase(record, { mode: 'rollout', startedAt, dryRun: inputs.dryRun });
+  const publisher = new Publisher(ctx, record);
+  const view: RolloutView = {
+    strategy: inputs.strategy,
+    dryRun: inputs.dryRun,
+    fleetCount: 0,
+    appeared: [],
+    vanished: [],
+    canary: [],
+    alreadyInstalled: [],
+    offline: [],
+    batchSize: 0,
+    pauseSeconds: inputs.pauseSeconds,
+    maxErrors: inputs.maxErrors,
+    plan: [],
+    batches: [],
+    verdict: 'pass',
+    reason: '',
+  };
+
+  let failure: string | undefined;
+  try {
+    const canary = record.canary;
+    if (!canary || canary.verdict !== 'go') {
+      const why = canary
+        ? `the canary ${canary.instanceId} was judged ${canary.verdict.toUpperCase()} (${canary.reason})`
+        : 'the record has no canary result';
+      if (!inputs.dryRun)
+        throw new DeploymentFailure(`Rollout refused: ${why}; only a GO canary is rolled out`);
+      warn(ctx, record, `dry-run: ${why}; a real rollout would refuse to start`);
+    }
+    // The queue must be known before anything is deployed, not discovered missing afterwards.
+    const queueUrl = inputs.visibilityTimeout !== undefined ? await sourceQueueUrl(ctx) : undefined;
+
+    const fleet = await discoverFleet(ctx, record, view);
+    failure =
+      inputs.strategy === 'ssm'
+        ? await rolloutInPlace(ctx, record, view, fleet, publisher)
+        : await rolloutThroughAsg(ctx, record, view, publisher);
+
+    if (!failure && queueUrl !== undefined && inputs.visibilityTimeout !== undefined) {
+      failure = await applyVisibilityTimeout(ctx, record, view, queueUrl, inputs.visibilityTimeout);
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    failure = e instanceof DeploymentFailure ? e.message : `Rollout failed: ${errorMessage(e)}`;
+  }
+
+  view.verdict = failure ? 'fail' : 'pass';
+  view.reason =
+    failure ?? (inputs.dryRun ? 'dry-run: plan only, nothing changed' : 'every instance runs the fix');
+  markPhase(record, {
+    mode: 'rollout',
+    startedAt,
+    endedAt: ctx.runtime.clock.now().toISOString(),
+    verdict: view.verdict,
+    reason: view.reason.slice(0, 500),
+    dryRun: inputs.dryRun,
+  });
+  publisher.write(true);
+  return {
+    verdict: view.verdict,
+    record,
+    summary: renderRolloutSummary(record, view),
+    outputs: { [Output.InstanceCount]: String(view.fleetCount), [Output.DeploymentId]: record.deploymentId },
+    failure,
+  };
+}
+
+/** The filters the deployment was planned with (the record's), unless the record has none. */
+function fleetFilters(ctx: ModeContext, record: DeploymentRecord): Ec2Filter[] {
+  const input = ctx.inputs.instanceFilters;
+  if (!record.fleet || record.fleet.filters.length === 0) return input;
+  const fromRecord = parseFilters(Input.Record, record.fleet.filters.join('\n'));
+  const show = (fs: Ec2Filter[]) => fs.map((f) => `${f.Name}=${f.Values.join(',')}`).join('; ');
+  if (show(fromRecord) !== show(input)) {
+    warn(
+      ctx,
+      record,
+      `using the record's instance filters (${show(fromRecord)}), not '${Input.InstanceFilters}' (${show(input)})`,
+    );
+  }
+  return fromRecord;
+}
+
+/** Re-discovers the fleet and reconciles it with the one preflight saw. */
+async function discoverFleet(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  view: RolloutView,
+): Promise<string[]> {
+  const filters = fleetFilters(ctx, record);
+  const now = stableOrder(await describeRunningInstances(ctx.api, ctx.clients, filters)).map((i) => i.id);
+  view.fleetCount = now.length;
+  const earlier = record.fleet?.instanceIds ?? [];
+  const r = reconcile(earlier, now);
+  view.appeared = record.fleet ? r.appeared : [];
+  view.vanished = r.vanished;
+  ctx.report.info(
+    `Fleet: ${now.length} running instance(s); ${view.appeared.length} appeared and ${r.vanished.length} vanished since preflight`,
+  );
+  if (view.appeared.length > 0)
+    ctx.report.info(`Appeared since preflight (included): ${list(view.appeared)}`);
+  if (r.vanished.length > 0)
+    warn(
+      ctx,
+      record,
+      `${r.vanished.length} instance(s) from preflight are no longer running: ${list(r.vanished)}`,
+    );
+  return now;
+}
+
+function list(ids: string[], max = 20): string {
+  return ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')}, … (${ids.length - max} more)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// strategy ssm
+
+interface Budget {
+  failed: number;
+}
+
+async function rolloutInPlace(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  view: RolloutView,
+  fleet: string[],
+  publisher: Publisher,
+): Promise<string | undefined> {
+  const { inputs, report } = ctx;
+  if (fleet.length === 0) return 'Rollout failed: no running instance matches the filters';
+  const selection = selectForRollout(fleet, record.instances, record.canary?.instanceId);
+  view.canary = selection.canary;
+  view.alreadyInstalled = selection.alreadyInstalled;
+  if (selection.alreadyInstalled.length > 0) {
+    report.info(
+      `${selection.alreadyInstalled.length} instance(s) already installed by an earlier run of this rollout: skipped`,
+    );
+  }
+  let toDeploy = selection.toDeploy;
+  const budget: Budget = { failed: 0 };
+
+  if (inputs.ssmCheck && toDeploy.length > 0) {
+    const agents = await getAgentStatus(ctx.api, ctx.clients, toDeploy);
+    view.offline = toDeploy.filter((id) => agents.get(id) !== 'Online');
+    if (view.offline.length > 0) {
+      // Unreachable instances cannot get the fix: they count against the budget up front.
+      budget.failed += view.offline.length;
+      warn(
+        ctx,
+        record,
+        `${view.offline.length} instance(s) are not Online in SSM and will not be deployed: ${list(view.offline)}`,
+      );
+      toDeploy = toDeploy.filter((id) => !view.offline.includes(id));
+      if (overErrorBudget(inputs.maxErrors, budget.failed)) {
+        return `Rollout not started: ${view.offline.length} instance(s) are unreachable through SSM, more than max-errors ${inputs.maxErrors}`;
+      }
+    }
+  }
+
+  publisher.large = Object.keys(record.instances).length + toDeploy.length > RECORD_ALWAYS_WRITE_INSTANCES;
+  view.batchSize = batchSizeFor(inputs.batchSize, fleet.length);
+  view.plan = planBatches(toDeploy, view.batchSize);
+  const n = view.plan.length;
+  report.info(
+    `Plan: ${toDeploy.length} instance(s) in ${n} batch(es) of up to ${view.batchSize}, ${inputs.pauseSeconds}s bake between batches, max-errors ${inputs.maxErrors}`,
+  );
+
+  const artifact = record.artifact;
+  if (inputs.dryRun) {
+    view.plan.forEach((ids, i) => report.info(`  batch ${i + 1} of ${n}: ${list(ids, 50)}`));
+    if (!artifact)
+      warn(ctx, record, 'dry-run: the record has no artifact; a real rollout would refuse to start');
+    return undefined;
+  }
+  if (n === 0) {
+    report.info('Nothing to deploy: every running instance already runs the fix');
+    return undefined;
+  }
+  if (!artifact)
+    return 'Rollout refused: the record has no artifact (S3 location and SHA-256) from the canary';
+
+  const installScript = buildInstallScript({
+    deploymentId: record.deploymentId,
+    serviceName: inputs.serviceName,
+    workerDir: inputs.workerDir,
+    targetFile: inputs.targetFile,
+    artifactS3Uri: artifact.s3Uri,
+    sha256: artifact.sha256,
+    region: record.region,
+  });
+  const extra = rolloutExtra(ctx, record);
+  const firstBatch =
+    1 +
+    Math.max(
+      0,
+      ...Object.values(record.instances)
+        .filter((e) => e.p === 'r')
+        .map((e) => e.b),
+    );
+  const start = ctx.runtime.clock.now().getTime();
+  let done = 0;
+
+  for (let i = 0; i < n; i++) {
+    if (ctx.runtime.cancelled()) {
+      return `Rollout cancelled before batch ${i + 1} of ${n}; ${n - i} batch(es) not started`;
+    }
+    const ids = view.plan[i];
+    const batch: BatchView = {
+      number: firstBatch + i,
+      instanceIds: ids,
+      startedAt: ctx.runtime.clock.now().toISOString(),
+      installed: 0,
+      failed: 0,
+      cancelled: 0,
+      commandIds: [],
+      healthCommandIds: [],
+    };
+    view.batches.push(batch);
+    const title = `Batch ${i + 1} of ${n} (${ids.length} instance(s), rollout batch ${batch.number})`;
+    const stop = await report.group(title, () =>
+      runBatch(ctx, record, batch, installScript, budget, publisher, i < n - 1),
+    );
+    done += batch.installed;
+    if (extra.batches.length >= MAX_RECORDED_BATCHES) extra.unlisted = (extra.unlisted ?? 0) + 1;
+    else
+      extra.batches.push([
+        batch.number,
+        Math.round((Date.parse(batch.startedAt) - Date.parse(extra.startedAt)) / 1000),
+        Math.round((Date.parse(batch.endedAt ?? batch.startedAt) - Date.parse(batch.startedAt)) / 1000),
+        batch.installed,
+        batch.failed,
+      ]);
+    report.info(
+      progressLine({
+        batch: i + 1,
+        batches: n,
+        done,
+        total: toDeploy.length,
+        failed: budget.failed,
+        secondsLeft: estimateSecondsLeft({
+          batchesDone: i + 1,
+          batchesTotal: n,
+          elapsedMs: ctx.runtime.clock.now().getTime() - start,
+          pauseSeconds: inputs.pauseSeconds,
+        }),
+      }),
+    );
+    publisher.write();
+    if (stop === 'cancelled') {
+      return `Rollout cancelled during batch ${i + 1} of ${n}; in-flight commands were cancelled and ${n - i - 1} batch(es) not started`;
+    }
+    if (overErrorBudget(inputs.maxErrors, budget.failed)) {
+      return `Rollout halted after batch ${i + 1} of ${n}: ${budget.failed} instance(s) failed, more than max-errors ${inputs.maxErrors}; ${n - i - 1} batch(es) not started`;
+    }
+  }
+  const elapsed = formatDuration((ctx.runtime.clock.now().getTime() - start) / 1000);
+  report.info(
+    `All ${n} batch(es) done in ${elapsed}: ${done} installed, ${budget.failed} failed (max-errors ${inputs.maxErrors})`,
+  );
+  return undefined;
+}
+
+function rolloutExtra(ctx: ModeContext, record: DeploymentRecord): RolloutExtra {
+  const existing = record.extra.rollout as RolloutExtra | undefined;
+  if (existing && typeof existing.startedAt === 'string' && Array.isArray(existing.batches)) return existing;
+  const fresh: RolloutExtra = { startedAt: ctx.runtime.clock.now().toISOString(), batches: [] };
+  record.extra.rollout = fresh;
+  return fresh;
+}
+
+/** Why an instance's command did not succeed, short enough for the record. */
+function failureText(r: InvocationResult, what: string): string {
+  const lines = parseResultLines(r.stdout);
+  const own = lines.get('error')?.at(-1);
+  const meaning =
+    r.status === 'Failed' && isScriptVerdict(r.responseCode) ? describeExit(r.responseCode) : undefined;
+  const detail = own ?? meaning ?? (r.stderr.trim().split('\n').at(-1) || undefined);
+  return `${what}: ${r.statusDetails || r.status}${detail ? ` (${detail})` : ''}`.slice(0, 120);
+}
+
+/**
+ * One batch: tag, mark, install through the fan-out, bake, health-check. Returns 'cancelled' when
+ * the run was cancelled during it.
+ */
+async function runBatch(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  batch: BatchView,
+  installScript: string,
+  budget: Budget,
+  publisher: Publisher,
+  morePlanned: boolean,
+): Promise<'cancelled' | undefined> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const ids = batch.instanceIds;
+  // Tags first: whatever happens to this job, rollback can find what it touched.
+  await tagInstances(api, clients, ids, {
+    [TAG_DEPLOYMENT_ID]: record.deploymentId,
+    [TAG_BACKUP_PATH]: record.target.backupPath,
+  });
+  for (const id of ids) record.instances[id] = { p: 'r', b: batch.number, s: 'sent', c: -1 };
+  publisher.write();
+
+  const installStart = runtime.clock.now().getTime();
+  const install = await runOnFleet(api, clients, runtime, ids, installScript, {
+    comment: `emergency-deploy ${record.deploymentId} rollout batch ${batch.number}`,
+    timeoutSeconds: inputs.commandTimeoutSeconds,
+    maxConcurrency: ssmMaxConcurrency(ids.length),
+    maxErrors: ssmMaxErrors(inputs.maxErrors, budget.failed),
+    onSent: (commandId, sentIds) => {
+      batch.commandIds.push(commandId);
+      const c = commandIndex(record, commandId);
+      for (const id of sentIds) record.instances[id].c = c;
+    },
+  });
+  const installEnd = runtime.clock.now().getTime();
+  batch.installSeconds = Math.round((installEnd - installStart) / 1000);
+  const installed: string[] = [];
+  for (const id of ids) {
+    const entry: InstanceEntry = record.instances[id];
+    const r = install.results.get(id);
+    entry.t = batch.installSeconds;
+    if (r?.status === 'Success' && r.responseCode === 0) {
+      entry.s = 'installed';
+      installed.push(id);
+    } else if (install.cancelled && (!r || r.status === 'Cancelled')) {
+      entry.s = 'cancelled';
+      entry.e = 'cancelled by the action';
+      batch.cancelled++;
+    } else {
+      entry.s = 'failed';
+      entry.e = r ? failureText(r, 'install') : 'install: no result';
+      batch.failed++;
+    }
+  }
+  budget.failed += batch.failed;
+  report.info(
+    `installed on ${installed.length} of ${ids.length}; ${batch.failed} failed${batch.cancelled ? `; ${batch.cancelled} cancelled` : ''}`,
+  );
+  for (const id of ids) {
+    const e = record.instances[id];
+    if (e.s === 'failed') report.warning(`${id}: ${e.e}`);
+  }
+  publisher.write();
+  if (install.cancelled) {
+    batch.endedAt = runtime.clock.now().toISOString();
+    return 'cancelled';
+  }
+
+  // Bake between batches; the health check then covers the bake. No bake after the last batch or
+  // when this batch already broke the budget (no batch follows it).
+  if (morePlanned && inputs.pauseSeconds > 0 && !overErrorBudget(inputs.maxErrors, budget.failed)) {
+    report.info(`baking ${formatDuration(inputs.pauseSeconds)} before the health check and the next batch`);
+    await runtime.sleep(inputs.pauseSeconds * 1000);
+    if (runtime.cancelled()) {
+      batch.endedAt = runtime.clock.now().toISOString();
+      return 'cancelled';
+    }
+  }
+
+  if (installed.length > 0) {
+    // From the end of the install: the old worker's own errors just before its restart must not
+    // count against the new one; a crash right after the restart shows as inactive or restarted.
+    const health = await runOnFleet(
+      api,
+      clients,
+      runtime,
+      installed,
+      buildHealthCheckScript({
+        serviceName: inputs.serviceName,
+        sinceEpochSeconds: Math.floor(installEnd / 1000),
+        errorPatterns: inputs.errorPatterns,
+      }),
+      {
+        comment: `emergency-deploy ${record.deploymentId} health batch ${batch.number}`,
+        timeoutSeconds: Math.min(HEALTH_CHECK_TIMEOUT_SECONDS, inputs.commandTimeoutSeconds),
+        maxConcurrency: ssmMaxConcurrency(installed.length),
+        // Every instance is checked: a failed check must not stop the others from being checked.
+        maxErrors: String(installed.length),
+        onSent: (commandId) => batch.healthCommandIds.push(commandId),
+      },
+    );
+    let unhealthy = 0;
+    for (const id of installed) {
+      const r = health.results.get(id);
+      if (r?.status === 'Success' && r.responseCode === 0) continue;
+      if (health.cancelled && (!r || r.status === 'Cancelled')) continue; // installed; the check was cut short
+      const entry = record.instances[id];
+      entry.s = 'failed';
+      entry.e = r ? failureText(r, 'health check') : 'health check: no result';
+      unhealthy++;
+      report.warning(`${id}: ${entry.e}`);
+    }
+    batch.failed += unhealthy;
+    budget.failed += unhealthy;
+    report.info(`health check: ${installed.length - unhealthy} of ${installed.length} healthy`);
+    if (health.cancelled) {
+      batch.installed = installed.length - unhealthy;
+      batch.endedAt = runtime.clock.now().toISOString();
+      return 'cancelled';
+    }
+    batch.installed = installed.length - unhealthy;
+  }
+  batch.endedAt = runtime.clock.now().toISOString();
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// strategy asg
+
+async function rolloutThroughAsg(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  view: RolloutView,
+  publisher: Publisher,
+): Promise<string | undefined> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const asgName = inputs.asgName;
+  const templateName = inputs.launchTemplateName;
+  if (!asgName) throw new InputError(Input.AsgName, 'is required with strategy asg');
+  if (!templateName) throw new InputError(Input.LaunchTemplateName, 'is required with strategy asg');
+  const asg: AsgView = { asgName, templateName, autoRollback: false, plan: [] };
+  view.asg = asg;
+
+  const group = await describeGroup(api, clients, asgName);
+  if (!group) return `Rollout failed: Auto Scaling group ${asgName} does not exist`;
+  const template = await describeLaunchTemplate(api, clients, templateName);
+  const usesTemplate =
+    group.launchTemplate &&
+    (group.launchTemplate.id === template.id || group.launchTemplate.name === templateName);
+  if (!usesTemplate) {
+    const uses = group.launchTemplate
+      ? `launch template ${group.launchTemplate.name ?? group.launchTemplate.id}`
+      : group.launchConfigurationName
+        ? `launch configuration ${group.launchConfigurationName}`
+        : 'no launch template';
+    return `Rollout refused: Auto Scaling group ${asgName} uses ${uses}, not ${templateName}`;
+  }
+  asg.groupVersion = group.launchTemplate?.version ?? '$Default';
+  const fixedVersion = /^[0-9]+$/.test(asg.groupVersion);
+  if (fixedVersion && group.launchTemplate?.mixed) {
+    // A refresh names a desired configuration per launch template only for plain groups; a mixed
+    // instances policy pinned to a version would be refreshed onto the same old version.
+    return `Rollout refused: Auto Scaling group ${asgName} pins version ${asg.groupVersion} of ${templateName} in a mixed instances policy; point it at $Default, or roll out with strategy ssm`;
+  }
+  // AWS allows auto-rollback only when the refresh names a desired configuration with a fixed
+  // version; a group that follows $Default/$Latest picks the new default up by itself.
+  asg.autoRollback = fixedVersion;
+  record.extra.rolloutAsg = { groupVersion: asg.groupVersion };
+  if (asg.groupVersion === '$Latest') {
+    warn(
+      ctx,
+      record,
+      `group ${asgName} follows $Latest: a launch template version made after ours would be rolled out instead`,
+    );
+  }
+
+  const canaryId = record.canary?.instanceId;
+  const imageName = `emergency-deploy-${record.deploymentId}`;
+  const previousDefault =
+    record.settings.launchTemplate?.id === template.id
+      ? record.settings.launchTemplate.previousDefault
+      : template.defaultVersion;
+  asg.previousDefault = previousDefault;
+
+  if (inputs.dryRun) {
+    asg.plan = [
+      `create image ${imageName} from the canary ${canaryId ?? '(none in the record)'} with NoReboot ${inputs.imageNoReboot}, and wait up to ${formatDuration(IMAGE_MAX_WAIT_MS / 1000)} for it`,
+      `create a version of launch template ${templateName} (${template.id}) from its current default version ${template.defaultVersion} with the new image`,
+      `set the new version as the default of ${templateName} (rollback restores version ${previousDefault})`,
+      `start an instance refresh of ${asgName} (${group.instanceIds.length} instance(s), group uses version ${asg.groupVersion}): MinHealthyPercentage ${inputs.minHealthyPercentage}` +
+        `${inputs.refreshCheckpoints.length ? `, checkpoints ${inputs.refreshCheckpoints.join(',')}% with ${inputs.pauseSeconds}s delay` : ''}` +
+        `, auto-rollback ${asg.autoRollback ? 'on' : 'not available (the group follows ' + asg.groupVersion + ')'}`,
+      `follow it every ${inputs.pollSeconds}s for up to ${formatDuration(REFRESH_MAX_WAIT_MS / 1000)}`,
+    ];
+    for (const step of asg.plan) report.info(`would ${step}`);
+    return undefined;
+  }
+  if (!canaryId) return 'Rollout refused: the record has no canary instance to make the image from';
+
+  // 1. The image of the canary. A rerun finds the image it made before, by name.
+  const imageFailure = await bakeImage(ctx, record, asg, canaryId, imageName, publisher);
+  if (imageFailure) return imageFailure;
+  const imageId = asg.imageId as string;
+
+  // 2. A new launch template version from the CURRENT default, with only the image changed.
+  let newVersion: number;
+  const known = record.settings.launchTemplate;
+  if (known && known.id === template.id && known.newVersion > 0) {
+    newVersion = known.newVersion;
+    report.info(
+      `launch template ${templateName}: version ${newVersion} was made by an earlier run of this deployment`,
+    );
+  } else {
+    newVersion = await createLaunchTemplateVersion(api, clients, {
+      templateId: template.id,
+      sourceVersion: template.defaultVersion,
+      imageId,
+      description: `emergency-deploy ${record.deploymentId}: image ${imageId} of canary ${canaryId}`,
+      clientToken: `${record.deploymentId}-${imageId}`,
+    });
+    record.settings.launchTemplate = { id: template.id, name: templateName, previousDefault, newVersion };
+    publisher.write(true);
+    report.info(
+      `launch template ${templateName}: version ${newVersion} made from default version ${template.defaultVersion} with ${imageId}`,
+    );
+  }
+  asg.newVersion = newVersion;
+
+  // 3. The new version becomes the default, by number.
+  if (template.defaultVersion !== newVersion) {
+    await setDefaultLaunchTemplateVersion(api, clients, template.id, newVersion);
+    report.info(
+      `launch template ${templateName}: default version ${template.defaultVersion} → ${newVersion}`,
+    );
+  }
+
+  // 4. The instance refresh: started once, followed until it ends.
+  const refresh = await startOrResumeRefresh(ctx, record, asg, group, template.id, newVersion, publisher);
+  if (typeof refresh === 'string') return refresh;
+  let lastLine = '';
+  const waited = await waitForInstanceRefresh(api, clients, runtime, asgName, refresh, {
+    pollMs: inputs.pollSeconds * 1000,
+    maxWaitMs: REFRESH_MAX_WAIT_MS,
+    onProgress: (s) => {
+      noteRefresh(record, asg, s);
+      const line = `instance refresh ${s.id}: ${s.status}, ${s.percentComplete ?? 0}% complete, ${s.instancesToUpdate ?? '?'} instance(s) to update`;
+      if (line !== lastLine) report.info(line);
+      lastLine = line;
+      publisher.write();
+    },
+  });
+  noteRefresh(record, asg, waited.state);
+  publisher.write(true);
+  const restore = `rollback will restore the launch template default to version ${previousDefault}`;
+  if (waited.outcome === 'cancelled') {
+    await cancelInstanceRefresh(api, clients, asgName).catch((e) =>
+      warn(ctx, record, `could not cancel the instance refresh: ${errorMessage(e)}`),
+    );
+    noteRefresh(record, asg, { ...waited.state, status: 'Cancelling' });
+    return `Rollout cancelled: instance refresh ${refresh} of ${asgName} was asked to stop at ${waited.state.percentComplete ?? 0}%; ${restore}`;
+  }
+  if (waited.outcome === 'timeout') {
+    return `Rollout failed: instance refresh ${refresh} of ${asgName} is still ${waited.state.status} after ${formatDuration(REFRESH_MAX_WAIT_MS / 1000)} (left running); ${restore}`;
+  }
+  if (waited.state.status !== 'Successful') {
+    const why = waited.state.statusReason ? `: ${waited.state.statusReason}` : '';
+    const selfRolledBack =
+      waited.state.status === 'RollbackSuccessful'
+        ? ' Auto Scaling already rolled the group back to its previous configuration;'
+        : '';
+    return `Rollout failed: instance refresh ${refresh} of ${asgName} ended ${waited.state.status}${why}.${selfRolledBack} ${restore}`;
+  }
+  report.info(`instance refresh ${refresh}: Successful; every instance of ${asgName} runs image ${imageId}`);
+  return undefined;
+}
+
+async function bakeImage(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  asg: AsgView,
+  canaryId: string,
+  imageName: string,
+  publisher: Publisher,
+): Promise<string | undefined> {
+  const { inputs, report, api, clients, runtime } = ctx;
+  const known = record.settings.image;
+  let image =
+    known && known.sourceInstanceId === canaryId ? await describeImage(api, clients, known.id) : undefined;
+  if (!image || image.state === 'deregistered' || image.id === '')
+    image = await findOwnImageByName(api, clients, imageName);
+  if (image) {
+    report.info(
+      `image ${image.id} (${imageName}) was made by an earlier run of this deployment: ${image.state}`,
+    );
+  } else {
+    const id = await createImage(api, clients, {
+      instanceId: canaryId,
+      name: imageName,
+      description: `emergency-deploy ${record.deploymentId}: canary ${canaryId} with the fix`,
+      noReboot: inputs.imageNoReboot,
+      tags: { [TAG_DEPLOYMENT_ID]: record.deploymentId, Name: imageName },
+    });
+    image = { id, state: 'pending', snapshotIds: [] };
+    report.info(`image ${id} requested from the canary ${canaryId} (NoReboot ${inputs.imageNoReboot})`);
+  }
+  asg.imageId = image.id;
+  record.settings.image = { id: image.id, sourceInstanceId: canaryId, state: image.state };
+  publisher.write(true);
+
+  const waited = await waitForImage(api, clients, runtime, image.id, {
+    pollMs: IMAGE_POLL_MS,
+    maxWaitMs: IMAGE_MAX_WAIT_MS,
+    onProgress: (s, percent, elapsedMs) =>
+      report.info(
+        `image ${s.id}: ${s.state}${percent !== undefined ? `, snapshot ${percent}%` : ''}, ${formatDuration(elapsedMs / 1000)} elapsed`,
+      ),
+  });
+  asg.imageState = waited.state.state;
+  record.settings.image.state = waited.state.state;
+  publisher.write(true);
+  if (waited.outcome === 'available') {
+    report.info(`image ${image.id} is available`);
+    return undefined;
+  }
+  const untouched = 'the launch template and the group were not changed';
+  if (waited.outcome === 'cancelled')
+    return `Rollout cancelled while image ${image.id} was ${waited.state.state}; ${untouched}`;
+  if (waited.outcome === 'timeout') {
+    return `Rollout failed: image ${image.id} is still ${waited.state.state} after ${formatDuration(IMAGE_MAX_WAIT_MS / 1000)}; ${untouched} (a rerun picks the image up)`;
+  }
+  return `Rollout failed: image ${image.id} is ${waited.state.state}${waited.state.reason ? ` (${waited.state.reason})` : ''}; ${untouched}`;
+}
+
+function noteRefresh(record: DeploymentRecord, asg: AsgView, s: RefreshState): void {
+  asg.refreshStatus = s.status;
+  asg.percentComplete = s.percentComplete;
+  asg.instancesToUpdate = s.instancesToUpdate;
+  asg.statusReason = s.statusReason;
+  record.settings.refresh = {
+    id: s.id,
+    asgName: asg.asgName,
+    status: s.status,
+    percentComplete: s.percentComplete,
+  };
+}
+
+/** Follows this deployment's refresh when an earlier run started one; starts it otherwise. */
+async function startOrResumeRefresh(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  asg: AsgView,
+  group: GroupInfo,
+  templateId: string,
+  newVersion: number,
+  publisher: Publisher,
+): Promise<string> {
+  const { inputs, report, api, clients } = ctx;
+  const known = record.settings.refresh;
+  if (known && known.asgName === asg.asgName) {
+    const state = await describeInstanceRefresh(api, clients, asg.asgName, known.id);
+    if (!isTerminalRefresh(state.status) || state.status === 'Successful') {
+      report.info(
+        `instance refresh ${known.id} was started by an earlier run of this deployment: ${state.status}`,
+      );
+      asg.refreshId = known.id;
+      return known.id;
+    }
+  }
+  let id: string;
+  try {
+    id = await startInstanceRefresh(api, clients, {
+      asgName: asg.asgName,
+      minHealthyPercentage: inputs.minHealthyPercentage,
+      checkpointPercentages: inputs.refreshCheckpoints,
+      checkpointDelaySeconds: inputs.pauseSeconds,
+      desired: asg.autoRollback ? { launchTemplateId: templateId, version: String(newVersion) } : undefined,
+      autoRollback: asg.autoRollback,
+    });
+  } catch (e) {
+    if (e instanceof RefreshAlreadyInProgress) {
+      throw new DeploymentFailure(
+        `Rollout failed: ${e.message}, not started by this deployment; it was left alone. The launch template default is now version ${newVersion}; rollback will restore version ${asg.previousDefault}`,
+      );
+    }
+    throw e;
+  }
+  asg.refreshId = id;
+  record.settings.refresh = { id, asgName: asg.asgName, status: 'Pending' };
+  publisher.write(true);
+  report.info(
+    `instance refresh ${id} started on ${asg.asgName} (${group.instanceIds.length} instance(s)): MinHealthyPercentage ${inputs.minHealthyPercentage}, auto-rollback ${asg.autoRollback ? 'on' : 'off'}`,
+  );
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the queue
+
+async function applyVisibilityTimeout(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  view: RolloutView,
+  url: string,
+  target: number,
+): Promise<string | undefined> {
+  const { api, clients, report, runtime } = ctx;
+  const current = (await getQueueState(api, clients, url)).visibilityTimeout;
+  // On a rerun the value before the deployment is the one recorded first, not today's.
+  const original = record.settings.visibilityTimeout?.before ?? current;
+  view.queue = { before: original, target, planned: ctx.inputs.dryRun };
+  if (ctx.inputs.dryRun) {
+    report.info(`would set the queue's visibility timeout ${current}s → ${target}s`);
+    return undefined;
+  }
+  if (current !== target) await setVisibilityTimeout(api, clients, url, target);
+  let after = current;
+  for (let attempt = 1; attempt <= READ_BACK_TRIES; attempt++) {
+    after = (await getQueueState(api, clients, url)).visibilityTimeout;
+    if (after === target) break;
+    if (attempt < READ_BACK_TRIES) await runtime.sleep(READ_BACK_INTERVAL_MS);
+  }
+  view.queue.after = after;
+  record.settings.visibilityTimeout = { before: original, after, at: runtime.clock.now().toISOString() };
+  if (after !== target) {
+    return `Rollout failed: the queue's visibility timeout reads ${after}s after setting ${target}s (was ${original}s)`;
+  }
+  report.info(`queue visibility timeout ${current}s → ${after}s (read back)`);
+  return undefined;
+}

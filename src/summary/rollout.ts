@@ -1,0 +1,166 @@
+// The rollout section of the job summary: the outcome, the fleet as it was found, the batches with
+// their times, every instance's result, the queue change and, for strategy asg, the image, the
+// launch template versions and the refresh.
+import type { RolloutView } from '../modes/rollout.js';
+import type { DeploymentRecord } from '../record.js';
+import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
+
+const PHASE = { c: 'canary', r: 'rollout' } as const;
+
+function secondsBetween(from: string, to: string | undefined): number | undefined {
+  return to === undefined ? undefined : Math.round((Date.parse(to) - Date.parse(from)) / 1000);
+}
+
+function ids(list: string[], max = 50): string {
+  const shown = list.slice(0, max).map((id) => escapeHtml(id));
+  return list.length > max ? `${shown.join(', ')}, … (${list.length - max} more)` : shown.join(', ');
+}
+
+export function renderRolloutSummary(record: DeploymentRecord, view: RolloutView): string {
+  const out: string[] = [];
+  const title = view.dryRun
+    ? `Rollout plan (dry-run): deployment ${record.deploymentId}`
+    : `Rollout ${view.verdict === 'pass' ? 'passed' : 'FAILED'}: deployment ${record.deploymentId}`;
+  out.push(heading(2, title));
+  out.push(`${view.verdict === 'pass' ? '✅' : '❌'} ${escapeHtml(view.reason)}`);
+
+  const facts: unknown[][] = [
+    ['Strategy', view.strategy],
+    [
+      'Canary',
+      record.canary ? `${record.canary.instanceId} (${record.canary.verdict})` : 'none in the record',
+    ],
+    ['Artifact', record.artifact ? `${record.artifact.s3Uri} (sha256 ${record.artifact.sha256})` : undefined],
+    ['Running instances matching the filters', view.fleetCount],
+  ];
+  if (view.strategy === 'ssm') {
+    facts.push(
+      ['Batch size', view.batchSize || undefined],
+      ['Bake between batches (s)', view.pauseSeconds],
+      ['Max errors', view.maxErrors],
+      ['Batches this run', view.plan.length],
+    );
+  }
+  out.push(table(['Field', 'Value'], facts));
+
+  if (view.appeared.length || view.vanished.length || view.alreadyInstalled.length || view.offline.length) {
+    const lines: string[] = [];
+    if (view.appeared.length) lines.push(`- Appeared since preflight (included): ${ids(view.appeared)}`);
+    if (view.vanished.length) lines.push(`- Vanished since preflight (not running): ${ids(view.vanished)}`);
+    if (view.alreadyInstalled.length) {
+      lines.push(`- Installed by an earlier run of this rollout (skipped): ${view.alreadyInstalled.length}`);
+    }
+    if (view.offline.length)
+      lines.push(`- Not Online in SSM (not deployed, counted as failed): ${ids(view.offline)}`);
+    out.push(heading(3, 'Fleet changes'), lines.join('\n'));
+  }
+
+  if (view.dryRun && view.strategy === 'ssm' && view.plan.length > 0) {
+    out.push(heading(3, 'Planned batches'));
+    out.push(
+      cappedTable(
+        ['Batch', 'Instances', 'Ids'],
+        view.plan.map((b, i) => [i + 1, b.length, b.slice(0, 20).join(', ') + (b.length > 20 ? ', …' : '')]),
+      ),
+    );
+  }
+
+  if (view.batches.length > 0) {
+    out.push(heading(3, 'Batches'));
+    out.push(
+      cappedTable(
+        [
+          'Batch',
+          'Instances',
+          'Started (UTC)',
+          'Install (s)',
+          'Total (s)',
+          'Healthy',
+          'Failed',
+          'Cancelled',
+          'Commands',
+        ],
+        view.batches.map((b) => [
+          b.number,
+          b.instanceIds.length,
+          b.startedAt,
+          b.installSeconds,
+          secondsBetween(b.startedAt, b.endedAt),
+          b.installed,
+          b.failed,
+          b.cancelled,
+          [...b.commandIds, ...b.healthCommandIds].join(', '),
+        ]),
+      ),
+    );
+  }
+
+  const entries = Object.entries(record.instances).sort(
+    ([a, ea], [b, eb]) => ea.b - eb.b || (a < b ? -1 : a > b ? 1 : 0),
+  );
+  if (entries.length > 0) {
+    out.push(heading(3, `Instances (${entries.length})`));
+    const failedFirst = [
+      ...entries.filter(([, e]) => e.s !== 'installed'),
+      ...entries.filter(([, e]) => e.s === 'installed'),
+    ];
+    out.push(
+      cappedTable(
+        ['Instance', 'Phase', 'Batch', 'Status', 'Command', 'Install (s)', 'Error'],
+        failedFirst.map(([id, e]) => [
+          id,
+          PHASE[e.p],
+          e.b,
+          e.s,
+          e.c >= 0 ? record.commands[e.c] : undefined,
+          e.t,
+          e.e,
+        ]),
+      ),
+    );
+    out.push(`Backup on each instance: ${escapeHtml(record.target.backupPath)}`);
+  }
+
+  if (view.asg) {
+    const a = view.asg;
+    out.push(heading(3, `Auto Scaling group ${a.asgName}`));
+    if (a.plan.length > 0) {
+      out.push(a.plan.map((step, i) => `${i + 1}. ${escapeHtml(step)}`).join('\n'));
+    } else {
+      out.push(
+        table(
+          ['Field', 'Value'],
+          [
+            ['Image', a.imageId ? `${a.imageId} (${a.imageState ?? 'unknown'})` : undefined],
+            ['Launch template', a.templateName],
+            ['Group uses version', a.groupVersion],
+            ['Default version before', a.previousDefault],
+            ['New default version', a.newVersion],
+            ['Instance refresh', a.refreshId],
+            ['Refresh status', a.refreshStatus],
+            ['Percent complete', a.percentComplete],
+            ['Instances to update', a.instancesToUpdate],
+            ['Status reason', a.statusReason],
+            ['Auto-rollback', a.autoRollback ? 'on' : 'off (the group follows a moving version)'],
+          ],
+        ),
+      );
+    }
+  }
+
+  if (view.queue) {
+    const q = view.queue;
+    out.push(heading(3, 'Queue visibility timeout'));
+    out.push(
+      q.planned
+        ? `Would change from ${cell(q.before)} s to ${cell(q.target)} s.`
+        : `${cell(q.before)} s → ${cell(q.after)} s (target ${cell(q.target)} s, read back${q.after === q.target ? '' : ': MISMATCH'}).`,
+    );
+  }
+
+  if (record.warnings.length > 0) {
+    out.push(heading(3, 'Warnings'));
+    out.push(record.warnings.map((w) => `- ${cell(w, 500)}`).join('\n'));
+  }
+  return out.join('\n\n');
+}

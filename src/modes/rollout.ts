@@ -715,7 +715,6 @@ async function rolloutThroughAsg(
 
   // 4. The instance refresh: started once, followed until it ends.
   const refresh = await startOrResumeRefresh(ctx, record, asg, group, template.id, newVersion, publisher);
-  if (typeof refresh === 'string') return refresh;
   let lastLine = '';
   const waited = await waitForInstanceRefresh(api, clients, runtime, asgName, refresh, {
     pollMs: inputs.pollSeconds * 1000,

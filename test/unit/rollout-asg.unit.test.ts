@@ -1,0 +1,380 @@
+import {
+  CancelInstanceRefreshCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeInstanceRefreshesCommand,
+  StartInstanceRefreshCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateImageCommand,
+  CreateLaunchTemplateVersionCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeSnapshotsCommand,
+  ModifyLaunchTemplateCommand,
+} from '@aws-sdk/client-ec2';
+import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { rollout } from '../../src/modes/rollout.js';
+import { newRecord, parseRecord, type DeploymentRecord } from '../../src/record.js';
+import { TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+
+const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
+const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
+const CANARY = 'i-0000000000000000a';
+const FLEET = [CANARY, 'i-0000000000000000b', 'i-0000000000000000c'];
+const LT_ID = 'lt-0123456789abcdef0';
+const LT_NAME = 'cis-file-processor-lt';
+const ASG = 'cis-file-processor-asg';
+const IMAGE = 'ami-0fix0000000000001';
+const REFRESH = '08b91cf7-8fa6-48af-b6a6-d227f40f1b9b';
+
+function canaryRecord(): DeploymentRecord {
+  const record = newRecord({
+    deploymentId: DEPLOYMENT,
+    now: new Date('2026-11-29T00:00:00Z'),
+    region: 'ap-northeast-1',
+    github: TEST_GITHUB,
+    serviceName: 'file-processor',
+    workerDir: '/opt/file-processor',
+    targetFile: 'worker.py',
+  });
+  record.fleet = {
+    filters: ['tag:Name=cis-file-processor'],
+    instanceIds: FLEET,
+    discoveredAt: record.createdAt,
+  };
+  record.queue = {
+    url: QUEUE_URL,
+    name: 'file-processing-queue-production',
+    arn: 'arn',
+    visibilityTimeout: 300,
+  };
+  record.artifact = {
+    s3Uri: 's3://cis-deploy-artifacts/fixes/worker.py',
+    sha256: 'b'.repeat(64),
+    uploaded: false,
+  };
+  record.canary = { instanceId: CANARY, verdict: 'go', reason: 'healthy', startedAt: record.createdAt };
+  record.commands.push('canary-command');
+  record.instances[CANARY] = { p: 'c', b: 0, s: 'installed', c: 0 };
+  return record;
+}
+
+interface AsgWorld {
+  groupVersion: string;
+  imageStates: string[];
+  refreshStates: {
+    Status: string;
+    PercentageComplete?: number;
+    InstancesToUpdate?: number;
+    StatusReason?: string;
+  }[];
+  onRefreshRead?: () => void;
+}
+
+function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = canaryRecord()) {
+  const w: AsgWorld = {
+    groupVersion: '3',
+    imageStates: ['pending', 'pending', 'available'],
+    refreshStates: [
+      { Status: 'Pending', PercentageComplete: 0, InstancesToUpdate: 3 },
+      { Status: 'InProgress', PercentageComplete: 40, InstancesToUpdate: 2 },
+      { Status: 'Successful', PercentageComplete: 100, InstancesToUpdate: 0 },
+    ],
+    ...world,
+  };
+  const t = testContext({
+    mode: 'rollout',
+    strategy: 'asg',
+    'asg-name': ASG,
+    'launch-template-name': LT_NAME,
+    record: JSON.stringify(record),
+    'visibility-timeout': '900',
+    'poll-seconds': '30',
+    ...raw,
+  });
+  const ec2 = mockClient(t.ctx.clients.ec2);
+  const asg = mockClient(t.ctx.clients.autoscaling);
+  const sqs = mockClient(t.ctx.clients.sqs);
+  const ssm = mockClient(t.ctx.clients.ssm);
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [{ Instances: FLEET.map((InstanceId) => ({ InstanceId, State: { Name: 'running' } })) }],
+  });
+  ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE });
+  let imageReads = 0;
+  ec2.on(DescribeImagesCommand).callsFake((input) => {
+    if (input.Filters) return { Images: [] }; // no image of this name yet
+    const state = w.imageStates[Math.min(imageReads++, w.imageStates.length - 1)];
+    return {
+      Images: [
+        {
+          ImageId: IMAGE,
+          State: state,
+          StateReason:
+            state === 'failed'
+              ? { Code: 'Client.InternalError', Message: 'snapshot creation failed' }
+              : undefined,
+          BlockDeviceMappings: [{ Ebs: { SnapshotId: 'snap-1' } }],
+        },
+      ],
+    };
+  });
+  ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-1', Progress: '57%' }] });
+  let defaultVersion = 3;
+  ec2.on(DescribeLaunchTemplatesCommand).callsFake(() => ({
+    LaunchTemplates: [
+      {
+        LaunchTemplateId: LT_ID,
+        LaunchTemplateName: LT_NAME,
+        DefaultVersionNumber: defaultVersion,
+        LatestVersionNumber: 4,
+      },
+    ],
+  }));
+  ec2.on(CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { VersionNumber: 5 } });
+  ec2.on(ModifyLaunchTemplateCommand).callsFake((input) => {
+    defaultVersion = Number(input.DefaultVersion);
+    return {};
+  });
+  asg.on(DescribeAutoScalingGroupsCommand).resolves({
+    AutoScalingGroups: [
+      {
+        AutoScalingGroupName: ASG,
+        LaunchTemplate: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: w.groupVersion },
+        MinSize: 3,
+        MaxSize: 6,
+        DesiredCapacity: 3,
+        DefaultCooldown: 300,
+        AvailabilityZones: ['ap-northeast-1a'],
+        HealthCheckType: 'EC2',
+        CreatedTime: new Date('2026-01-01T00:00:00Z'),
+        Instances: FLEET.map((InstanceId) => ({
+          InstanceId,
+          AvailabilityZone: 'ap-northeast-1a',
+          LifecycleState: 'InService',
+          HealthStatus: 'Healthy',
+          ProtectedFromScaleIn: false,
+        })),
+      },
+    ],
+  });
+  asg.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: REFRESH });
+  let refreshReads = 0;
+  asg.on(DescribeInstanceRefreshesCommand).callsFake(() => {
+    w.onRefreshRead?.();
+    const s = w.refreshStates[Math.min(refreshReads++, w.refreshStates.length - 1)];
+    return { InstanceRefreshes: [{ InstanceRefreshId: REFRESH, AutoScalingGroupName: ASG, ...s }] };
+  });
+  asg.on(CancelInstanceRefreshCommand).resolves({ InstanceRefreshId: REFRESH });
+  let visibility = 300;
+  sqs
+    .on(GetQueueAttributesCommand)
+    .callsFake(() => ({ Attributes: { QueueArn: 'arn', VisibilityTimeout: String(visibility) } }));
+  sqs.on(SetQueueAttributesCommand).callsFake((input) => {
+    visibility = Number(input.Attributes.VisibilityTimeout);
+    return {};
+  });
+  return { ...t, ec2, asg, sqs, ssm, world: w };
+}
+
+describe('rollout, strategy asg', () => {
+  it('images the canary, versions the template from its current default, refreshes the group, then the queue', async () => {
+    const { ctx, ec2, asg, sqs, ssm, report } = setup({
+      'refresh-checkpoints': '50,100',
+      'pause-seconds': '300',
+    });
+    const outcome = await rollout(ctx);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.verdict).toBe('pass');
+
+    expect(ec2.commandCalls(CreateImageCommand)[0].args[0].input).toMatchObject({
+      InstanceId: CANARY,
+      Name: `emergency-deploy-${DEPLOYMENT}`,
+      NoReboot: true,
+    });
+    // From the CURRENT default version (3), not version 1 as the runbook hard-coded.
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0].args[0].input).toMatchObject({
+      LaunchTemplateId: LT_ID,
+      SourceVersion: '3',
+      LaunchTemplateData: { ImageId: IMAGE },
+    });
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0].args[0].input).toEqual({
+      LaunchTemplateId: LT_ID,
+      DefaultVersion: '5',
+    });
+    // The group pins a version: the refresh names the new one, and AWS allows auto-rollback.
+    expect(asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: ASG,
+      Strategy: 'Rolling',
+      Preferences: {
+        MinHealthyPercentage: 90,
+        CheckpointPercentages: [50, 100],
+        CheckpointDelay: 300,
+        SkipMatching: true,
+        AutoRollback: true,
+      },
+      DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: LT_ID, Version: '5' } },
+    });
+    // Nothing in place: no SSM command at all.
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+
+    const s = outcome.record.settings;
+    expect(s.image).toEqual({ id: IMAGE, sourceInstanceId: CANARY, state: 'available' });
+    expect(s.launchTemplate).toEqual({ id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 5 });
+    expect(s.refresh).toMatchObject({
+      id: REFRESH,
+      asgName: ASG,
+      status: 'Successful',
+      percentComplete: 100,
+    });
+    expect(s.visibilityTimeout).toMatchObject({ before: 300, after: 900 });
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(1);
+
+    expect(report.lines).toContain(`image ${IMAGE}: pending, snapshot 57%, 0s elapsed`);
+    expect(report.lines).toContain(
+      `instance refresh ${REFRESH}: InProgress, 40% complete, 2 instance(s) to update`,
+    );
+    expect(outcome.summary).toContain(IMAGE);
+    expect(outcome.summary).toContain('| New default version | 5 |');
+    expect(outcome.summary).toContain('| Default version before | 3 |');
+  });
+
+  it('lets a group that follows $Default pick up the new default, without a desired configuration', async () => {
+    const { ctx, asg } = setup({ 'image-no-reboot': 'false' }, { groupVersion: '$Default' });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    const start = asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input;
+    expect(start.DesiredConfiguration).toBeUndefined();
+    expect(start.Preferences).toEqual({ MinHealthyPercentage: 90 });
+    expect(outcome.summary).toContain('off (the group follows a moving version)');
+  });
+
+  it('passes NoReboot false when asked', async () => {
+    const { ctx, ec2 } = setup({ 'image-no-reboot': 'false' });
+    await rollout(ctx);
+    expect(ec2.commandCalls(CreateImageCommand)[0].args[0].input.NoReboot).toBe(false);
+  });
+
+  it('fails on a failed image and changes nothing else', async () => {
+    const { ctx, ec2, asg, sqs, report } = setup({}, { imageStates: ['pending', 'failed'] });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('fail');
+    expect(outcome.failure).toBe(
+      `Rollout failed: image ${IMAGE} is failed (snapshot creation failed); the launch template and the group were not changed`,
+    );
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    expect(parseRecord(report.outputs.record ?? '').settings.image).toMatchObject({
+      id: IMAGE,
+      state: 'failed',
+    });
+  });
+
+  it('fails when the refresh fails, saying rollback restores the template default; the queue is untouched', async () => {
+    const { ctx, sqs, report } = setup(
+      {},
+      {
+        refreshStates: [
+          { Status: 'InProgress', PercentageComplete: 30 },
+          {
+            Status: 'RollbackSuccessful',
+            PercentageComplete: 30,
+            StatusReason: 'instances failed health checks',
+          },
+        ],
+      },
+    );
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('fail');
+    expect(outcome.failure).toContain(
+      `instance refresh ${REFRESH} of ${ASG} ended RollbackSuccessful: instances failed health checks.`,
+    );
+    expect(outcome.failure).toContain('Auto Scaling already rolled the group back');
+    expect(outcome.failure).toContain('rollback will restore the launch template default to version 3');
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    const written = parseRecord(report.outputs.record ?? '');
+    expect(written.settings.refresh).toMatchObject({ id: REFRESH, status: 'RollbackSuccessful' });
+    expect(written.settings.launchTemplate).toMatchObject({ previousDefault: 3, newVersion: 5 });
+    expect(written.phases.at(-1)).toMatchObject({ mode: 'rollout', verdict: 'fail' });
+  });
+
+  it('a plain Failed refresh is a failure too', async () => {
+    const { ctx } = setup({}, { refreshStates: [{ Status: 'Failed', StatusReason: 'launch failed' }] });
+    const outcome = await rollout(ctx);
+    expect(outcome.failure).toMatch(
+      /ended Failed: launch failed\. rollback will restore the launch template default to version 3$/,
+    );
+  });
+
+  it('cancelled while the refresh runs: the refresh is cancelled, the record written', async () => {
+    const { ctx, asg, runtime, report, world } = setup(
+      {},
+      { refreshStates: [{ Status: 'InProgress', PercentageComplete: 20 }] },
+    );
+    world.onRefreshRead = () => runtime.cancel();
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('fail');
+    expect(outcome.failure).toMatch(/^Rollout cancelled: instance refresh .* was asked to stop at 20%/);
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(1);
+    expect(parseRecord(report.outputs.record ?? '').settings.refresh?.status).toBe('Cancelling');
+  });
+
+  it('gives up following a refresh after a bounded wait, leaving it running', async () => {
+    const { ctx, runtime } = setup({}, { refreshStates: [{ Status: 'InProgress', PercentageComplete: 50 }] });
+    const outcome = await rollout(ctx);
+    expect(outcome.failure).toMatch(/is still InProgress after 5h 0m \(left running\)/);
+    expect(runtime.clock.sleeps.filter((ms) => ms === 30_000).length).toBe(600);
+  });
+
+  it('a rerun follows the refresh it started instead of making another image, version or refresh', async () => {
+    const record = canaryRecord();
+    record.settings.image = { id: IMAGE, sourceInstanceId: CANARY, state: 'available' };
+    record.settings.launchTemplate = { id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 5 };
+    record.settings.refresh = { id: REFRESH, asgName: ASG, status: 'InProgress' };
+    const { ctx, ec2, asg } = setup({}, { imageStates: ['available'] }, record);
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(ec2.commandCalls(CreateImageCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(outcome.record.settings.launchTemplate?.previousDefault).toBe(3);
+  });
+
+  it('dry-run describes the steps and sends nothing that changes anything', async () => {
+    const { ctx, ec2, asg, sqs, report } = setup({ 'dry-run': 'true' });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    for (const c of [CreateImageCommand, CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand]) {
+      expect(ec2.commandCalls(c)).toHaveLength(0);
+    }
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+    expect(
+      report.lines.some(
+        (l) =>
+          l.startsWith('would create a version of launch template') &&
+          l.includes('current default version 3'),
+      ),
+    ).toBe(true);
+    expect(outcome.summary).toContain('auto-rollback on');
+  });
+
+  it('refuses a group that does not use the named launch template', async () => {
+    const { ctx, asg, ec2 } = setup({ 'launch-template-name': 'other-template' });
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({
+      LaunchTemplates: [
+        { LaunchTemplateId: 'lt-0other', LaunchTemplateName: 'other-template', DefaultVersionNumber: 1 },
+      ],
+    });
+    const outcome = await rollout(ctx);
+    expect(outcome.failure).toBe(
+      `Rollout refused: Auto Scaling group ${ASG} uses launch template ${LT_NAME}, not other-template`,
+    );
+    expect(ec2.commandCalls(CreateImageCommand)).toHaveLength(0);
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+  });
+});

@@ -348,9 +348,9 @@ describe('rollout, strategy asg', () => {
     const { ctx, ec2, asg, sqs, report } = setup({ 'dry-run': 'true' });
     const outcome = await rollout(ctx);
     expect(outcome.verdict).toBe('pass');
-    for (const c of [CreateImageCommand, CreateLaunchTemplateVersionCommand, ModifyLaunchTemplateCommand]) {
-      expect(ec2.commandCalls(c)).toHaveLength(0);
-    }
+    expect(ec2.commandCalls(CreateImageCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
     expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
     expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
     expect(

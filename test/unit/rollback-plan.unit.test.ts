@@ -200,6 +200,12 @@ describe('rollbackReasons', () => {
     );
   });
 
+  it('says which phase died without finishing (the record a cancelled job left)', () => {
+    const rec = record({ [A]: installed('c', 0) });
+    rec.phases.push({ mode: 'rollout', startedAt: '2026-11-29T00:10:00.000Z' });
+    expect(rollbackReasons(rec, DEP)).toEqual(['rollout did not finish (started 2026-11-29T00:10:00.000Z)']);
+  });
+
   it('says when nothing failed, and when there is no record', () => {
     expect(rollbackReasons(record(), DEP)).toEqual([
       'no failure is recorded: rollback requested by the operator',

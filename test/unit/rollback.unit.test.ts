@@ -25,7 +25,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { rollback } from '../../src/modes/rollback.js';
-import { backupPathFor, newRecord, type DeploymentRecord, type InstanceEntry } from '../../src/record.js';
+import {
+  backupPathFor,
+  newRecord,
+  serializeRecord,
+  type DeploymentRecord,
+  type InstanceEntry,
+} from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
 
@@ -70,6 +76,8 @@ class FakeWorld {
   scripts: string[] = [];
   /** SetQueueAttributes that does not take (read back still differs) */
   sticky = false;
+  /** DescribeInstances page size (small, so paging is exercised) */
+  pageSize = 2;
 
   add(id: string, init: Partial<FakeInstance> = {}, tagged = true): void {
     this.instances.set(id, {
@@ -172,10 +180,10 @@ function setup(world: FakeWorld, raw: RawInputs) {
   ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: Filter[]; NextToken?: string }) => {
     const all = world.describe(input.Filters ?? []);
     const start = Number(input.NextToken ?? '0');
-    const page = all.slice(start, start + 2);
+    const page = all.slice(start, start + world.pageSize);
     return {
       Reservations: page.map((i) => ({ Instances: [i] })),
-      NextToken: start + 2 < all.length ? String(start + 2) : undefined,
+      NextToken: start + world.pageSize < all.length ? String(start + world.pageSize) : undefined,
     };
   });
   ec2.on(DescribeLaunchTemplatesCommand).callsFake(() => ({
@@ -547,6 +555,29 @@ describe('rollback mode', () => {
     expect(out.verdict).toBe('pass');
     expect(out.record.instances[B].re).toBe('gone: terminated');
     expect(out.record.instances[A].rb).toBe('restored');
+  });
+});
+
+describe('rollback of a 5,000-instance fleet', () => {
+  it('fans out 50 per command and keeps the record under the job-output limit when every restore fails', async () => {
+    const world = new FakeWorld();
+    world.pageSize = 1000;
+    const entries: Record<string, InstanceEntry> = {};
+    for (let i = 0; i < 5000; i++) {
+      const id = `i-${i.toString(16).padStart(17, '0')}`;
+      world.add(id, { backup: false });
+      entries[id] = { p: i === 0 ? 'c' : 'r', b: Math.ceil(i / 100), s: 'failed', c: 1, e: 'x'.repeat(60) };
+    }
+    const rec = baseRecord(entries);
+    const { ctx, ssm } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(100);
+    expect(Object.values(out.record.instances).every((e) => e.rb === 'failed')).toBe(true);
+    expect(Buffer.byteLength(serializeRecord(out.record))).toBeLessThan(1_000_000);
+    expect(out.summary).toContain('4800 more rows are in the record');
+    expect(Buffer.byteLength(out.summary)).toBeLessThan(1024 * 1024);
   });
 });
 

@@ -94,6 +94,10 @@ function ceilMinute(ms: number): Date {
   return new Date(Math.ceil(ms / 60_000) * 60_000);
 }
 
+function roundTenth(n: number | undefined): number | undefined {
+  return n === undefined ? undefined : Math.round(n * 10) / 10;
+}
+
 function lastPoint(s: MetricSeries | undefined): number | undefined {
   return s && s.points.length > 0 ? s.points[s.points.length - 1].value : undefined;
 }
@@ -139,7 +143,7 @@ async function readWindowMetrics(
     deleteFailed: seriesSum(series.get('deletefailed')),
     received: seriesSum(series.get('received')),
     deleted: seriesSum(deleted),
-    filesPerHour: deleted ? ratePerHour(deleted.points, METRIC_PERIOD_SECONDS) : undefined,
+    filesPerHour: deleted ? roundTenth(ratePerHour(deleted.points, METRIC_PERIOD_SECONDS)) : undefined,
     oldestAgeSeconds: lastPoint(series.get('oldest')),
   };
 }
@@ -336,7 +340,7 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     delayed: last?.delayed,
     dlqVisible: lastDlq(samples),
     instances: lastRunning,
-    filesPerHour: metrics.filesPerHour === undefined ? undefined : Math.round(metrics.filesPerHour * 10) / 10,
+    filesPerHour: metrics.filesPerHour,
     oldestAgeSeconds: metrics.oldestAgeSeconds,
     deleteFailed: metrics.deleteFailed,
   });

@@ -93,9 +93,10 @@ function safeNumber(n: number): string {
   return Number.isFinite(n) ? String(Math.round(n * 100) / 100) : '0';
 }
 
-function minutesLabel(ms: number): string {
-  const m = ms / 60_000;
-  return Number.isInteger(m) ? String(m) : m.toFixed(1);
+/** m:ss since the window opened: distinct for every distinct second (categories must not repeat). */
+function elapsedLabel(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
 }
 
 /**
@@ -114,14 +115,14 @@ export function renderDepthChart(
   const queue = points.map((s) => backlog(s) ?? 0);
   const dlq = points.map((s) => s.dlq ?? 0);
   const top = Math.max(1, ...queue, ...(hasDlq ? dlq : []));
-  const labels = points.map((s) => `"${minutesLabel(Date.parse(s.at) - t0)}"`);
+  const labels = points.map((s) => `"${elapsedLabel(Date.parse(s.at) - t0)}"`);
   const lines = [
     '```mermaid',
     // Fixed colours, so the caption below can name them (xychart draws no legend).
     `%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#1f6feb, #d1242f"}}}}%%`,
     'xychart-beta',
     `  title "${mermaidText(`Queue backlog${hasDlq ? ' and DLQ' : ''}, ${checkpoint} checkpoint`)}"`,
-    `  x-axis "minutes since the window opened" [${labels.join(', ')}]`,
+    `  x-axis "time since the window opened (m:ss)" [${labels.join(', ')}]`,
     `  y-axis "messages" 0 --> ${safeNumber(Math.ceil(top * 1.1))}`,
     `  line [${queue.map(safeNumber).join(', ')}]`,
   ];

@@ -121,7 +121,9 @@ describe('the depth chart', () => {
     expect(block.split('\n')[0]).toBe('```mermaid');
     expect(block).toContain('xychart-beta');
     expect(block).toContain('  title "Queue backlog and DLQ, 10m checkpoint"');
-    expect(block).toContain('  x-axis "minutes since the window opened" ["0", "1", "2", "3"]');
+    expect(block).toContain(
+      '  x-axis "time since the window opened (m:ss)" ["0:00", "1:00", "2:00", "3:00"]',
+    );
     expect(block).toContain('  y-axis "messages" 0 --> 1364');
     expect(block).toContain('  line [1240, 900, 600, 312]');
     expect(block).toContain('  line [3, 5, 7, 9]');

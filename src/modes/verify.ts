@@ -305,7 +305,8 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   if (cancelled) warn(ctx, record, `verify was cancelled after ${samples.length} of ${planned} samples`);
 
   // A cancelled run starts nothing new: the service check and CloudWatch are left unjudged.
-  const runningIds = fleet.notRunning ? expected.filter((id) => !fleet.notRunning?.includes(id)) : expected;
+  const down = new Set(fleet.notRunning ?? []);
+  const runningIds = expected.filter((id) => !down.has(id));
   const services: ServiceReading = cancelled
     ? { skipped: 'not checked: the run was cancelled', checked: 0, inactive: [], unknown: [] }
     : await readServices(ctx, record, runningIds);

@@ -181,6 +181,7 @@ describe('canary: a healthy canary', () => {
     const watchScript = sent[1].args[0].input.Parameters?.commands?.[0] ?? '';
     expect(watchScript).toContain("since_epoch='1795910410'"); // the instance's clock, from the install
     expect(watchScript).toContain("main_start_baseline='5000000'");
+    expect(sent.every((c) => c.args[0].input.InstanceIds?.join() === FLEET[0])).toBe(true);
     expect(sent[0].args[0].input.Parameters?.executionTimeout).toEqual(['600']);
     expect(sent[1].args[0].input.Parameters?.executionTimeout).toEqual(['120']);
 

@@ -86,6 +86,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   markPhase(record, { mode: 'rollback', startedAt, dryRun: inputs.dryRun });
   const problems: string[] = [];
   const settings: SettingResult[] = [];
+  // Earlier phases' warnings are theirs; the summary shows the ones this run raised.
+  const earlierWarnings = record.warnings.length;
 
   const reasons = rollbackReasons(inputs.record, deploymentId);
   report.info(`Rollback Required: YES, deployment ${deploymentId}`);
@@ -203,7 +205,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
       settings,
       notes: plan.notes,
       problems,
-      warnings: record.warnings.filter((w) => !plan.notes.includes(w)),
+      warnings: record.warnings.slice(earlierWarnings).filter((w) => !plan.notes.includes(w)),
     }),
     outputs: { [Output.DeploymentId]: deploymentId },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,

@@ -8,11 +8,14 @@
 //   plan-checkpoint --records DIR [--now ISO]
 //     finds every deployment-record.json under DIR, decides which later checkpoint (1h, 24h) is due
 //     and sets the step outputs checkpoint, deployment-id, sha, reason and record.
+//   gate --comments FILE --approvers LIST --deployer LOGIN --out FILE [--allow-self]
+//     the fallback GO/NO-GO gate: writes go, no-go or pending to FILE from an issue's comments.
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from './errors.js';
 import { planCheckpoint } from './logic/checkpoints.js';
+import { decideGate, parseApprovers, parseComments } from './logic/gate.js';
 import { timeSpan } from './logic/record-facts.js';
 import { parseRecord, type DeploymentRecord } from './record.js';
 import { renderDeploymentLog, type Approval } from './summary/deployment-log.js';
@@ -172,14 +175,35 @@ async function planCheckpointCommand(args: string[], io: ToolIo): Promise<void> 
   );
 }
 
+async function gateCommand(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['comments', 'approvers', 'deployer', 'out'], ['allow-self']);
+  let comments: unknown = [];
+  try {
+    comments = JSON.parse(await readFile(required(opts, 'comments'), 'utf8'));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    io.log(`comments not read (${errorMessage(e)}): still pending`);
+  }
+  const decision = decideGate(parseComments(comments), {
+    approvers: parseApprovers(opts.get('approvers') ?? ''),
+    deployer: required(opts, 'deployer'),
+    allowSelf: opts.has('allow-self'),
+  });
+  await writeFile(required(opts, 'out'), decision.state, 'utf8');
+  io.log(decision.reason);
+}
+
 /** Runs one command; returns the process exit code (0 done, 1 failed, 2 bad usage). */
 export async function runRecordTool(args: string[], io: ToolIo = defaultIo): Promise<number> {
   const [command, ...rest] = args;
   try {
     if (command === 'report') await report(rest, io);
     else if (command === 'plan-checkpoint') await planCheckpointCommand(rest, io);
+    else if (command === 'gate') await gateCommand(rest, io);
     else
-      throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}: use report or plan-checkpoint`);
+      throw new UsageError(
+        `unknown command ${JSON.stringify(command ?? '')}: use report, plan-checkpoint or gate`,
+      );
     return 0;
   } catch (e) {
     io.log(`record-tool: ${errorMessage(e)}`);

@@ -1,0 +1,84 @@
+// docs/SETUP.md and iam/trust-policy.json describe the workflows; these checks keep them true.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderDeploymentLog } from '../../src/summary/deployment-log.js';
+import { renderNotificationAfter } from '../../src/summary/notifications.js';
+import { at, completedRecord } from '../support/sample-record.js';
+
+const doc = readFileSync('docs/SETUP.md', 'utf8');
+const workflows = readdirSync('.github/workflows').map((f) =>
+  readFileSync(join('.github/workflows', f), 'utf8'),
+);
+
+/** The body of the fenced block of `lang` that follows `after` in the doc. */
+function fenced(lang: string, after: string): string {
+  const from = doc.indexOf(after);
+  const start = doc.indexOf(`\`\`\`${lang}\n`, from) + lang.length + 4;
+  return doc.slice(start, doc.indexOf('\n```', start));
+}
+
+describe('docs/SETUP.md', () => {
+  it('documents every repository variable the workflows read', () => {
+    const used = new Set(workflows.flatMap((w) => [...w.matchAll(/vars\.([A-Z0-9_]+)/g)].map((m) => m[1])));
+    expect(used.size).toBeGreaterThan(10);
+    for (const name of used)
+      expect({ name, documented: doc.includes(`\`${name}\``) }).toEqual({ name, documented: true });
+  });
+
+  it('shows the deployment log exactly as the renderer writes it', () => {
+    const log = renderDeploymentLog(completedRecord(), {
+      approvals: [
+        {
+          user: 'lead-sre',
+          state: 'approved',
+          comment: 'canary log clean, DLQ flat',
+          environments: ['production'],
+        },
+      ],
+      metricLabel: 'CISFileSearch/Worker MessageDeleteFailed',
+    });
+    expect(fenced('markdown', '## 7. What the summaries look like')).toBe(
+      log.slice(0, log.indexOf('### Phases')).trimEnd(),
+    );
+  });
+
+  it('shows the after notification exactly as the renderer writes it', () => {
+    expect(fenced('text', 'The *after* notification')).toBe(
+      renderNotificationAfter(completedRecord(), new Date(at(31))),
+    );
+  });
+
+  it('explains the checkpoint design and the rollback choice', () => {
+    expect(doc).toContain('## 6. Later checkpoints (1 h and 24 h)');
+    expect(doc).toContain('### Why rollback has no approval gate');
+    expect(doc).toContain('### Where required reviewers are not available on your plan');
+  });
+});
+
+describe('iam/trust-policy.json', () => {
+  const policy = JSON.parse(readFileSync('iam/trust-policy.json', 'utf8')) as {
+    Statement: {
+      Effect: string;
+      Action: string;
+      Principal: { Federated: string };
+      Condition: Record<string, Record<string, string | string[]>>;
+    }[];
+  };
+
+  it('trusts GitHub OIDC for STS, from the default branch and the production environment only', () => {
+    expect(policy.Statement).toHaveLength(1);
+    const [s] = policy.Statement;
+    expect(s.Effect).toBe('Allow');
+    expect(s.Action).toBe('sts:AssumeRoleWithWebIdentity');
+    expect(s.Principal.Federated).toMatch(/:oidc-provider\/token\.actions\.githubusercontent\.com$/);
+    expect(Object.keys(s.Condition)).toEqual(['StringEquals']);
+    const c = s.Condition.StringEquals;
+    expect(c['token.actions.githubusercontent.com:aud']).toBe('sts.amazonaws.com');
+    const subs = c['token.actions.githubusercontent.com:sub'] as string[];
+    expect(subs.map((x) => x.replace(/^repo:[^:]+:/, ''))).toEqual([
+      'ref:refs/heads/main',
+      'environment:production',
+    ]);
+    for (const sub of subs) expect(sub).not.toMatch(/[*?]/);
+  });
+});

@@ -52,6 +52,13 @@ export function deployedAt(record: DeploymentRecord): Date | undefined {
   return parseTime(rollout?.endedAt) ?? parseTime(verify?.startedAt);
 }
 
+/** Whether the deployment installed on (or tried to install on) any instance. */
+export function touchedFleet(record: DeploymentRecord): boolean {
+  const touched =
+    record.instances && typeof record.instances === 'object' && Object.keys(record.instances).length > 0;
+  return touched || phases(record).some((p) => p.mode === 'rollout');
+}
+
 const fmt = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
@@ -59,8 +66,15 @@ const fmt = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
  * or rolled back onto. A checkpoint is due once its time has come, until its grace period ends.
  */
 export function planCheckpoint(records: DeploymentRecord[], now: Date): CheckpointPlan {
-  const real = latestPerDeployment(records.filter((r) => !isDryRun(r)));
-  if (real.length === 0) return { missed: [], reason: 'no deployment record found (dry runs are ignored)' };
+  // A dry run, or a run that stopped before touching any instance (a failed preflight), changed
+  // nothing: the fleet still runs what the deployment before it installed.
+  const real = latestPerDeployment(records.filter((r) => !isDryRun(r) && touchedFleet(r)));
+  if (real.length === 0) {
+    return {
+      missed: [],
+      reason: 'no deployment record found (dry runs and runs that touched no instance are ignored)',
+    };
+  }
   real.sort((a, b) => (parseTime(b.createdAt)?.getTime() ?? 0) - (parseTime(a.createdAt)?.getTime() ?? 0));
   const record = real[0];
   const id = record.deploymentId;

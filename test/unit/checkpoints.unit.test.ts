@@ -1,6 +1,6 @@
 import { deployedAt, latestPerDeployment, planCheckpoint } from '../../src/logic/checkpoints.js';
 import type { DeploymentRecord } from '../../src/record.js';
-import { at, completedRecord, rolledBackRecord } from '../support/sample-record.js';
+import { at, completedRecord, preflightRecord, rolledBackRecord } from '../support/sample-record.js';
 
 // completedRecord(): the rollout ended at minute 20.
 const afterRollout = (minutes: number) => new Date(at(20 + minutes));
@@ -70,6 +70,16 @@ describe('which record it looks at', () => {
     expect(plan.due).toBeUndefined();
     expect(plan.record?.deploymentId).toBe('dep-20261130t000000z-5000-1');
     expect(plan.reason).toContain('is rolled-back');
+  });
+
+  it('ignores a newer run that stopped before touching any instance', () => {
+    const failedPreflight = preflightRecord();
+    failedPreflight.deploymentId = 'dep-20261129t060000z-4300-1';
+    failedPreflight.createdAt = at(40);
+    failedPreflight.phases[0].verdict = 'fail';
+    const plan = planCheckpoint([completedRecord(), failedPreflight], afterRollout(60));
+    expect(plan.due).toBe('1h');
+    expect(plan.record?.deploymentId).toBe('dep-20261129t053000z-4242-1');
   });
 
   it('ignores dry runs', () => {

@@ -3,6 +3,7 @@
 // comparison, issues encountered and the success-criteria checklists. Markdown for the job summary
 // and the incident report artifact. Every value from the record (it crossed job boundaries, and
 // much of it came from AWS or instances) is escaped through cell/escapeHtml.
+import type { CriterionId } from '../logic/trend.js';
 import type { CheckpointName, DeploymentRecord, InstanceEntry } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 import {
@@ -42,8 +43,9 @@ const CHECKPOINT_TITLES: Record<JudgedCheckpoint, string> = {
   '24h': '24 hours after',
 };
 
-// The runbook's wording of each criterion verify judges, by the id verify records.
-const CRITERION_TITLES: Record<string, string> = {
+// The runbook's wording of each criterion verify judges, by the id verify records (every id: the
+// type makes a new criterion in verify a compile error here until it has a title).
+const CRITERION_TITLES: Record<CriterionId, string> = {
   window: 'Verify window completed',
   workers: 'All workers running',
   services: 'Service active on every worker',
@@ -59,7 +61,7 @@ const CRITERION_TITLES: Record<string, string> = {
 };
 
 // What each checkpoint will judge, shown until it has run.
-const PENDING_CRITERIA: Record<JudgedCheckpoint, string[]> = {
+const PENDING_CRITERIA: Record<JudgedCheckpoint, CriterionId[]> = {
   '10m': ['workers', 'depth-trend', 'no-loop', 'dlq-stable', 'delete-failures'],
   '1h': ['depth-reduced', 'processing-rate', 'no-loop'],
   '24h': ['depth-under', 'dlq-empty', 'lag'],
@@ -113,7 +115,9 @@ function checklist(record: DeploymentRecord, checkpoint: JudgedCheckpoint): stri
   }
   const verdict = judged.verdict ? ` — ${judged.verdict === 'pass' ? 'PASS' : 'FAIL'}` : '';
   const at = judged.endedAt ? ` at ${jstAndUtc(judged.endedAt)}` : '';
-  const lines = judged.criteria.map((c) => criterionLine(c.status, CRITERION_TITLES[c.id] ?? c.id, c.detail));
+  const lines = judged.criteria.map((c) =>
+    criterionLine(c.status, (CRITERION_TITLES as Record<string, string>)[c.id] ?? c.id, c.detail),
+  );
   return [
     heading(4, `${title}${verdict}${at}`),
     lines.length > 0 ? lines.join('\n') : '_No criterion recorded._',

@@ -1,7 +1,7 @@
 // ESM + TypeScript: ts-jest compiles each file as an ES module; run jest with
 // --experimental-vm-modules (see package.json scripts). Type checking is `npm run typecheck`'s job,
 // so ts-jest only transpiles (isolatedModules in tsconfig.json), which keeps the suite fast on two cores.
-const transform = { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }] };
 const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
 const common = { extensionsToTreatAsEsm: ['.ts'], transform, moduleNameMapper, testEnvironment: 'node' };
 

@@ -11,7 +11,13 @@ import {
   type Mode,
 } from './constants.js';
 import { InputError } from './errors.js';
-import { DEPLOYMENT_ID_PATTERN, INSTANCE_ID_PATTERN, parseRecord, type DeploymentRecord } from './record.js';
+import {
+  backupPathFor,
+  DEPLOYMENT_ID_PATTERN,
+  INSTANCE_ID_PATTERN,
+  parseRecord,
+  type DeploymentRecord,
+} from './record.js';
 
 export type Strategy = 'ssm' | 'asg';
 export type Checkpoint = '10m' | '1h' | '24h';
@@ -272,10 +278,81 @@ function oneOf<T extends string>(input: string, raw: string, allowed: readonly T
   return raw as T;
 }
 
-/** Quotes a user value for an error message, cut short and with control characters made visible. */
+/**
+ * Quotes a user value for an error message, cut short, with control and non-ASCII characters made
+ * visible as \uXXXX: a right-to-left override or a zero-width joiner must not reach the log as is.
+ */
 export function show(raw: string): string {
   const cut = raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
-  return JSON.stringify(cut);
+  return JSON.stringify(cut).replace(
+    /[^\x20-\x7e…]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+const LAUNCH_TEMPLATE_ID = /^lt-[A-Za-z0-9]{1,32}$/;
+const IMAGE_ID = /^ami-[A-Za-z0-9]{1,32}$/;
+const REFRESH_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * The record came through job outputs and is untrusted: every value in it that later reaches an
+ * AWS call or an instance is held here to the pattern the matching input is held to, so a forged
+ * or corrupted record is refused before any AWS call, naming the record.
+ */
+function checkRecordValues(r: DeploymentRecord): void {
+  const refuse = (what: string, value: unknown): never => {
+    throw new InputError(Input.Record, `has ${what} that is not valid: ${show(String(value))}`);
+  };
+  const matches = (value: unknown, pattern: RegExp) => typeof value === 'string' && pattern.test(value);
+  const t = r.target;
+  if (!matches(t.serviceName, SERVICE_NAME)) refuse('a target service name', t.serviceName);
+  if (typeof t.workerDir !== 'string' || t.workerDir === '') refuse('a target directory', t.workerDir);
+  try {
+    if (parseWorkerDir(Input.Record, t.workerDir) !== t.workerDir) refuse('a target directory', t.workerDir);
+  } catch {
+    refuse('a target directory', t.workerDir);
+  }
+  if (!matches(t.targetFile, FILE_NAME) || t.targetFile === '.' || t.targetFile === '..') {
+    refuse('a target file name', t.targetFile);
+  }
+  if (t.backupPath !== backupPathFor(t.workerDir, t.targetFile, r.deploymentId)) {
+    refuse("a backup path other than its deployment's", t.backupPath);
+  }
+  if (r.queue !== undefined) {
+    if (!matches(r.queue.url, QUEUE_URL)) refuse('a queue URL', r.queue.url);
+    if (r.queue.dlqUrl !== undefined && !matches(r.queue.dlqUrl, QUEUE_URL))
+      refuse('a DLQ URL', r.queue.dlqUrl);
+  }
+  if (r.artifact !== undefined) {
+    if (typeof r.artifact.s3Uri !== 'string') refuse('an artifact location', r.artifact.s3Uri);
+    try {
+      parseS3Uri(Input.Record, r.artifact.s3Uri);
+    } catch {
+      refuse('an artifact location', r.artifact.s3Uri);
+    }
+    if (!matches(r.artifact.sha256, SHA256)) refuse('an artifact SHA-256', r.artifact.sha256);
+  }
+  if (r.canary !== undefined && !matches(r.canary.instanceId, INSTANCE_ID_PATTERN)) {
+    refuse('a canary instance id', r.canary.instanceId);
+  }
+  const { launchTemplate, refresh, image } = r.settings;
+  if (launchTemplate !== undefined) {
+    if (!matches(launchTemplate.id, LAUNCH_TEMPLATE_ID)) refuse('a launch template id', launchTemplate.id);
+    if (!matches(launchTemplate.name, LAUNCH_TEMPLATE_NAME))
+      refuse('a launch template name', launchTemplate.name);
+    for (const v of [launchTemplate.previousDefault, launchTemplate.newVersion]) {
+      if (!Number.isInteger(v) || v < 0) refuse('a launch template version', v);
+    }
+  }
+  if (refresh !== undefined) {
+    if (!matches(refresh.asgName, ASG_NAME)) refuse('an Auto Scaling group name', refresh.asgName);
+    if (!matches(refresh.id, REFRESH_ID)) refuse('an instance refresh id', refresh.id);
+  }
+  if (image !== undefined) {
+    if (!matches(image.id, IMAGE_ID)) refuse('an image id', image.id);
+    if (!matches(image.sourceInstanceId, INSTANCE_ID_PATTERN))
+      refuse('an image source instance', image.sourceInstanceId);
+  }
 }
 
 export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inputs {
@@ -327,6 +404,7 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
 
   const recordRaw = read(Input.Record);
   const record = recordRaw.trim() === '' ? undefined : parseRecord(recordRaw, Input.Record);
+  if (record) checkRecordValues(record);
   const deploymentId = optional(
     Input.DeploymentId,
     get(Input.DeploymentId),
@@ -341,6 +419,13 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
   }
   if (record && record.region !== regionRaw) {
     throw new InputError(Input.Record, `was made in region ${show(record.region)}, not ${regionRaw}`);
+  }
+  // preflight and verify read the queue first thing: without one they would fail after an AWS call.
+  if ((mode === 'preflight' || mode === 'verify') && !queueName && !queueUrl && !record?.queue?.url) {
+    throw new InputError(
+      Input.QueueName,
+      `or '${Input.QueueUrl}' is required for ${mode} (or a record that names the queue)`,
+    );
   }
 
   const refreshRaw = get(Input.RefreshCheckpoints);

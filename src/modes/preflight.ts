@@ -9,6 +9,7 @@ import { getIdentity } from '../aws/sts.js';
 import { stableOrder, type FleetInstance } from '../logic/fleet.js';
 import { findDuplicates, type DuplicatePair, type NotificationConfig } from '../logic/notifications.js';
 import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
+import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary } from '../summary/preflight.js';
 import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 
@@ -132,13 +133,18 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     endedAt: ctx.runtime.clock.now().toISOString(),
     verdict,
     reason,
+    dryRun: inputs.dryRun,
   });
   publishRecord(ctx, record);
+  // The runbook's "notify the client before" message, with this run's real times and figures.
+  const before = verdict === 'pass' ? renderNotificationBefore(record, ctx.runtime.clock.now()) : undefined;
+  const summary = renderPreflightSummary(record, findings, inputs.bucket);
   return {
     verdict,
     record,
-    summary: renderPreflightSummary(record, findings, inputs.bucket),
+    summary: before ? `${summary}\n\n${notificationsSection({ before })}` : summary,
     outputs: {
+      [Output.NotificationBefore]: before,
       [Output.QueueDepth]: String(queue.visible),
       [Output.DlqDepth]: dlq ? String(dlq.visible) : '',
       [Output.InstanceCount]: String(findings.fleet.length),

@@ -1,6 +1,7 @@
 // Runbook phase 4: watch the queue, the DLQ and the fleet for the verify window (instead of a
 // person at `watch -n 60`), read CloudWatch for the same window, and judge the checkpoint's success
 // criteria. Nothing is changed except the record.
+import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { Output } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { getMetricSeries, seriesSum, type MetricQuery, type MetricSeries } from '../aws/cloudwatch.js';
@@ -387,10 +388,12 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   });
   publishRecord(ctx, record);
 
+  // The runbook's "notify the client after" message, from the figures just judged.
+  const after = renderNotificationAfter(record, ctx.runtime.clock.now());
   return {
     verdict: judgement.verdict,
     record,
-    summary: renderVerifySummary(record, {
+    summary: `${renderVerifySummary(record, {
       checkpoint,
       verdict: judgement.verdict,
       criteria: judgement.criteria,
@@ -400,8 +403,9 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
       dlqName: dlq?.name,
       metricLabel,
       notes,
-    }),
+    })}\n\n${notificationsSection({ after })}`,
     outputs: {
+      [Output.NotificationAfter]: after,
       [Output.QueueDepth]: last?.visible === undefined ? '' : String(last.visible),
       [Output.DlqDepth]: snapshot.dlqVisible === undefined ? '' : String(snapshot.dlqVisible),
       [Output.DeploymentId]: record.deploymentId,

@@ -93,6 +93,17 @@ describe('preflight', () => {
     expect(report.outputs.record).toBeDefined();
     expect(out.summary).toContain('| Queue messages (visible) | 1200 |');
     expect(api.calls.get('ssm:DescribeInstanceInformation')).toBe(1);
+    // The client notice before the work, with the real fleet size and backlog.
+    expect(out.outputs?.['notification-before']).toContain('all 2 file-processing servers');
+    expect(out.outputs?.['notification-before']).toContain('1,200');
+    expect(out.summary).toContain('Client notifications');
+  });
+
+  it('writes no client notice when preflight fails', async () => {
+    const { ctx, ec2 } = setup();
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    const out = await preflight(ctx);
+    expect(out.outputs?.['notification-before']).toBeUndefined();
   });
 
   it('reads every reservation and every page of DescribeInstances', async () => {

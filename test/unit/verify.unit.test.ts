@@ -238,6 +238,12 @@ describe('verify (10 min checkpoint)', () => {
       '| SQS messages (visible) | 1,200 | 8 | not yet measured | not yet measured |',
     );
     expect(out.summary).toContain('xychart-beta');
+    // The client notice after the work, from the figures just judged.
+    expect(out.outputs?.['notification-after']).toContain(
+      'Files waiting to be processed: 1,200 files → 8 files',
+    );
+    expect(out.outputs?.['notification-after']).toMatch(/作業完了10分後/);
+    expect(out.summary).toContain('Client notifications');
   });
 
   it('passes a queue stable at zero', async () => {

@@ -5,7 +5,6 @@ import {
   CreateLaunchTemplateVersionCommand,
   DescribeImagesCommand,
   DescribeLaunchTemplatesCommand,
-  DescribeLaunchTemplateVersionsCommand,
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
@@ -183,32 +182,6 @@ export async function describeLaunchTemplate(
     defaultVersion: t.DefaultVersionNumber,
     latestVersion: t.LatestVersionNumber ?? t.DefaultVersionNumber,
   };
-}
-
-export interface LaunchTemplateVersionInfo {
-  version: number;
-  imageId?: string;
-  description?: string;
-}
-
-export async function describeLaunchTemplateVersion(
-  api: AwsApi,
-  clients: AwsClients,
-  templateId: string,
-  version: number,
-): Promise<LaunchTemplateVersionInfo | undefined> {
-  const out = await api.call('ec2:DescribeLaunchTemplateVersions', () =>
-    clients.ec2.send(
-      new DescribeLaunchTemplateVersionsCommand({
-        LaunchTemplateId: templateId,
-        Versions: [String(version)],
-      }),
-    ),
-  );
-  const v = out.LaunchTemplateVersions?.find((x) => x.VersionNumber === version);
-  return v
-    ? { version, imageId: v.LaunchTemplateData?.ImageId, description: v.VersionDescription }
-    : undefined;
 }
 
 export interface NewTemplateVersionRequest {

@@ -52,6 +52,7 @@ export const Input = {
   MetricNamespace: 'metric-namespace',
   MetricName: 'metric-name',
   Record: 'record',
+  RecordFile: 'record-file',
   DeploymentId: 'deployment-id',
   DryRun: 'dry-run',
 } as const;
@@ -59,6 +60,7 @@ export type InputName = (typeof Input)[keyof typeof Input];
 
 export const Output = {
   Record: 'record',
+  RecordFile: 'record-file',
   Verdict: 'verdict',
   QueueDepth: 'queue-depth',
   DlqDepth: 'dlq-depth',

@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 // What every mode receives, and what it hands back to main.ts.
 import type { AwsApi } from './aws/api.js';
 import type { AwsClients } from './aws/clients.js';
@@ -16,6 +17,8 @@ export interface ModeContext {
   github: GithubInfo;
   /** GITHUB_WORKSPACE: where a workspace artifact path is resolved. */
   workspace: string;
+  /** Where the record is also written as a file (the `record-file` output), for large fleets. */
+  recordFile?: string;
 }
 
 export interface ModeOutcome {
@@ -36,7 +39,14 @@ export type ModeRunner = (ctx: ModeContext) => Promise<ModeOutcome>;
  */
 export function publishRecord(ctx: ModeContext, record: DeploymentRecord): void {
   record.updatedAt = ctx.runtime.clock.now().toISOString();
-  ctx.report.setOutput(Output.Record, serializeRecord(record));
+  const json = serializeRecord(record);
+  ctx.report.setOutput(Output.Record, json);
+  if (ctx.recordFile) {
+    // Written whole to a temporary name and renamed, so a reader never sees half a record.
+    writeFileSync(`${ctx.recordFile}.tmp`, json);
+    renameSync(`${ctx.recordFile}.tmp`, ctx.recordFile);
+    ctx.report.setOutput(Output.RecordFile, ctx.recordFile);
+  }
 }
 
 /** Logs a warning and keeps it in the record's "issues encountered". */

@@ -5,11 +5,13 @@ import {
   DEFAULT_FILTERS,
   DEFAULT_HEALTH_PATTERNS,
   Input,
+  MAX_RECORD_BYTES,
   MAX_VISIBILITY_TIMEOUT,
   MODES,
   type InputName,
   type Mode,
 } from './constants.js';
+import { readFileSync, statSync } from 'node:fs';
 import { InputError } from './errors.js';
 import {
   backupPathFor,
@@ -355,7 +357,23 @@ function checkRecordValues(r: DeploymentRecord): void {
   }
 }
 
-export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inputs {
+function readFileOrExplain(path: string): string {
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_RECORD_BYTES)
+      throw new InputError(Input.RecordFile, `is larger than ${MAX_RECORD_BYTES} bytes`);
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(Input.RecordFile, `cannot be read: ${(e as Error).message}`);
+  }
+}
+
+export function parseInputs(
+  read: InputReader,
+  env: NodeJS.ProcessEnv = {},
+  readRecordFile: (path: string) => string = readFileOrExplain,
+): Inputs {
   const get = (name: InputName): string => read(name).trim();
 
   const modeRaw = get(Input.Mode);
@@ -402,8 +420,22 @@ export function parseInputs(read: InputReader, env: NodeJS.ProcessEnv = {}): Inp
       ? undefined
       : parseWhole(Input.VisibilityTimeout, visibilityRaw, 900, 0, MAX_VISIBILITY_TIMEOUT);
 
+  // A record reaches the action as an input (an environment variable, which Linux caps at 128 KiB:
+  // about 1,300 instances) or, for larger fleets, as a file the workflow downloaded.
   const recordRaw = read(Input.Record);
-  const record = recordRaw.trim() === '' ? undefined : parseRecord(recordRaw, Input.Record);
+  const recordFile = get(Input.RecordFile);
+  if (recordRaw.trim() !== '' && recordFile !== '') {
+    throw new InputError(Input.RecordFile, `and '${Input.Record}' are both set; give one`);
+  }
+  let record: DeploymentRecord | undefined;
+  if (recordRaw.trim() !== '') record = parseRecord(recordRaw, Input.Record);
+  if (recordFile !== '') {
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(recordFile) || recordFile.length > 1024) {
+      throw new InputError(Input.RecordFile, `is not a usable path: ${show(recordFile)}`);
+    }
+    record = parseRecord(readRecordFile(recordFile), Input.RecordFile);
+  }
   if (record) checkRecordValues(record);
   const deploymentId = optional(
     Input.DeploymentId,

@@ -1,6 +1,8 @@
 // Parses the inputs once, builds the clients, runs the mode, and reports: outputs, job summary,
 // and the step's failure. Every error ends here, in one place.
 import * as core from '@actions/core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import * as github from '@actions/github';
 import { AwsApi } from './aws/api.js';
 import { createClients, type AwsClients } from './aws/clients.js';
@@ -80,6 +82,7 @@ export async function run(overrides: Partial<MainDeps> = {}): Promise<ModeOutcom
       report: deps.report,
       github: deps.github(),
       workspace: deps.env.GITHUB_WORKSPACE ?? process.cwd(),
+      recordFile: recordFilePath(deps.env),
     };
     if (inputs.dryRun) deps.report.info('dry-run: nothing will be changed');
     outcome = await runner(ctx);
@@ -94,7 +97,11 @@ export async function run(overrides: Partial<MainDeps> = {}): Promise<ModeOutcom
     return outcome;
   } catch (e) {
     const message = errorMessage(e);
-    deps.report.setOutput(Output.Verdict, 'fail');
+    try {
+      deps.report.setOutput(Output.Verdict, 'fail');
+    } catch {
+      // Outputs are best effort here; the failure below is what matters.
+    }
     try {
       await deps.writeSummary(`${heading(2, 'Deployment step failed')}\n\n${escapeHtml(message)}\n`);
     } catch {
@@ -103,6 +110,14 @@ export async function run(overrides: Partial<MainDeps> = {}): Promise<ModeOutcom
     deps.setFailed(message);
     return outcome;
   }
+}
+
+/** On a runner, the record is also kept as a file in RUNNER_TEMP (see the `record-file` output). */
+function recordFilePath(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.RUNNER_TEMP) return undefined;
+  const dir = join(env.RUNNER_TEMP, 'emergency-deploy');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, 'deployment-record.json');
 }
 
 function callsFooter(api: AwsApi): string {

@@ -209,3 +209,42 @@ describe('helpers', () => {
     });
   });
 });
+
+describe('record-file', () => {
+  const json = serializeRecord(
+    newRecord({
+      deploymentId: 'dep-file',
+      now: new Date(),
+      region: 'ap-northeast-1',
+      github: TEST_GITHUB,
+      serviceName: 's',
+      workerDir: '/opt/w',
+      targetFile: 'w.py',
+    }),
+  );
+
+  it('reads a record from a file, for records too large for an input', () => {
+    const files: string[] = [];
+    const i = parseInputs(reader({ ...base, 'record-file': 'records/deployment-record.json' }), {}, (p) => {
+      files.push(p);
+      return json;
+    });
+    expect(files).toEqual(['records/deployment-record.json']);
+    expect(i.record?.deploymentId).toBe('dep-file');
+  });
+
+  it('refuses both record and record-file, an unreadable file and a bad path', () => {
+    expect(() =>
+      parseInputs(reader({ ...base, record: json, 'record-file': 'r.json' }), {}, () => json),
+    ).toThrow(/Input 'record-file' and 'record' are both set/);
+    expect(() => parseInputs(reader({ ...base, 'record-file': '/no/such/file.json' }))).toThrow(
+      /Input 'record-file' cannot be read/,
+    );
+    expect(() => parseInputs(reader({ ...base, 'record-file': 'a\u0007b' }), {}, () => json)).toThrow(
+      /Input 'record-file' is not a usable path/,
+    );
+    expect(() => parseInputs(reader({ ...base, 'record-file': 'r.json' }), {}, () => '{"kind":"x"}')).toThrow(
+      /Input 'record-file' is not a/,
+    );
+  });
+});

@@ -87,3 +87,22 @@ describe('record', () => {
     expect(commandIndex(r, 'a')).toBe(0);
   });
 });
+
+describe('publishRecord', () => {
+  it('writes the output and, on a runner, the record file atomically', async () => {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { publishRecord } = await import('../../src/context.js');
+    const { testContext } = await import('../support/context.js');
+    const { ctx, report } = testContext({ mode: 'canary' });
+    const file = join(mkdtempSync(join(tmpdir(), 'rec-')), 'deployment-record.json');
+    ctx.recordFile = file;
+    const r = record();
+    publishRecord(ctx, r);
+    expect(JSON.parse(readFileSync(file, 'utf8')).deploymentId).toBe(r.deploymentId);
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(report.outputs['record-file']).toBe(file);
+    expect(JSON.parse(report.outputs.record ?? '')).toEqual(JSON.parse(readFileSync(file, 'utf8')));
+  });
+});

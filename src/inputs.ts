@@ -301,9 +301,9 @@ const REFRESH_ID = /^[A-Za-z0-9-]{1,64}$/;
  * AWS call or an instance is held here to the pattern the matching input is held to, so a forged
  * or corrupted record is refused before any AWS call, naming the record.
  */
-function checkRecordValues(r: DeploymentRecord): void {
+function checkRecordValues(r: DeploymentRecord, input: InputName): void {
   const refuse = (what: string, value: unknown): never => {
-    throw new InputError(Input.Record, `has ${what} that is not valid: ${show(String(value))}`);
+    throw new InputError(input, `has ${what} that is not valid: ${show(String(value))}`);
   };
   const matches = (value: unknown, pattern: RegExp) => typeof value === 'string' && pattern.test(value);
   const t = r.target;
@@ -436,7 +436,7 @@ export function parseInputs(
     }
     record = parseRecord(readRecordFile(recordFile), Input.RecordFile);
   }
-  if (record) checkRecordValues(record);
+  if (record) checkRecordValues(record, recordFile !== '' ? Input.RecordFile : Input.Record);
   const deploymentId = optional(
     Input.DeploymentId,
     get(Input.DeploymentId),

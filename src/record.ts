@@ -187,7 +187,10 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
   try {
     value = JSON.parse(raw);
   } catch (e) {
-    throw new InputError(input, `is not valid JSON (${(e as Error).message})`);
+    // Not the parser's message: it quotes the text it choked on, and a record file could be any
+    // file the runner can read. Only where it failed is reported.
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new InputError(input, `is not valid JSON${at ? ` (at position ${at[1]})` : ''}`);
   }
   if (!isObject(value)) throw new InputError(input, 'must be a JSON object');
   if (value.kind !== RECORD_KIND) throw new InputError(input, `is not a ${RECORD_KIND} record`);

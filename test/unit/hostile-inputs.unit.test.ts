@@ -1,6 +1,9 @@
 // A corpus of hostile and malformed inputs, one table, run through src/main.ts `run()` exactly as the
 // bundle runs it, with every AWS client mocked: each must fail the step with a one-line error that
 // names the input it is about, and not one AWS call may be sent, on any client.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Input, type InputName } from '../../src/constants.js';
 import { newRecord, type DeploymentRecord } from '../../src/record.js';
 import { TEST_GITHUB, type RawInputs } from '../support/context.js';
@@ -51,7 +54,17 @@ interface Case {
   /** the input the error must name */
   input: InputName;
   raw: RawInputs;
+  /** a value that must not reach the error, the summary or the log */
+  secret?: string;
 }
+
+/** A file in a fresh temporary directory, for record-file. */
+function file(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'hostile-')), 'record.json');
+  writeFileSync(path, content);
+  return path;
+}
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const FW = (s: string) => s.replace(/[a-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
 const CYR_A = '\u0430';
 const CYR_O = '\u043e';
@@ -473,6 +486,33 @@ export const CORPUS: Case[] = [
       record: record((r) => (r.settings.refresh = { id: 'r-1', asgName: 'a b;c', status: 'InProgress' })),
     },
   },
+  // record-file: any path the runner can read
+  {
+    what: 'record-file: a file that does not exist',
+    input: Input.RecordFile,
+    raw: { 'record-file': '/nonexistent/record.json' },
+  },
+  {
+    what: 'record-file: a newline in the path',
+    input: Input.RecordFile,
+    raw: { 'record-file': '/tmp/record.json\n/etc/passwd' },
+  },
+  {
+    what: 'record-file and record both',
+    input: Input.RecordFile,
+    raw: { record: record(), 'record-file': file(record()) },
+  },
+  {
+    what: 'record-file: a credentials file, whose text must not be quoted back',
+    input: Input.RecordFile,
+    raw: { 'record-file': file(`${SECRET}\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n`) },
+    secret: SECRET.slice(0, 8),
+  },
+  {
+    what: 'record-file: a forged record, for rollback',
+    input: Input.RecordFile,
+    raw: { mode: 'rollback', 'record-file': file(record((r) => (r.target.workerDir = '/etc'))) },
+  },
   // the record's target against the inputs, and inputs each mode requires
   {
     what: 'canary without the record',
@@ -541,6 +581,11 @@ describe('hostile inputs', () => {
       expect(h.report.outputs.record).toBeUndefined();
       expect(h.summaries[0]).toContain('Deployment step failed');
       expect(h.summaries[0]).not.toMatch(/<(?!\/?(h\d|sub)\b)/);
+      if (c.secret) {
+        expect(message).not.toContain(c.secret);
+        expect(h.summaries.join('\n')).not.toContain(c.secret);
+        expect(h.report.lines.join('\n')).not.toContain(c.secret);
+      }
     },
   );
 });

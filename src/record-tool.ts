@@ -5,19 +5,25 @@
 //   report --record FILE --out DIR [--approvals FILE] [--summary]
 //     writes DIR/deployment-record.json, DIR/deployment-log.md, DIR/notification-before.txt and
 //     DIR/notification-after.txt; with --summary also appends the log to the job summary.
-//   plan-checkpoint --records DIR [--now ISO]
+//   plan-checkpoint --records DIR [--now ISO] [--out FILE]
 //     finds every deployment-record.json under DIR, decides which later checkpoint (1h, 24h) is due
-//     and sets the step outputs checkpoint, deployment-id, sha, reason and record.
+//     and sets the step outputs checkpoint, deployment-id, sha and reason; when one is due, writes
+//     that deployment's record to FILE and sets record-file to it.
+//   pick-latest --records DIR --deployment-id ID --out FILE [--required]
+//     finds every deployment-record.json under DIR (one folder per downloaded artifact), copies the
+//     latest record of deployment ID to FILE and sets the step output record-file (empty when there
+//     is none; with --required, none is an error).
 //   gate --comments FILE --approvers LIST --deployer LOGIN --out FILE [--allow-self]
 //     the fallback GO/NO-GO gate: writes go, no-go or pending to FILE from an issue's comments.
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { MODES } from './constants.js';
 import { errorMessage } from './errors.js';
 import { planCheckpoint } from './logic/checkpoints.js';
 import { decideGate, parseApprovers, parseComments } from './logic/gate.js';
-import { timeSpan } from './logic/record-facts.js';
-import { parseRecord, type DeploymentRecord } from './record.js';
+import { parseTime, phases, timeSpan } from './logic/record-facts.js';
+import { DEPLOYMENT_ID_PATTERN, parseRecord, type DeploymentRecord } from './record.js';
 import { renderDeploymentLog, type Approval } from './summary/deployment-log.js';
 import { escapeHtml } from './summary/markdown.js';
 import {
@@ -147,31 +153,117 @@ async function findRecordFiles(dir: string, depth = 3): Promise<string[]> {
   return found;
 }
 
-async function planCheckpointCommand(args: string[], io: ToolIo): Promise<void> {
-  const opts = options(args, ['records', 'now']);
-  const nowRaw = opts.get('now');
-  const now = nowRaw ? new Date(nowRaw) : io.now();
-  if (!Number.isFinite(now.getTime())) throw new UsageError(`--now ${JSON.stringify(nowRaw)} is not a time`);
-  const records: DeploymentRecord[] = [];
-  for (const file of await findRecordFiles(required(opts, 'records'))) {
+interface FoundRecord {
+  file: string;
+  raw: string;
+  record: DeploymentRecord;
+}
+
+/** The readable records under `dir`; a file that is not one is logged and skipped. */
+async function readRecords(dir: string, io: ToolIo): Promise<FoundRecord[]> {
+  const found: FoundRecord[] = [];
+  for (const file of await findRecordFiles(dir)) {
     try {
-      records.push(parseRecord((await readFile(file, 'utf8')).trim(), file));
+      const raw = (await readFile(file, 'utf8')).trim();
+      found.push({ file, raw, record: parseRecord(raw, file) });
     } catch (e) {
       io.log(`skipped ${file}: ${errorMessage(e)}`);
     }
   }
+  return found;
+}
+
+async function writeRecordFile(path: string, json: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${json}\n`, 'utf8');
+}
+
+async function planCheckpointCommand(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['records', 'now', 'out']);
+  const nowRaw = opts.get('now');
+  const now = nowRaw ? new Date(nowRaw) : io.now();
+  if (!Number.isFinite(now.getTime())) throw new UsageError(`--now ${JSON.stringify(nowRaw)} is not a time`);
+  const records = (await readRecords(required(opts, 'records'), io)).map((r) => r.record);
   const plan = planCheckpoint(records, now);
   io.log(plan.reason);
+  // The record itself goes to a file (the verify job gets it as an artifact): a large fleet's
+  // record is too big for a job output read back as an action input.
+  const out = opts.get('out');
+  let recordFile = '';
+  if (out && plan.due && plan.record) {
+    await writeRecordFile(out, JSON.stringify(plan.record));
+    recordFile = out;
+  }
   await setOutput(io, 'checkpoint', plan.due ?? '');
   await setOutput(io, 'deployment-id', plan.record?.deploymentId ?? '');
   await setOutput(io, 'sha', plan.record?.github?.sha ?? '');
   await setOutput(io, 'reason', plan.reason);
-  await setOutput(io, 'record', plan.due && plan.record ? JSON.stringify(plan.record) : '');
+  await setOutput(io, 'record-file', recordFile);
   const missed =
     plan.missed.length > 0 ? ` Missed (too late to mean what they say): ${plan.missed.join(', ')}.` : '';
   await appendSummary(
     io,
     `### Checkpoint plan\n\n${escapeHtml(plan.reason)}.${escapeHtml(missed)} Records read: ${records.length}.`,
+  );
+}
+
+const updated = (r: DeploymentRecord) => parseTime(r.updatedAt)?.getTime() ?? 0;
+
+/**
+ * The record to carry on from, among those a run's jobs left for one deployment: the one published
+ * last. Each job starts from the record the job before it left and publishes it again, later, so
+ * within a run the latest is the furthest along (verify, else rollout, else canary, else preflight;
+ * rollback's after them all); after "Re-run failed jobs", the re-run job's record, which says what
+ * the fleet is now, is later than the one of the attempt that failed. Two copies of one record (a
+ * job's artifact and the report's) tie; the one with more phases wins a tie.
+ */
+export function pickLatestRecord<T extends { record: DeploymentRecord }>(
+  found: T[],
+  deploymentId: string,
+): T | undefined {
+  let best: T | undefined;
+  for (const candidate of found) {
+    if (candidate.record.deploymentId !== deploymentId) continue;
+    const r = candidate.record;
+    if (
+      !best ||
+      updated(r) > updated(best.record) ||
+      (updated(r) === updated(best.record) && phases(r).length > phases(best.record).length)
+    ) {
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+async function pickLatestCommand(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['records', 'deployment-id', 'out'], ['required']);
+  const deploymentId = required(opts, 'deployment-id');
+  if (!DEPLOYMENT_ID_PATTERN.test(deploymentId)) {
+    throw new UsageError(`--deployment-id ${JSON.stringify(deploymentId)} is not a deployment id`);
+  }
+  const out = required(opts, 'out');
+  const found = await readRecords(required(opts, 'records'), io);
+  const best = pickLatestRecord(found, deploymentId);
+  const others = found.filter((f) => f.record.deploymentId !== deploymentId).length;
+  if (!best) {
+    await setOutput(io, 'record-file', '');
+    const message = `no record of ${deploymentId} among ${found.length} record(s) found`;
+    if (opts.has('required')) throw new Error(message);
+    io.log(message);
+    return;
+  }
+  await writeRecordFile(out, best.raw);
+  await setOutput(io, 'record-file', out);
+  // Only checked values reach the log: a line of the log can be a workflow command.
+  const modes = phases(best.record)
+    .map((p) => p.mode)
+    .filter((m) => (MODES as readonly string[]).includes(m));
+  const file = best.file.replace(/[^\w./@+-]/g, '?');
+  io.log(
+    `${deploymentId}: the latest of ${found.length - others} record(s) is ${file} ` +
+      `(updated ${parseTime(best.record.updatedAt)?.toISOString() ?? 'at an unknown time'}; phases: ${modes.join(', ') || 'none'})` +
+      (others > 0 ? `; ${others} record(s) of other deployments ignored` : ''),
   );
 }
 
@@ -199,10 +291,11 @@ export async function runRecordTool(args: string[], io: ToolIo = defaultIo): Pro
   try {
     if (command === 'report') await report(rest, io);
     else if (command === 'plan-checkpoint') await planCheckpointCommand(rest, io);
+    else if (command === 'pick-latest') await pickLatestCommand(rest, io);
     else if (command === 'gate') await gateCommand(rest, io);
     else
       throw new UsageError(
-        `unknown command ${JSON.stringify(command ?? '')}: use report, plan-checkpoint or gate`,
+        `unknown command ${JSON.stringify(command ?? '')}: use report, plan-checkpoint, pick-latest or gate`,
       );
     return 0;
   } catch (e) {

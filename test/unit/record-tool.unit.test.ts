@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseApprovals, runRecordTool, type ToolIo } from '../../src/record-tool.js';
-import { at, completedRecord, rolledBackRecord } from '../support/sample-record.js';
+import type { DeploymentRecord } from '../../src/record.js';
+import { parseApprovals, pickLatestRecord, runRecordTool, type ToolIo } from '../../src/record-tool.js';
+import { at, completedRecord, preflightRecord, rolledBackRecord } from '../support/sample-record.js';
 
 let dir: string;
 let lines: string[];
@@ -103,11 +104,12 @@ describe('record-tool plan-checkpoint', () => {
     await writeFile(join(dir, 'records', name, 'deployment-record.json'), content);
   }
 
-  it('finds the records one folder per artifact and sets the outputs of a due checkpoint', async () => {
+  it('finds the records one folder per artifact, writes the due one to a file and sets the outputs', async () => {
     await artifact('run-1', JSON.stringify(completedRecord()));
     await artifact('run-0', 'not json');
+    const out = join(dir, 'plan', 'deployment-record.json');
     const code = await runRecordTool(
-      ['plan-checkpoint', '--records', join(dir, 'records'), '--now', at(85)],
+      ['plan-checkpoint', '--records', join(dir, 'records'), '--now', at(85), '--out', out],
       io,
     );
     expect(code).toBe(0);
@@ -115,19 +117,27 @@ describe('record-tool plan-checkpoint', () => {
     expect(o.checkpoint).toBe('1h');
     expect(o['deployment-id']).toBe('dep-20261129t053000z-4242-1');
     expect(o.sha).toBe('0123456789abcdef0123456789abcdef01234567');
-    expect(JSON.parse(o.record).deploymentId).toBe('dep-20261129t053000z-4242-1');
+    // The record travels as a file (an artifact to the verify job), never as a step output.
+    expect(o['record-file']).toBe(out);
+    expect(o.record).toBeUndefined();
+    expect(JSON.parse(await readFile(out, 'utf8'))).toEqual(completedRecord());
     expect(lines.some((l) => l.startsWith('skipped') && l.includes('run-0'))).toBe(true);
     expect(await readFile(join(dir, 'summary'), 'utf8')).toContain(
       'the 1h checkpoint is due. Records read: 1.',
     );
   });
 
-  it('sets an empty checkpoint and record when nothing is due', async () => {
+  it('sets an empty checkpoint and record file, and writes no file, when nothing is due', async () => {
     await artifact('run-1', JSON.stringify(completedRecord()));
-    await runRecordTool(['plan-checkpoint', '--records', join(dir, 'records'), '--now', at(30)], io);
+    const out = join(dir, 'plan', 'deployment-record.json');
+    await runRecordTool(
+      ['plan-checkpoint', '--records', join(dir, 'records'), '--now', at(30), '--out', out],
+      io,
+    );
     const o = await outputs();
     expect(o.checkpoint).toBe('');
-    expect(o.record).toBe('');
+    expect(o['record-file']).toBe('');
+    await expect(readFile(out, 'utf8')).rejects.toThrow(/ENOENT/);
     expect(o.reason).toContain('the 1h checkpoint is due at');
   });
 
@@ -138,6 +148,142 @@ describe('record-tool plan-checkpoint', () => {
 
   it('rejects a --now that is not a time', async () => {
     expect(await runRecordTool(['plan-checkpoint', '--records', dir, '--now', 'soon'], io)).toBe(2);
+  });
+});
+
+describe('record-tool pick-latest', () => {
+  const ID = 'dep-20261129t053000z-4242-1';
+  /** The chain's records as each job leaves it: preflight, canary, rollout, verify. */
+  function chain(): Record<string, DeploymentRecord> {
+    const done = completedRecord();
+    const preflight = preflightRecord();
+    preflight.updatedAt = at(1);
+    const canary: DeploymentRecord = { ...done, phases: done.phases.slice(0, 2), updatedAt: at(7) };
+    const rollout: DeploymentRecord = { ...done, phases: done.phases.slice(0, 3), updatedAt: at(20) };
+    return { preflight, canary, rollout, verify: done };
+  }
+  const found = (records: Record<string, DeploymentRecord>) =>
+    Object.entries(records).map(([job, record]) => ({
+      file: `record-${job}-1/deployment-record.json`,
+      record,
+    }));
+
+  it('takes the furthest record along the chain: verify, else rollout, else canary, else preflight', () => {
+    const all = chain();
+    expect(pickLatestRecord(found(all), ID)?.file).toBe('record-verify-1/deployment-record.json');
+    const { verify: _v, ...noVerify } = all;
+    expect(pickLatestRecord(found(noVerify), ID)?.file).toBe('record-rollout-1/deployment-record.json');
+    const { rollout: _r, ...noRollout } = noVerify;
+    expect(pickLatestRecord(found(noRollout), ID)?.file).toBe('record-canary-1/deployment-record.json');
+    const { canary: _c, ...onlyPreflight } = noRollout;
+    expect(pickLatestRecord(found(onlyPreflight), ID)?.file).toBe(
+      'record-preflight-1/deployment-record.json',
+    );
+    // The order the artifacts were found in does not matter.
+    expect(pickLatestRecord(found(all).reverse(), ID)?.file).toBe('record-verify-1/deployment-record.json');
+  });
+
+  it('prefers a re-run attempt’s record, and breaks a tie with the record that has more phases', () => {
+    const { preflight, canary } = chain();
+    const rollback1 = rolledBackRecord();
+    const canary2: DeploymentRecord = { ...canary, updatedAt: at(40) };
+    const candidates = [
+      { file: 'record-preflight-1', record: preflight },
+      { file: 'record-rollback-1', record: rollback1 },
+      { file: 'record-canary-2', record: canary2 },
+    ];
+    // After "Re-run failed jobs", the canary of attempt 2 says what the fleet is now.
+    expect(pickLatestRecord(candidates, ID)?.file).toBe('record-canary-2');
+    const sameTime: DeploymentRecord = { ...preflight, updatedAt: rollback1.updatedAt };
+    expect(
+      pickLatestRecord(
+        [
+          { file: 'short', record: sameTime },
+          { file: 'long', record: rollback1 },
+        ],
+        ID,
+      )?.file,
+    ).toBe('long');
+  });
+
+  it('ignores other deployments, and finds nothing when none is of this one', () => {
+    const other = completedRecord();
+    other.deploymentId = 'dep-20261129t053000z-4242-2';
+    other.updatedAt = at(90);
+    const { preflight } = chain();
+    expect(
+      pickLatestRecord(
+        [
+          { file: 'a', record: other },
+          { file: 'b', record: preflight },
+        ],
+        ID,
+      )?.file,
+    ).toBe('b');
+    expect(pickLatestRecord([{ file: 'a', record: other }], ID)).toBeUndefined();
+  });
+
+  async function artifact(name: string, content: string) {
+    await mkdir(join(dir, 'records', name), { recursive: true });
+    await writeFile(join(dir, 'records', name, 'deployment-record.json'), content);
+  }
+
+  it('copies the latest record of the deployment to --out and sets record-file', async () => {
+    const records = chain();
+    for (const [job, record] of Object.entries(records))
+      await artifact(`record-${job}-1`, JSON.stringify(record));
+    await artifact('record-broken-1', '{"kind":');
+    const other = completedRecord();
+    other.deploymentId = 'dep-20261201t000000z-5000-1';
+    other.updatedAt = at(999);
+    await artifact('record-verify-9', JSON.stringify(other));
+    const out = join(dir, 'picked', 'deployment-record.json');
+    const code = await runRecordTool(
+      ['pick-latest', '--records', join(dir, 'records'), '--deployment-id', ID, '--out', out],
+      io,
+    );
+    expect(code).toBe(0);
+    expect((await outputs())['record-file']).toBe(out);
+    // Byte for byte what the verify job left.
+    expect((await readFile(out, 'utf8')).trim()).toBe(JSON.stringify(records.verify));
+    const log = lines.join('\n');
+    expect(log).toContain(`${ID}: the latest of 4 record(s) is `);
+    expect(log).toContain('record-verify-1/deployment-record.json');
+    expect(log).toContain('phases: preflight, canary, rollout, verify');
+    expect(log).toContain('1 record(s) of other deployments ignored');
+    expect(lines.some((l) => l.startsWith('skipped') && l.includes('record-broken-1'))).toBe(true);
+  });
+
+  it('sets an empty record-file when there is no record, and fails only when one is --required', async () => {
+    const out = join(dir, 'picked.json');
+    const args = ['pick-latest', '--records', join(dir, 'none'), '--deployment-id', ID, '--out', out];
+    expect(await runRecordTool(args, io)).toBe(0);
+    expect((await outputs())['record-file']).toBe('');
+    await expect(readFile(out, 'utf8')).rejects.toThrow(/ENOENT/);
+    expect(await runRecordTool([...args, '--required'], io)).toBe(1);
+    expect(lines.join('\n')).toContain(`no record of ${ID} among 0 record(s) found`);
+  });
+
+  it('keeps what a record says out of the log unless it is checked', async () => {
+    const record = preflightRecord();
+    record.updatedAt = '2026-11-29T05:31:00Z\n::error::forged';
+    (record.phases[0] as { mode: string }).mode = '::warning::x';
+    await artifact('record-preflight-1', JSON.stringify(record));
+    const code = await runRecordTool(
+      ['pick-latest', '--records', join(dir, 'records'), '--deployment-id', ID, '--out', join(dir, 'o.json')],
+      io,
+    );
+    expect(code).toBe(0);
+    const log = lines.join('\n');
+    expect(log).not.toContain('::');
+    expect(log).toContain('updated at an unknown time; phases: none');
+  });
+
+  it('rejects a deployment id that is not one, and missing arguments', async () => {
+    const base = ['pick-latest', '--records', dir, '--out', join(dir, 'o.json')];
+    expect(await runRecordTool([...base, '--deployment-id', '../x'], io)).toBe(2);
+    expect(await runRecordTool(base, io)).toBe(2);
+    expect(await runRecordTool(['pick-latest', '--records', dir, '--deployment-id', ID], io)).toBe(2);
   });
 });
 

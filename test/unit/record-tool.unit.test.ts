@@ -170,13 +170,16 @@ describe('record-tool pick-latest', () => {
 
   it('takes the furthest record along the chain: verify, else rollout, else canary, else preflight', () => {
     const all = chain();
+    const without = (...jobs: string[]) =>
+      Object.fromEntries(Object.entries(all).filter(([job]) => !jobs.includes(job)));
     expect(pickLatestRecord(found(all), ID)?.file).toBe('record-verify-1/deployment-record.json');
-    const { verify: _v, ...noVerify } = all;
-    expect(pickLatestRecord(found(noVerify), ID)?.file).toBe('record-rollout-1/deployment-record.json');
-    const { rollout: _r, ...noRollout } = noVerify;
-    expect(pickLatestRecord(found(noRollout), ID)?.file).toBe('record-canary-1/deployment-record.json');
-    const { canary: _c, ...onlyPreflight } = noRollout;
-    expect(pickLatestRecord(found(onlyPreflight), ID)?.file).toBe(
+    expect(pickLatestRecord(found(without('verify')), ID)?.file).toBe(
+      'record-rollout-1/deployment-record.json',
+    );
+    expect(pickLatestRecord(found(without('verify', 'rollout')), ID)?.file).toBe(
+      'record-canary-1/deployment-record.json',
+    );
+    expect(pickLatestRecord(found(without('verify', 'rollout', 'canary')), ID)?.file).toBe(
       'record-preflight-1/deployment-record.json',
     );
     // The order the artifacts were found in does not matter.

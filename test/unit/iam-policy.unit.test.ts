@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODES, type Mode } from '../../src/constants.js';
+import { documentedCount } from '../support/reliability-doc.js';
 import { DESTRUCTIVE, SourceOps } from '../support/source-ops.js';
 
 interface Statement {
@@ -84,6 +85,14 @@ describe('what the source can send', () => {
   it('reaches every operation it names from some mode (no dead gateway widens the policy)', () => {
     const fromModes = new Set(MODES.flatMap((m) => [...reachable[m]]));
     expect([...source.allOps()].filter((op) => !fromModes.has(op))).toEqual([]);
+  });
+});
+
+describe('RELIABILITY.md', () => {
+  it('states how many operations and call sites the source has, and how many statements the policy', () => {
+    expect(documentedCount('AWS operations the source can send')).toBe(source.allOps().size);
+    expect(documentedCount('AWS call sites')).toBe(scans.reduce((n, s) => n + s.apiOps.length, 0));
+    expect(documentedCount('IAM policy statements')).toBe(policy.Statement.length);
   });
 });
 

@@ -28,7 +28,9 @@ export function createClients(region: string, version: string): AwsClients {
   };
   return {
     sts: new STSClient(config),
-    sqs: new SQSClient(config),
+    // The SDK would otherwise send each request to the host of the QueueUrl it carries: a forged
+    // record or a mistyped queue-url would get signed requests, session token included, elsewhere.
+    sqs: new SQSClient({ ...config, useQueueUrlAsEndpoint: false }),
     // Path-style keeps bucket names with dots working and lets the emulator serve S3 on loopback.
     s3: new S3Client({ ...config, forcePathStyle: true }),
     ec2: new EC2Client(config),

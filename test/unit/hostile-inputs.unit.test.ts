@@ -4,6 +4,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AwsApi } from '../../src/aws/api.js';
+import { createClients } from '../../src/aws/clients.js';
+import { getQueueState } from '../../src/aws/sqs.js';
 import { Input, type InputName } from '../../src/constants.js';
 import { newRecord, type DeploymentRecord } from '../../src/record.js';
 import { TEST_GITHUB, type RawInputs } from '../support/context.js';
@@ -588,4 +591,42 @@ describe('hostile inputs', () => {
       }
     },
   );
+});
+
+describe('a queue URL on another host', () => {
+  // Signing needs credentials; these are fake and nothing is sent.
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  beforeAll(() => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIAEXAMPLENOTREAL00';
+    process.env.AWS_SECRET_ACCESS_KEY = 'not-a-real-secret';
+  });
+  afterAll(() => {
+    for (const [k, v] of [
+      ['AWS_ACCESS_KEY_ID', saved.id],
+      ['AWS_SECRET_ACCESS_KEY', saved.secret],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  // The SQS client would by default send each request to the host of the QueueUrl it carries; a
+  // forged record (or a mistyped queue-url) must not get signed requests sent to its host.
+  it.each([
+    'https://attacker.example/123456789012/file-processing-queue-production',
+    'http://169.254.169.254/123456789012/file-processing-queue-production',
+  ])('%s: requests still go to the region’s SQS endpoint', async (url) => {
+    const clients = createClients('ap-northeast-1', 'test');
+    const hosts: string[] = [];
+    clients.sqs.middlewareStack.add(
+      () => async (args) => {
+        hosts.push((args.request as { hostname: string }).hostname);
+        throw new Error('stopped before sending');
+      },
+      { step: 'build', name: 'captureHost' },
+    );
+    const api = new AwsApi(async () => undefined, { attempts: 1, baseMs: 1, capMs: 1 });
+    await expect(getQueueState(api, clients, url)).rejects.toThrow('stopped before sending');
+    expect(hosts).toEqual(['sqs.ap-northeast-1.amazonaws.com']);
+  });
 });

@@ -16,8 +16,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { parseOutputFile } from '../support/run-dist.js';
-import { at, completedRecord } from '../support/sample-record.js';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
+import { parseOutputFile, runDist } from '../support/run-dist.js';
+import { seedWorld, WORLD, worldClients } from '../support/world.js';
+import type { DeploymentRecord } from '../../src/record.js';
+import { at, completedRecord, preflightRecord } from '../support/sample-record.js';
 
 type Step = { name?: string; id?: string; run?: string; env?: Record<string, string> };
 type Workflow = { jobs: Record<string, { steps: Step[] }> };
@@ -122,6 +126,28 @@ function runStep(file: string, job: string, name: string, env: Record<string, st
   };
 }
 
+/** What download-artifact leaves with `pattern:`: one folder per artifact, under RUNNER_TEMP/records. */
+function downloaded(artifacts: Record<string, DeploymentRecord | string>) {
+  for (const [name, record] of Object.entries(artifacts)) {
+    mkdirSync(join(temp, 'records', name), { recursive: true });
+    writeFileSync(
+      join(temp, 'records', name, 'deployment-record.json'),
+      typeof record === 'string' ? record : JSON.stringify(record),
+    );
+  }
+}
+
+/** The chain's records as the jobs leave them, each published later than the one before. */
+function jobRecords(): Record<string, DeploymentRecord> {
+  const preflight = preflightRecord();
+  preflight.updatedAt = at(1);
+  const canary = completedRecord();
+  canary.phases = canary.phases.slice(0, 2);
+  canary.updatedAt = at(7);
+  const verify = completedRecord();
+  return { 'record-preflight-1': preflight, 'record-canary-1': canary, 'record-verify-1': verify };
+}
+
 const ghLog = () => (existsSync(join(stub, 'gh.log')) ? readFileSync(join(stub, 'gh.log'), 'utf8') : '');
 const comment = (login: string, body: string) => ({ user: { login }, body, author_association: 'MEMBER' });
 
@@ -209,12 +235,14 @@ describe('emergency-deploy.yml: the fallback GO/NO-GO gate', () => {
 });
 
 describe('emergency-deploy.yml: the report job', () => {
-  it('keeps the record, reads the approvals and writes the log, the notifications and the summary', () => {
-    const record = JSON.stringify(completedRecord());
+  it('keeps the latest record, reads the approvals and writes the log, the notifications and the summary', () => {
+    const records = jobRecords();
+    downloaded(records);
     const keep = runStep('emergency-deploy.yml', 'report', 'Keep the most advanced record', {
-      RECORD: record,
+      DEPLOYMENT_ID: 'dep-20261129t053000z-4242-1',
     });
     expect(keep.status).toBe(0);
+    expect(keep.stdout).toContain('record-verify-1/deployment-record.json');
     writeFileSync(
       join(stub, 'approvals.json'),
       JSON.stringify([
@@ -238,12 +266,50 @@ describe('emergency-deploy.yml: the report job', () => {
     );
     expect(write.status).toBe(0);
     const out = join(temp, 'deployment-record');
-    expect(readFileSync(join(out, 'deployment-record.json'), 'utf8').trim()).toBe(record);
+    expect(readFileSync(join(out, 'deployment-record.json'), 'utf8').trim()).toBe(
+      JSON.stringify(records['record-verify-1']),
+    );
     expect(readFileSync(join(out, 'deployment-log.md'), 'utf8')).toContain(
       '| Approver | @lead-sre approved for production — “canary clean” |',
     );
     expect(readFileSync(join(out, 'notification-after.txt'), 'utf8')).toContain('【完了のご報告】');
     expect(write.summary).toContain('## Deployment log: dep-20261129t053000z-4242-1');
+  });
+
+  it('fails when no job left a record of the deployment', () => {
+    const keep = runStep('emergency-deploy.yml', 'report', 'Keep the most advanced record', {
+      DEPLOYMENT_ID: 'dep-20261129t053000z-4242-1',
+    });
+    expect(keep.status).toBe(1);
+    expect(keep.stdout).toContain('no record of dep-20261129t053000z-4242-1');
+  });
+});
+
+describe('emergency-deploy.yml: the rollback job picks its record', () => {
+  const pick = () =>
+    runStep('emergency-deploy.yml', 'rollback', 'Pick the most advanced record', {
+      DEPLOYMENT_ID: 'dep-20261129t053000z-4242-1',
+    });
+
+  it('hands the action the latest record any job left, as a file', () => {
+    const records = jobRecords();
+    // verify never uploaded: the rollout died, say; and an earlier attempt's deployment is ignored.
+    delete records['record-verify-1'];
+    const other = completedRecord();
+    other.deploymentId = 'dep-20261129t050000z-4242-1';
+    other.updatedAt = at(60);
+    downloaded({ ...records, 'record-verify-0': other });
+    const r = pick();
+    expect(r.status).toBe(0);
+    const file = r.outputs['record-file'];
+    expect(file).toBe(join(temp, 'record-in', 'deployment-record.json'));
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(records['record-canary-1']);
+  });
+
+  it('gives no record file, without failing, when no job left one: the action then goes by tags', () => {
+    const r = pick();
+    expect(r.status).toBe(0);
+    expect(r.outputs['record-file']).toBe('');
   });
 });
 
@@ -283,6 +349,11 @@ describe('checkpoints.yml', () => {
     expect(plan.outputs['deployment-id']).toBe('dep-20261129t053000z-4242-1');
     expect(['', '1h', '24h']).toContain(plan.outputs.checkpoint);
     expect(plan.summary).toContain('### Checkpoint plan');
+    // The record to judge leaves as a file (the next step uploads it), never as a step output.
+    expect(plan.outputs.record).toBeUndefined();
+    const due = join(temp, 'plan', 'deployment-record.json');
+    expect(plan.outputs['record-file']).toBe(plan.outputs.checkpoint === '' ? '' : due);
+    expect(existsSync(due)).toBe(plan.outputs.checkpoint !== '');
   });
 
   it('adds the checkpoint to the GitHub deployment of the commit', () => {
@@ -329,16 +400,37 @@ describe('rollback.yml: fetching the record of an earlier run', () => {
     ...over,
   });
 
-  it('downloads the deployment-record artifact and hands the record to the action as a step output', () => {
+  it('downloads the run’s record artifacts and hands the latest record to the action as a file', () => {
     const record = completedRecord();
     record.updatedAt = at(30);
     writeFileSync(join(stub, 'record.json'), JSON.stringify(record));
     const r = runStep('rollback.yml', 'rollback', 'Fetch the deployment record', env());
     expect(r.status).toBe(0);
     expect(ghLog()).toContain(
-      'run download 4242 --repo acme/workers --pattern deployment-record-dep-20261129t053000z-4242-1*',
+      `run download 4242 --repo acme/workers --dir ${join(temp, 'records')} --pattern deployment-record-dep-20261129t053000z-4242-1* --pattern record-*`,
     );
-    expect(JSON.parse(r.outputs.record)).toEqual(record);
+    expect(r.outputs.record).toBeUndefined();
+    expect(r.outputs['record-file']).toBe(join(temp, 'record-in', 'deployment-record.json'));
+    expect(JSON.parse(readFileSync(r.outputs['record-file'], 'utf8'))).toEqual(record);
+  });
+
+  it('fails when the run has no record of that deployment', () => {
+    const other = completedRecord();
+    other.deploymentId = 'dep-20261129t050000z-4000-1';
+    writeFileSync(join(stub, 'record.json'), JSON.stringify(other));
+    const r = runStep('rollback.yml', 'rollback', 'Fetch the deployment record', env());
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('no record of dep-20261129t053000z-4242-1 among 1 record(s) found');
+  });
+
+  it('reports from the record the rollback left', () => {
+    mkdirSync(join(temp, 'record-in'));
+    writeFileSync(join(temp, 'record-in', 'deployment-record.json'), JSON.stringify(completedRecord()));
+    const r = runStep('rollback.yml', 'report', 'Write the deployment log and the client notifications', {});
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(temp, 'deployment-record', 'deployment-log.md'), 'utf8')).toContain(
+      '## Deployment log: dep-20261129t053000z-4242-1',
+    );
   });
 
   it('refuses a run id or deployment id that could be anything else', () => {
@@ -352,4 +444,84 @@ describe('rollback.yml: fetching the record of an earlier run', () => {
     ).toBe(1);
     expect(ghLog()).toBe('');
   });
+});
+
+const describeMoto = motoAvailable() ? describe : describe.skip;
+
+describeMoto('the record from job to job as a file, as the workflows hand it on (moto_server)', () => {
+  let moto: Moto;
+  let env: Record<string, string>;
+  let actionWorkspace: string;
+  const ARTIFACT_BUCKET = 'deploy-artifacts';
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    await seedWorld(moto.endpoint, { fleetSize: 2 });
+    await worldClients(moto.endpoint).s3.send(
+      new CreateBucketCommand({
+        Bucket: ARTIFACT_BUCKET,
+        CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
+      }),
+    );
+    actionWorkspace = mkdtempSync(join(tmpdir(), 'workflow-handoff-ws-'));
+    writeFileSync(join(actionWorkspace, 'worker.py'), 'print("fixed")\n');
+    env = { ...motoEnv(moto.endpoint), GITHUB_WORKSPACE: actionWorkspace };
+  }, 90_000);
+  afterAll(async () => {
+    await moto?.stop();
+    if (actionWorkspace) rmSync(actionWorkspace, { recursive: true, force: true });
+  });
+
+  it('carries a record too large for any input: written by one job, read from a file by the next', async () => {
+    const preflightTemp = mkdtempSync(join(tmpdir(), 'runner-temp-preflight-'));
+    const pre = await runDist(
+      { mode: 'preflight', 'queue-name': WORLD.queueName, 'ssm-check': 'false' },
+      { ...env, RUNNER_TEMP: preflightTemp },
+    );
+    expect(pre.code).toBe(0);
+    // The file the job's upload step sends on: the same record as the output.
+    const written = join(preflightTemp, 'emergency-deploy', 'deployment-record.json');
+    expect(pre.outputs['record-file']).toBe(written);
+    expect(readFileSync(written, 'utf8')).toBe(pre.outputs.record);
+
+    // A 6,000-instance fleet's preflight record (the two real workers and 5,998 more).
+    const record = JSON.parse(pre.outputs.record) as DeploymentRecord;
+    for (let i = 0; record.fleet!.instanceIds.length < 6000; i++)
+      record.fleet!.instanceIds.push(`i-${(0xf0000000000000000 + i).toString(16).slice(-17)}`);
+    const json = JSON.stringify(record);
+    expect(Buffer.byteLength(json)).toBeGreaterThan(128 * 1024);
+    // As an input it could not even reach the action: Linux refuses one environment string over
+    // 128 KiB, and the runner passes inputs as environment variables.
+    const asInput = spawnSync(process.execPath, ['-e', ''], { env: { INPUT_RECORD: json } });
+    expect((asInput.error as NodeJS.ErrnoException | undefined)?.code).toBe('E2BIG');
+
+    // What download-artifact leaves in the next job: RUNNER_TEMP/record-in/deployment-record.json.
+    const canaryTemp = mkdtempSync(join(tmpdir(), 'runner-temp-canary-'));
+    mkdirSync(join(canaryTemp, 'record-in'));
+    writeFileSync(join(canaryTemp, 'record-in', 'deployment-record.json'), json);
+    const canary = await runDist(
+      {
+        mode: 'canary',
+        'record-file': join(canaryTemp, 'record-in', 'deployment-record.json'),
+        'ssm-check': 'false',
+        artifact: 'worker.py',
+        'artifact-bucket': ARTIFACT_BUCKET,
+        'health-patterns': 'none',
+        'canary-minutes': '0',
+        'dry-run': 'true',
+      },
+      { ...env, RUNNER_TEMP: canaryTemp },
+    );
+    expect({ code: canary.code, err: canary.stderr }).toEqual({ code: 0, err: '' });
+    const after = JSON.parse(
+      readFileSync(join(canaryTemp, 'emergency-deploy', 'deployment-record.json'), 'utf8'),
+    ) as DeploymentRecord;
+    expect(canary.outputs['record-file']).toBe(
+      join(canaryTemp, 'emergency-deploy', 'deployment-record.json'),
+    );
+    expect(after.deploymentId).toBe(record.deploymentId);
+    expect(after.fleet?.instanceIds).toHaveLength(6000);
+    expect(after.phases.map((p) => p.mode)).toEqual(['preflight', 'canary']);
+    for (const dir of [preflightTemp, canaryTemp]) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
 });

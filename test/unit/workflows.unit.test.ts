@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 
 type Step = {
+  name?: string;
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
   id?: string;
   env?: Record<string, string>;
   if?: string;
+  'continue-on-error'?: boolean;
 };
 type Job = {
   needs?: string | string[];
@@ -39,6 +41,10 @@ const load = (file: string) => parse(text(file)) as Workflow;
 const needsOf = (job: Job) =>
   job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs];
 const actionStep = (job: Job) => job.steps.find((s) => s.uses === './');
+const usesAction = (step: Step, action: string) => step.uses?.startsWith(`${action}@`) ?? false;
+const downloads = (job: Job) => job.steps.filter((s) => usesAction(s, 'actions/download-artifact'));
+/** The step that uploads the job's record file for the jobs after it. */
+const recordUpload = (job: Job) => job.steps.find((s) => s.id === 'keep-record');
 
 const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as {
   inputs: Record<string, { required?: boolean }>;
@@ -116,31 +122,49 @@ describe('emergency-deploy.yml', () => {
     expect(deploy.concurrency?.['cancel-in-progress']).toBe(false);
   });
 
-  it('hands the record from job to job as job outputs', () => {
-    const chain = ['preflight', 'canary', 'rollout', 'verify', 'rollback'];
-    for (const name of chain) {
-      expect(jobs[name].outputs?.record).toBe('${{ steps.action.outputs.record }}');
-    }
-    expect(actionStep(jobs.canary)?.with?.record).toBe('${{ needs.preflight.outputs.record }}');
-    expect(actionStep(jobs.rollout)?.with?.record).toBe('${{ needs.canary.outputs.record }}');
-    expect(actionStep(jobs.verify)?.with?.record).toBe('${{ needs.rollout.outputs.record }}');
-    // Rollback takes the most advanced record any job left.
-    expect(actionStep(jobs.rollback)?.with?.record).toBe(
-      '${{ needs.verify.outputs.record || needs.rollout.outputs.record || needs.canary.outputs.record || needs.preflight.outputs.record }}',
-    );
-    expect(actionStep(jobs.rollback)?.with?.['deployment-id']).toBe(
-      '${{ needs.preflight.outputs.deployment-id }}',
-    );
+  it('hands the record from job to job as an artifact: each job downloads the one the job before it left', () => {
+    // The hand-off everywhere is checked under "every workflow"; here, which job reads whose record.
+    const from = (job: string) => downloads(jobs[job]).map((s) => s.with?.name);
+    expect(from('canary')).toEqual(['${{ needs.preflight.outputs.record-artifact }}']);
+    expect(from('rollout')).toEqual(['${{ needs.canary.outputs.record-artifact }}']);
+    expect(from('verify')).toEqual(['${{ needs.rollout.outputs.record-artifact }}']);
+    expect(needsOf(jobs.rollout)).toContain('canary');
+    expect(needsOf(jobs.verify)).toContain('rollout');
+  });
+
+  it('rolls back from the latest record any job left, and nothing about finding it can stop the rollback', () => {
+    const job = jobs.rollback;
+    const download = downloads(job);
+    expect(download).toHaveLength(1);
+    expect(download[0].with).toMatchObject({ pattern: 'record-*', path: '${{ runner.temp }}/records' });
+    const pick = job.steps.find((s) => s.id === 'pick');
+    expect(pick?.run).toContain('record-tool pick-latest --records "$RUNNER_TEMP/records"');
+    expect(pick?.run).toContain('--deployment-id "$DEPLOYMENT_ID"');
+    expect(pick?.run).not.toContain('--required');
+    expect(pick?.env?.DEPLOYMENT_ID).toBe('${{ needs.preflight.outputs.deployment-id }}');
+    // Every step before the action that is about the record may fail without stopping it.
+    const before = job.steps.slice(0, job.steps.indexOf(actionStep(job)!));
+    for (const step of before.filter(
+      (s) => s === pick || download.includes(s) || usesAction(s, 'actions/setup-node'),
+    ))
+      expect({ step: step.name ?? step.uses, tolerated: step['continue-on-error'] }).toEqual({
+        step: step.name ?? step.uses,
+        tolerated: true,
+      });
+    expect(actionStep(job)?.with?.['record-file']).toBe('${{ steps.pick.outputs.record-file }}');
+    // Without a record the action finds the touched instances by their deployment-id tag.
+    expect(actionStep(job)?.with?.['deployment-id']).toBe('${{ needs.preflight.outputs.deployment-id }}');
   });
 
   it('uploads the final record (JSON and the Markdown log) as an artifact', () => {
     const job = jobs.report;
-    expect(job.if).toMatch(/always\(\)/);
-    const pick = job.steps.find((s) => s.env?.RECORD);
-    expect(pick?.env?.RECORD).toMatch(
-      /^\$\{\{ needs\.rollback\.outputs\.record \|\| needs\.verify\.outputs\.record/,
-    );
-    expect(job.steps.some((s) => s.run?.includes('node dist/index.js record-tool'))).toBe(true);
+    expect(job.if).toBe("${{ always() && needs.preflight.outputs.deployment-id != '' }}");
+    expect(downloads(job).map((s) => s.with?.pattern)).toEqual(['record-*']);
+    // The latest of every job's record (rollback's when it ran); none at all is an error here.
+    const pick = job.steps.find((s) => s.run?.includes('record-tool pick-latest'));
+    expect(pick?.run).toContain('--out "$RUNNER_TEMP/record.json" --required');
+    expect(pick?.env?.DEPLOYMENT_ID).toBe('${{ needs.preflight.outputs.deployment-id }}');
+    expect(job.steps.some((s) => s.run?.includes('(report --record "$RUNNER_TEMP/record.json"'))).toBe(true);
     const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
     expect(upload?.with?.name).toBe('deployment-record-${{ needs.preflight.outputs.deployment-id }}');
     expect(upload?.with?.path).toBe('${{ runner.temp }}/deployment-record/');
@@ -202,7 +226,19 @@ describe('rollback.yml', () => {
     expect(inputs['deployment-id'].required).toBe(true);
     expect(actionStep(job)?.with?.mode).toBe('rollback');
     expect(actionStep(job)?.with?.['deployment-id']).toBe('${{ inputs.deployment-id }}');
-    expect(actionStep(job)?.with?.record).toBe('${{ steps.record.outputs.record }}');
+  });
+
+  it('follows the latest record of the given run as a file, and reports from the rollback’s own record', () => {
+    const fetch = job.steps.find((s) => s.id === 'record');
+    expect(fetch?.if).toBe("inputs.record-run-id != ''");
+    expect(fetch?.run).toContain('--pattern "deployment-record-$DEPLOYMENT_ID*" --pattern "record-*"');
+    expect(fetch?.run).toContain('record-tool pick-latest --records "$dir" --deployment-id "$DEPLOYMENT_ID"');
+    expect(actionStep(job)?.with?.['record-file']).toBe('${{ steps.record.outputs.record-file }}');
+    const report = rollback.jobs.report;
+    expect(report.if).toBe("${{ always() && needs.rollback.outputs.record-artifact != '' }}");
+    expect(downloads(report).map((s) => s.with?.name)).toEqual([
+      '${{ needs.rollback.outputs.record-artifact }}',
+    ]);
   });
 
   it('shares the deploy run’s rollback group for that deployment, never cancelled', () => {
@@ -235,8 +271,23 @@ describe('checkpoints.yml', () => {
     expect(verify?.with).toMatchObject({
       mode: 'verify',
       checkpoint: '${{ needs.plan.outputs.checkpoint }}',
-      record: '${{ needs.plan.outputs.record }}',
+      'record-file': '${{ runner.temp }}/record-in/deployment-record.json',
     });
+    // The plan hands the record to judge to the verify job as an artifact, and verify its result
+    // to the report job.
+    const plan = jobs.plan.steps.find((s) => s.id === 'plan');
+    expect(plan?.run).toContain('--out "$RUNNER_TEMP/plan/deployment-record.json"');
+    expect(recordUpload(jobs.plan)?.with).toMatchObject({
+      name: 'record-plan-${{ github.run_attempt }}',
+      path: '${{ steps.plan.outputs.record-file }}',
+    });
+    expect(downloads(jobs.verify).map((s) => s.with?.name)).toEqual([
+      '${{ needs.plan.outputs.record-artifact }}',
+    ]);
+    expect(downloads(jobs.report).map((s) => s.with?.name)).toEqual([
+      '${{ needs.verify.outputs.record-artifact }}',
+    ]);
+    expect(jobs.report.if).toContain("needs.verify.outputs.record-artifact != ''");
     expect(needsOf(jobs.report).sort()).toEqual(['plan', 'verify']);
     expect(jobs.report.steps.some((s) => s.run?.includes('/deployments/$deployment/statuses'))).toBe(true);
     const upload = jobs.report.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
@@ -371,6 +422,145 @@ describe('every workflow', () => {
     }
   });
 
+  it('never carries a record in a job output or an action input: only record files, as artifacts', () => {
+    for (const [file, wf] of all) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        for (const [out, value] of Object.entries(job.outputs ?? {})) {
+          expect({ file, name, out, value }).not.toEqual({
+            file,
+            name,
+            out,
+            value: expect.stringMatching(/outputs\.record \}\}/),
+          });
+        }
+        for (const step of job.steps) {
+          expect({ file, name, record: step.with?.record }).toEqual({ file, name, record: undefined });
+          expect({ file, name, env: Object.values(step.env ?? {}).join() }).not.toEqual({
+            file,
+            name,
+            env: expect.stringMatching(/outputs\.record\b(?!-)/),
+          });
+        }
+      }
+    }
+  });
+
+  it('uploads the record file of every action step, also when the step failed', () => {
+    let jobsWithAction = 0;
+    for (const [file, wf] of all) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const step = actionStep(job);
+        if (!step) continue;
+        jobsWithAction++;
+        const upload = recordUpload(job);
+        expect({ file, name, uses: upload?.uses?.replace(/@.*/, '') }).toEqual({
+          file,
+          name,
+          uses: 'actions/upload-artifact',
+        });
+        expect(job.steps.indexOf(upload!)).toBeGreaterThan(job.steps.indexOf(step));
+        expect({ file, name, if: upload?.if }).toEqual({
+          file,
+          name,
+          if: "${{ always() && steps.action.outputs.record-file != '' }}",
+        });
+        expect({ file, name, with: upload?.with }).toEqual({
+          file,
+          name,
+          with: {
+            name: `record-${name}-\${{ github.run_attempt }}`,
+            path: '${{ steps.action.outputs.record-file }}',
+            'if-no-files-found': 'ignore',
+            'retention-days': 30,
+          },
+        });
+        // The name the next job downloads: empty when nothing was uploaded.
+        expect({ file, name, output: job.outputs?.['record-artifact'] }).toEqual({
+          file,
+          name,
+          output: `\${{ steps.keep-record.outputs.artifact-id && format('record-${name}-{0}', github.run_attempt) || '' }}`,
+        });
+      }
+    }
+    expect(jobsWithAction).toBe(7);
+  });
+
+  it('gives every action step that takes a record a file from a downloaded artifact', () => {
+    let withRecord = 0;
+    for (const [file, wf] of all) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const step = actionStep(job);
+        const recordFile = step?.with?.['record-file'];
+        if (recordFile === undefined) continue;
+        withRecord++;
+        const before = job.steps.slice(0, job.steps.indexOf(step!));
+        const picked = /^\$\{\{ steps\.([\w-]+)\.outputs\.record-file \}\}$/.exec(String(recordFile));
+        if (picked) {
+          // The latest record of a set of downloaded artifacts, picked by the record tool.
+          const pick = before.find((s) => s.id === picked[1]);
+          expect({ file, name, pick: pick?.run }).toEqual({
+            file,
+            name,
+            pick: expect.stringContaining('node dist/index.js record-tool pick-latest'),
+          });
+          const fetched =
+            downloads(job).some((d) => before.indexOf(d) < before.indexOf(pick!)) ||
+            (pick?.run?.includes('gh run download') ?? false);
+          expect({ file, name, fetched }).toEqual({ file, name, fetched: true });
+        } else {
+          // One artifact, by the name the job before it gave as an output.
+          expect({ file, name, recordFile }).toEqual({
+            file,
+            name,
+            recordFile: '${{ runner.temp }}/record-in/deployment-record.json',
+          });
+          const download = downloads(job).find((d) => d.with?.path === '${{ runner.temp }}/record-in');
+          expect(download && before.includes(download)).toBe(true);
+          const m = /^\$\{\{ needs\.([\w-]+)\.outputs\.record-artifact \}\}$/.exec(
+            String(download?.with?.name),
+          );
+          expect({ file, name, from: m?.[1] && needsOf(job).includes(m[1]) }).toEqual({
+            file,
+            name,
+            from: true,
+          });
+          expect({ file, name, producer: wf.jobs[m![1]].outputs?.['record-artifact'] }).toEqual({
+            file,
+            name,
+            producer: expect.stringContaining('steps.keep-record.outputs.artifact-id'),
+          });
+        }
+      }
+    }
+    // canary, rollout, verify and rollback of the deploy; rollback.yml; the checkpoint's verify.
+    expect(withRecord).toBe(6);
+  });
+
+  it('downloads artifacts through the REST API, with actions: read, so a re-run job finds them', () => {
+    for (const [file, wf] of all) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        for (const d of downloads(job)) {
+          expect({ file, name, token: d.with?.['github-token'], run: d.with?.['run-id'] }).toEqual({
+            file,
+            name,
+            token: '${{ github.token }}',
+            run: '${{ github.run_id }}',
+          });
+        }
+        const readsActions =
+          downloads(job).length > 0 ||
+          job.steps.some((s) =>
+            /gh run download|gh api "repos\/\$GITHUB_REPOSITORY\/actions\//.test(s.run ?? ''),
+          );
+        expect({ file, name, actions: job.permissions?.actions === 'read' }).toEqual({
+          file,
+          name,
+          actions: readsActions,
+        });
+      }
+    }
+  });
+
   it('keeps workflow_dispatch within GitHub’s limit of 10 inputs', () => {
     for (const [file, wf] of all) {
       const inputs = (wf.on.workflow_dispatch as { inputs?: object } | null)?.inputs ?? {};
@@ -402,7 +592,10 @@ describe('actionlint', () => {
           'echo "::error::Emergency deployments run',
           'echo "${{ github.event.inputs.artifact }} ${{ github.head_ref }}" "::error::Emergency deployments run',
         )
-        .replace('${{ needs.rollout.outputs.record }}', '${{ needs.rolout.outputs.record }}');
+        .replace(
+          '${{ needs.rollout.outputs.record-artifact }}',
+          '${{ needs.rolout.outputs.record-artifact }}',
+        );
       writeFileSync(join(dir, '.github/workflows/emergency-deploy.yml'), bad);
       const result = lint(dir);
       expect(result.status).toBe(1);

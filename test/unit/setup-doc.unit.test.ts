@@ -48,6 +48,35 @@ describe('docs/SETUP.md', () => {
     );
   });
 
+  it('explains how the record goes from job to job, for a fleet of any size', () => {
+    const section = doc.slice(
+      doc.indexOf('### How the record goes from job to job'),
+      doc.indexOf('## 5. Rollback'),
+    );
+    expect(section.length).toBeGreaterThan(500);
+    for (const words of [
+      'record-<job>-<attempt>',
+      '`record-file:`',
+      'if: always()',
+      'pick-latest',
+      '128 KiB',
+      'actions: read',
+    ])
+      expect({ words, explained: section.includes(words) }).toEqual({ words, explained: true });
+    // The retention the doc states is the one the workflows set.
+    const retention = workflows.flatMap((w) =>
+      [
+        ...w.matchAll(/name: record-[a-z]+-\$\{\{ github\.run_attempt \}\}[\s\S]*?retention-days: (\d+)/g),
+      ].map((m) => m[1]),
+    );
+    // Five jobs of the deploy, rollback.yml's rollback, the checkpoints' plan and verify.
+    expect(retention).toHaveLength(8);
+    expect(new Set(retention)).toEqual(new Set(['30']));
+    expect(doc).toContain('The per-job `record-*` artifacts are kept 30 days');
+    // The old advice for large fleets is gone: the limit is handled.
+    expect(doc).not.toContain('split the deployment by instance filter');
+  });
+
   it('explains the checkpoint design and the rollback choice', () => {
     expect(doc).toContain('## 6. Later checkpoints (1 h and 24 h)');
     expect(doc).toContain('### Why rollback has no approval gate');

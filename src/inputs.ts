@@ -443,14 +443,15 @@ export function parseInputs(
     DEPLOYMENT_ID_PATTERN,
     'a deployment id (letters, digits and dashes)',
   );
+  const recordInput = recordFile !== '' ? Input.RecordFile : Input.Record;
   if (record && deploymentId && record.deploymentId !== deploymentId) {
     throw new InputError(
-      Input.Record,
+      recordInput,
       `belongs to deployment ${record.deploymentId}, not to '${Input.DeploymentId}' ${deploymentId}`,
     );
   }
   if (record && record.region !== regionRaw) {
-    throw new InputError(Input.Record, `was made in region ${show(record.region)}, not ${regionRaw}`);
+    throw new InputError(recordInput, `was made in region ${show(record.region)}, not ${regionRaw}`);
   }
   // preflight and verify read the queue first thing: without one they would fail after an AWS call.
   if ((mode === 'preflight' || mode === 'verify') && !queueName && !queueUrl && !record?.queue?.url) {

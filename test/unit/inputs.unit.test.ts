@@ -231,6 +231,9 @@ describe('record-file', () => {
     });
     expect(files).toEqual(['records/deployment-record.json']);
     expect(i.record?.deploymentId).toBe('dep-file');
+    expect(() =>
+      parseInputs(reader({ ...base, 'record-file': 'r.json', 'deployment-id': 'dep-other' }), {}, () => json),
+    ).toThrow(/Input 'record-file' belongs to deployment dep-file/);
   });
 
   it('refuses both record and record-file, an unreadable file and a bad path', () => {

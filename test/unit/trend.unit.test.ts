@@ -153,10 +153,18 @@ describe('DLQ stable', () => {
     expect(c.detail).toContain('0 → 5 over the window (+5)');
   });
 
-  it('fails on growth since the preflight baseline even when the window is flat', () => {
+  it('reports growth since the preflight baseline but passes a flat window: that growth came from the old workers', () => {
     const c = judgeDlqStable(samples([0, 0, 0], [7, 7, 7]), 2, 0, true);
+    expect(c.status).toBe('pass');
+    expect(c.detail).toContain(
+      'baseline 2 (+5 since preflight, while the old workers still ran: review those messages)',
+    );
+  });
+
+  it('fails on growth within the window whatever the baseline', () => {
+    const c = judgeDlqStable(samples([0, 0, 0], [7, 8, 9]), 9, 0, true);
     expect(c.status).toBe('fail');
-    expect(c.detail).toContain('baseline 2 (+5)');
+    expect(c.detail).toContain('7 → 9 over the window (+2)');
   });
 
   it('allows growth up to the tolerance, and a shrinking DLQ', () => {

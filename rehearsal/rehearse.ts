@@ -179,7 +179,12 @@ async function main(): Promise<number> {
     log(
       `stand-ins: ${workers.reduce((n, w) => n + w.received, 0)} received, ${workers.reduce((n, w) => n + w.deleted, 0)} deleted; ${producer.uploaded} uploads`,
     );
-    return failed === (opts.scenario === 'loop') ? 0 : 1;
+    // healthy: every step passes and nothing is rolled back. loop: verify fails on the evidence and
+    // the rollback that follows restores every instance.
+    const rollback = steps.find((s) => s.name === 'rollback');
+    if (opts.scenario === 'healthy') return failed ? 1 : 0;
+    const verifyFailed = steps.find((s) => s.name === 'verify')?.run.outputs.verdict === 'fail';
+    return verifyFailed && rollback?.run.outputs.verdict === 'pass' ? 0 : 1;
   } finally {
     producer?.stop();
     for (const w of workers) w.stop();

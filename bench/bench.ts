@@ -16,6 +16,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { motoAvailable, motoEnv, startMoto } from '../test/support/moto.js';
 import { runDist } from '../test/support/run-dist.js';
 import { seedWorld, worldClients, WORLD } from '../test/support/world.js';
+import { StandInWorker } from '../rehearsal/stand-ins.js';
 
 interface ModeResult {
   mode: string;
@@ -155,8 +156,12 @@ async function benchFleet(fleet: number, preload: string): Promise<FleetResult> 
   const moto = await startMoto();
   try {
     const env = motoEnv(moto.endpoint);
-    await seedWorld(moto.endpoint, { fleetSize: fleet, messages: 50, inFlight: 10 });
-    await worldClients(moto.endpoint).s3.send(
+    const world = await seedWorld(moto.endpoint, { fleetSize: fleet, messages: 50, inFlight: 10 });
+    const clients = worldClients(moto.endpoint);
+    // One stand-in worker running the fix drains the queue, so verify judges a healthy deployment.
+    const worker = new StandInWorker(clients.sqs, world.queueUrl, 'fixed');
+    const draining = worker.run().catch(() => undefined);
+    await clients.s3.send(
       new CreateBucketCommand({
         Bucket: 'cis-deploy-artifacts',
         CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
@@ -203,6 +208,8 @@ async function benchFleet(fleet: number, preload: string): Promise<FleetResult> 
         `fleet ${fleet} ${mode}: ${run.outputs.verdict ?? run.code} in ${seconds.toFixed(2)} s\n`,
       );
     }
+    worker.stop();
+    await draining;
     return { fleet, modes, runbook: runbookPhases(env) };
   } finally {
     await moto.stop();

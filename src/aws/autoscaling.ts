@@ -1,11 +1,13 @@
 // Auto Scaling gateway: the group's launch template, and instance refreshes (start, follow, cancel,
-// roll back). The rollout mode starts and follows a refresh; rollback cancels or rolls it back.
+// roll back). The rollout mode starts and follows a refresh; rollback cancels or rolls it back, and
+// points a group the refresh pinned to the new version back at the version it used before.
 import {
   CancelInstanceRefreshCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
   RollbackInstanceRefreshCommand,
   StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
   type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
 import type { Runtime } from '../runtime.js';
@@ -220,4 +222,25 @@ export async function rollbackInstanceRefresh(
     clients.autoscaling.send(new RollbackInstanceRefreshCommand({ AutoScalingGroupName: asgName })),
   );
   return out.InstanceRefreshId;
+}
+
+/**
+ * Points a group that names its launch template directly (not through a mixed instances policy) at
+ * one version of it. Only the launch template is sent: sizes, policies and instances are left as
+ * they are, and running instances keep the configuration they were launched with.
+ */
+export async function setGroupLaunchTemplateVersion(
+  api: AwsApi,
+  clients: AwsClients,
+  asgName: string,
+  launchTemplate: { id: string; version: string },
+): Promise<void> {
+  await api.call('autoscaling:UpdateAutoScalingGroup', () =>
+    clients.autoscaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: asgName,
+        LaunchTemplate: { LaunchTemplateId: launchTemplate.id, Version: launchTemplate.version },
+      }),
+    ),
+  );
 }

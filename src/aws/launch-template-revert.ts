@@ -1,14 +1,17 @@
 // Undoing an Auto Scaling rollout, through the EC2 image/launch-template and Auto Scaling gateways:
-// the launch template's default version back to the recorded one, and an instance refresh still
-// running rolled back (or, when AWS cannot roll it back, cancelled). Template versions and images
+// the launch template's default version back to the recorded one, an instance refresh still
+// running rolled back (or, when AWS cannot roll it back, cancelled), and a group that the refresh
+// left pinned to the new version pointed back at its earlier one. Template versions and images
 // are never deleted, so the fix can be shipped again later.
-import { refreshDecision, type SettingResult } from '../logic/rollback-plan.js';
+import { groupVersionDecision, refreshDecision, type SettingResult } from '../logic/rollback-plan.js';
 import type { DeploymentRecord } from '../record.js';
 import type { AwsApi } from './api.js';
 import {
   cancelInstanceRefresh,
+  describeGroup,
   describeInstanceRefresh,
   rollbackInstanceRefresh,
+  setGroupLaunchTemplateVersion,
   type RefreshState,
 } from './autoscaling.js';
 import type { AwsClients } from './clients.js';
@@ -120,5 +123,76 @@ export async function undoInstanceRefresh(
       }
       return { ...base, now, action: 'failed', detail: message(e2) };
     }
+  }
+}
+
+/**
+ * A group that names a fixed launch template version is left on the deployment's new version by a
+ * successful refresh (AWS adopts the refresh's desired configuration), so resetting the template's
+ * default alone would still launch new instances with the fix. Points the group back at the
+ * version recorded before the rollout, only while it names exactly the deployment's version, and
+ * reads it back.
+ */
+export async function restoreGroupLaunchTemplateVersion(
+  api: AwsApi,
+  clients: AwsClients,
+  asgName: string,
+  lt: RecordedTemplate,
+  recorded: string,
+  dryRun: boolean,
+): Promise<SettingResult> {
+  const setting = `Auto Scaling group ${asgName} launch template version`;
+  const base = { setting, baseline: recorded, deployed: String(lt.newVersion) };
+  const stillLaunchesFix = `new instances of ${asgName} still launch from version ${lt.newVersion}, with the fix`;
+  // Set once the group is known to name the deployment's version: from then on, a failure means
+  // the group goes on launching the fix.
+  let onDeployedVersion = false;
+  let updated = false;
+  let seen: string | undefined;
+  try {
+    const group = await describeGroup(api, clients, asgName);
+    if (!group) {
+      return {
+        ...base,
+        now: 'no such group',
+        action: 'needs follow-up',
+        detail: `Auto Scaling group ${asgName} no longer exists; nothing was changed`,
+      };
+    }
+    const now = group.launchTemplate?.version ?? (group.launchTemplate ? '$Default' : 'no launch template');
+    seen = now;
+    const decision = groupVersionDecision({ recorded, template: lt, group: group.launchTemplate });
+    if (decision.action === 'already') return { ...base, now, action: 'already' };
+    if (decision.action === 'leave') return { ...base, now, action: 'needs follow-up', detail: decision.why };
+    if (decision.action === 'refuse') {
+      return { ...base, now, action: 'failed', detail: `${decision.why}; until then ${stillLaunchesFix}` };
+    }
+    if (dryRun) return { ...base, now, action: 'would restore' };
+    onDeployedVersion = true;
+    await setGroupLaunchTemplateVersion(api, clients, asgName, { id: lt.id, version: recorded });
+    updated = true;
+    const after = await describeGroup(api, clients, asgName);
+    const afterVersion = after?.launchTemplate?.version ?? 'unknown';
+    if (afterVersion !== recorded) {
+      return {
+        ...base,
+        now: afterVersion,
+        action: 'failed',
+        detail: `set to ${recorded}, but reads back ${afterVersion}`,
+      };
+    }
+    return { ...base, now: afterVersion, action: 'restored' };
+  } catch (e) {
+    const consequence = updated
+      ? `version ${recorded} was set but could not be read back`
+      : onDeployedVersion
+        ? stillLaunchesFix
+        : `whether ${asgName} still names version ${lt.newVersion} is not known`;
+    return {
+      ...base,
+      now: updated ? undefined : seen,
+      action: 'failed',
+      detail: `${message(e)}; ${consequence}`,
+    };
   }
 }

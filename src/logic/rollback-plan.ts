@@ -378,3 +378,100 @@ export function refreshDecision(status: string | undefined): RefreshDecision {
   // Successful, Failed, Cancelled, RollbackFailed, or no longer listed: whatever it replaced stays.
   return 'follow-up';
 }
+
+/**
+ * The group's launch template version before the rollout, as rollout recorded it in
+ * `extra.rolloutAsg.groupVersion`. Only a fixed version matters to rollback: a successful refresh
+ * with a desired configuration leaves such a group pinned to the new version, while a group that
+ * follows `$Default`/`$Latest` goes back with the template's default. The record is untrusted, so
+ * anything else is reported as malformed rather than sent to AWS.
+ */
+export type RecordedGroupVersion =
+  { kind: 'none' } | { kind: 'pinned'; version: string } | { kind: 'malformed'; value: string };
+
+const FIXED_VERSION = /^[1-9][0-9]{0,9}$/;
+
+export function recordedGroupVersion(extra: Record<string, unknown>): RecordedGroupVersion {
+  const asg = extra.rolloutAsg;
+  if (asg === undefined) return { kind: 'none' };
+  if (typeof asg !== 'object' || asg === null || Array.isArray(asg)) {
+    return { kind: 'malformed', value: sanitize(JSON.stringify(asg) ?? String(asg), 60) };
+  }
+  const v = (asg as { groupVersion?: unknown }).groupVersion;
+  if (v === undefined || v === '$Default' || v === '$Latest') return { kind: 'none' };
+  if (typeof v === 'string' && FIXED_VERSION.test(v)) return { kind: 'pinned', version: v };
+  return { kind: 'malformed', value: sanitize(JSON.stringify(v) ?? String(v), 60) };
+}
+
+/** The launch template a group names now (from DescribeAutoScalingGroups). */
+export interface GroupTemplateNow {
+  id?: string;
+  name?: string;
+  version?: string;
+  /** Named inside a mixed instances policy. */
+  mixed: boolean;
+}
+
+export type GroupVersionDecision =
+  /** The group already names the version it had before the rollout. */
+  | { action: 'already' }
+  /** The group names the deployment's version directly: point it back. */
+  | { action: 'restore' }
+  /** The group may still launch the fix and rollback cannot safely undo it: the rollback fails. */
+  | { action: 'refuse'; why: string }
+  /** Changed by someone since the rollout: left alone, and said so. */
+  | { action: 'leave'; why: string };
+
+/**
+ * Whether to point the group back at its recorded version. Only a group that names exactly the
+ * deployment's new version of the deployment's template is changed; anything else was changed by
+ * someone since and is not overwritten.
+ */
+export function groupVersionDecision(input: {
+  recorded: string;
+  template: { id: string; name: string; newVersion: number };
+  group: GroupTemplateNow | undefined;
+}): GroupVersionDecision {
+  const { recorded, template, group } = input;
+  const deployed = String(template.newVersion);
+  if (!group) return { action: 'leave', why: 'the group names no launch template now: left alone' };
+  const sameTemplate =
+    (group.id !== undefined && group.id === template.id) ||
+    (group.name !== undefined && group.name === template.name);
+  const now = group.version ?? '$Default';
+  if (!sameTemplate) {
+    return {
+      action: 'leave',
+      why: `the group now uses launch template ${group.name ?? group.id ?? '(unnamed)'}, not ${template.name}: changed since the rollout, left alone`,
+    };
+  }
+  if (recorded === deployed) {
+    // Rollout records the version it finds; a rerun after its refresh succeeded finds its own.
+    if (now !== deployed) {
+      return {
+        action: 'leave',
+        why: `the group names version ${now}, not the deployment's ${deployed}; the record does not know the version before the rollout, so it was left alone`,
+      };
+    }
+    return {
+      action: 'refuse',
+      why: `the record names version ${deployed}, the one this deployment made, as the group's version before the rollout, so the earlier version is not known; point the group at it by hand`,
+    };
+  }
+  if (now === recorded) return { action: 'already' };
+  if (now !== deployed) {
+    return {
+      action: 'leave',
+      why: `the group names version ${now}, neither ${recorded} (before the rollout) nor ${deployed} (the deployment's): changed since the rollout, left alone`,
+    };
+  }
+  if (group.mixed) {
+    // Rollout refuses groups that pin a version in a mixed instances policy, so this one was
+    // changed since; rewriting a mixed instances policy could drop its overrides and distribution.
+    return {
+      action: 'refuse',
+      why: `the group pins version ${deployed} inside a mixed instances policy, which rollback does not rewrite; set its launch template version to ${recorded} by hand`,
+    };
+  }
+  return { action: 'restore' };
+}

@@ -1,20 +1,26 @@
 // The runbook's rollback, made exact: every instance this deployment touched gets its own backup
 // back (never a `worker.py.backup.*` glob), its service restarted and checked; then the launch
-// template's default version, any instance refresh still running, and the queue's visibility
-// timeout go back to what they were. Runs precisely when earlier phases failed: a NO-GO canary, a
+// template's default version, any instance refresh still running, the group's launch template
+// version (when the refresh left it pinned to the new one), and the queue's visibility timeout go
+// back to what they were. Runs precisely when earlier phases failed: a NO-GO canary, a
 // broken batch or a failed criterion is its reason, never a reason to refuse.
 import { Input, Output, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { InputError } from '../errors.js';
 import { describeGroup } from '../aws/autoscaling.js';
 import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2-tags.js';
-import { revertLaunchTemplateDefault, undoInstanceRefresh } from '../aws/launch-template-revert.js';
+import {
+  restoreGroupLaunchTemplateVersion,
+  revertLaunchTemplateDefault,
+  undoInstanceRefresh,
+} from '../aws/launch-template-revert.js';
 import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
 import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
 import {
   classifyRestore,
   isGone,
   planRollback,
+  recordedGroupVersion,
   rollbackReasons,
   settingFailed,
   type RestoreItem,
@@ -141,6 +147,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     );
   }
   if (refresh) settings.push(await undoInstanceRefresh(api, clients, refresh, inputs.dryRun));
+  const groupSetting = await restoreGroupVersion(ctx, record);
+  if (groupSetting) settings.push(groupSetting);
 
   const results = await restoreInstances(ctx, record, plan, script);
 
@@ -413,6 +421,41 @@ async function readOutputs(
 
 function isTerminalSuccess(inv: InvocationResult): boolean {
   return inv.status === 'Success' && inv.responseCode === 0;
+}
+
+/**
+ * The group's launch template version, when the rollout found the group pinned to a fixed version:
+ * its successful refresh left the group on the new version, which the template default's revert
+ * does not reach. Nothing to do for a group that follows $Default/$Latest, or when the rollout made
+ * no template version (it stopped before the group could change).
+ */
+async function restoreGroupVersion(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+): Promise<SettingResult | undefined> {
+  const lt = record.settings.launchTemplate;
+  const recorded = recordedGroupVersion(record.extra);
+  if (!lt || recorded.kind === 'none') return undefined;
+  // The group is the one the refresh ran on; without a recorded refresh the group never moved,
+  // unless the job died between starting it and writing the record: asg-name covers that.
+  const asgName = record.settings.refresh?.asgName ?? ctx.inputs.asgName;
+  if (!asgName) return undefined;
+  if (recorded.kind === 'malformed') {
+    return {
+      setting: `Auto Scaling group ${asgName} launch template version`,
+      deployed: String(lt.newVersion),
+      action: 'failed',
+      detail: `the record's group version ${recorded.value} is not a version number; check the group's launch template version by hand`,
+    };
+  }
+  return restoreGroupLaunchTemplateVersion(
+    ctx.api,
+    ctx.clients,
+    asgName,
+    lt,
+    recorded.version,
+    ctx.inputs.dryRun,
+  );
 }
 
 /** The queue's visibility timeout back to its value before the deployment, read back. */

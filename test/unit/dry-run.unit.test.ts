@@ -91,8 +91,19 @@ function preflightRecord(): DeploymentRecord {
   return r;
 }
 
-/** Answers every read the modes make; anything else (a change) answers {} so it shows in the log. */
-function fakeWorld(h: ReturnType<typeof mainHarness>) {
+/** After a pinned group's successful refresh: the group named version 2, the refresh left it on 4. */
+function pinnedGroupRecord(): DeploymentRecord {
+  const r = deployedRecord();
+  r.settings.refresh = { id: 'refresh-1', asgName: ASG, status: 'Successful' };
+  r.extra.rolloutAsg = { groupVersion: '2' };
+  return r;
+}
+
+/**
+ * Answers every read the modes make; anything else (a change) answers {} so it shows in the log.
+ * `groupVersion` is the launch template version the group names.
+ */
+function fakeWorld(h: ReturnType<typeof mainHarness>, groupVersion = '$Default') {
   const m = h.mocks;
   let reads = 0;
   for (const stub of Object.values(m)) stub.onAnyCommand().resolves({});
@@ -184,7 +195,7 @@ function fakeWorld(h: ReturnType<typeof mainHarness>) {
               AutoScalingGroupName: ASG,
               DesiredCapacity: 4,
               Instances: FLEET.map((InstanceId) => ({ InstanceId })),
-              LaunchTemplate: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: '$Default' },
+              LaunchTemplate: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: groupVersion },
             },
           ],
         };
@@ -214,6 +225,10 @@ interface DryRunCase {
   env?: NodeJS.ProcessEnv;
   /** reads the path must make, proving it was walked and not cut short */
   reads: string[];
+  /** the launch template version the Auto Scaling group names (default $Default) */
+  groupVersion?: string;
+  /** what the summary must say it would do */
+  says?: string[];
 }
 
 const CASES: DryRunCase[] = [
@@ -288,6 +303,14 @@ const CASES: DryRunCase[] = [
     ],
   },
   {
+    name: 'rollback of a group the refresh left pinned to the new launch template version',
+    mode: 'rollback',
+    raw: { record: JSON.stringify(pinnedGroupRecord()) },
+    groupVersion: '4',
+    reads: ['DescribeInstances', 'DescribeAutoScalingGroups', 'DescribeLaunchTemplates'],
+    says: [`| Auto Scaling group ${ASG} launch template version | 2 | 4 | 4 | would restore |`],
+  },
+  {
     name: 'rollback from the deployment tags alone',
     mode: 'rollback',
     raw: { 'deployment-id': DEP },
@@ -306,7 +329,7 @@ describe('dry-run sends no mutating call', () => {
       { region: 'ap-northeast-1', mode: c.mode, 'dry-run': 'true', ...c.raw },
       { env: c.env },
     );
-    fakeWorld(h);
+    fakeWorld(h, c.groupVersion);
     const outcome = await h.go();
     expect(h.failures).toEqual([]);
     expect(outcome?.verdict).toBe('pass');
@@ -315,6 +338,7 @@ describe('dry-run sends no mutating call', () => {
     // Mutating = anything that is not a read, on any client.
     expect(calls.filter((x) => !READ_ONLY.test(x.operation))).toEqual([]);
     expect(operations).toEqual(expect.arrayContaining(c.reads));
+    for (const line of c.says ?? []) expect(h.summaries.join('\n')).toContain(line);
     // Every read is granted to this mode by the policy.
     const granted = grantedTo(c.mode);
     const iam = [...new Set(calls.map((x) => iamActionOf(PACKAGE_OF[x.client], `${x.operation}Command`)))];

@@ -48,6 +48,7 @@ import {
   DescribeInstanceRefreshesCommand,
   RollbackInstanceRefreshCommand,
   StartInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClients } from '../../src/aws/clients.js';
@@ -56,6 +57,7 @@ import {
   describeGroup,
   describeInstanceRefresh,
   rollbackInstanceRefresh,
+  setGroupLaunchTemplateVersion,
   startInstanceRefresh,
 } from '../../src/aws/autoscaling.js';
 import { getMetricSeries } from '../../src/aws/cloudwatch.js';
@@ -357,6 +359,15 @@ const SITES: Site[] = [
     command: RollbackInstanceRefreshCommand,
     ok: { InstanceRefreshId: 'r-1' },
     call: (ctx) => rollbackInstanceRefresh(...apiOf(ctx), 'asg'),
+  },
+  {
+    fn: 'setGroupLaunchTemplateVersion',
+    file: 'src/aws/autoscaling.ts',
+    op: 'autoscaling:UpdateAutoScalingGroup',
+    client: 'autoscaling',
+    command: UpdateAutoScalingGroupCommand,
+    ok: {},
+    call: (ctx) => setGroupLaunchTemplateVersion(...apiOf(ctx), 'asg', { id: 'lt-1', version: '3' }),
   },
   {
     fn: 'createImage',

@@ -40,8 +40,9 @@ const reachable = Object.fromEntries(
 
 /**
  * Actions AWS authorizes on the caller without the source naming them: an instance refresh whose
- * desired configuration names a launch template checks that the caller may launch from it (and pass
- * the instance profile's role). Each is scoped to that one template or role, and nothing else.
+ * desired configuration names a launch template, and an UpdateAutoScalingGroup that names one, check
+ * that the caller may launch from it (and pass the instance profile's role). Each is scoped to that
+ * one template or role, and nothing else.
  */
 const IMPLIED: Partial<Record<Mode, Record<string, string>>> = {
   rollout: {
@@ -49,11 +50,16 @@ const IMPLIED: Partial<Record<Mode, Record<string, string>>> = {
       'StartInstanceRefresh with a DesiredConfiguration checks RunInstances on the template',
     'iam:PassRole': "the template's instance profile role is passed to EC2 by the refresh",
   },
+  rollback: {
+    'ec2:RunInstances':
+      'UpdateAutoScalingGroup naming a launch template version checks RunInstances on the template',
+    'iam:PassRole': "the template's instance profile role is passed to EC2 when the group is updated",
+  },
 };
 
 /** Actions whose IAM definition has resource types: a statement granting them must not be "anything". */
 const RESOURCE_SCOPED =
-  /^(sqs:|s3:|ssm:SendCommand$|ec2:(CreateTags|CreateImage|CreateLaunchTemplateVersion|ModifyLaunchTemplate|RunInstances)$|autoscaling:(Start|Cancel|Rollback)InstanceRefresh$|iam:PassRole$)/;
+  /^(sqs:|s3:|ssm:SendCommand$|ec2:(CreateTags|CreateImage|CreateLaunchTemplateVersion|ModifyLaunchTemplate|RunInstances)$|autoscaling:((Start|Cancel|Rollback)InstanceRefresh|UpdateAutoScalingGroup)$|iam:PassRole$)/;
 
 describe('what the source can send', () => {
   it('goes only through the AWS gateways: every .send( is an SDK command inside api.call with its own IAM name', () => {
@@ -239,6 +245,31 @@ describe('iam/policy.json', () => {
       'arn:aws:s3:::cis-deploy-artifacts/emergency-deploy/*',
       'arn:aws:s3:::cis-filesearch-storage-production',
     ]);
+  });
+
+  it('changes only the one Auto Scaling group, and lets it launch only from the one template', () => {
+    const group =
+      'arn:aws:autoscaling:ap-northeast-1:123456789012:autoScalingGroup:*:autoScalingGroupName/cis-file-processor-asg';
+    const changing = policy.Statement.filter((s) =>
+      list(s.Action).some((a) => /^autoscaling:(?!Describe)/.test(a)),
+    );
+    expect(changing.length).toBeGreaterThan(0);
+    for (const s of changing)
+      expect({ sid: s.Sid, resource: list(s.Resource) }).toEqual({ sid: s.Sid, resource: [group] });
+    // Only rollback moves the group's launch template version (back to the recorded one).
+    const updating = policy.Statement.filter((s) =>
+      list(s.Action).includes('autoscaling:UpdateAutoScalingGroup'),
+    );
+    expect(updating.map(modeOf)).toEqual(['rollback']);
+    for (const s of policy.Statement.filter((x) => list(x.Action).includes('ec2:RunInstances'))) {
+      expect(s.Condition?.ArnLike?.['ec2:LaunchTemplate']).toBe(
+        'arn:aws:ec2:ap-northeast-1:123456789012:launch-template/lt-0123456789abcdef0',
+      );
+    }
+    for (const s of policy.Statement.filter((x) => list(x.Action).includes('iam:PassRole'))) {
+      expect(s.Resource).toBe('arn:aws:iam::123456789012:role/cis-file-processor-instance');
+      expect(s.Condition?.StringEquals?.['iam:PassedToService']).toBe('ec2.amazonaws.com');
+    }
   });
 
   it('explains every action granted beyond what the source sends', () => {

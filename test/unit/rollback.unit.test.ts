@@ -3,6 +3,8 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
   RollbackInstanceRefreshCommand,
+  UpdateAutoScalingGroupCommand,
+  type UpdateAutoScalingGroupCommandInput,
 } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstancesCommand,
@@ -24,6 +26,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
+import { groupVersionDecision, recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollback } from '../../src/modes/rollback.js';
 import {
   backupPathFor,
@@ -72,6 +75,12 @@ class FakeWorld {
   refreshStatus = 'InProgress';
   refreshIrreversible = false;
   groupIds: string[] = [];
+  /** The launch template the group names, when it names one. */
+  groupTemplate?: { version: string; mixed?: boolean };
+  /** UpdateAutoScalingGroup refused (AccessDenied), or accepted without taking effect */
+  groupUpdate: 'ok' | 'denied' | 'ignored' = 'ok';
+  /** every AWS change, in order, to check what rollback undoes first */
+  changes: string[] = [];
   commands = new Map<string, { ids: string[]; results: Map<string, Invocation> }>();
   scripts: string[] = [];
   /** SetQueueAttributes that does not take (read back still differs) */
@@ -204,6 +213,7 @@ function setup(world: FakeWorld, raw: RawInputs) {
   let n = 0;
   ssm.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
     const id = `cmd-rollback-${n++}`;
+    world.changes.push('restore sent');
     const ids = input.InstanceIds ?? [];
     world.scripts.push(input.Parameters?.commands?.[0] ?? '');
     world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i)])) });
@@ -250,15 +260,35 @@ function setup(world: FakeWorld, raw: RawInputs) {
     return {};
   });
 
-  asg.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({
-    AutoScalingGroups: [
-      {
-        AutoScalingGroupName: 'cis-workers',
-        DesiredCapacity: world.groupIds.length,
-        Instances: world.groupIds.map((InstanceId) => ({ InstanceId })),
-      },
-    ],
-  }));
+  asg.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
+    const gt = world.groupTemplate;
+    const spec = gt && {
+      LaunchTemplateId: 'lt-0123456789abcdef0',
+      LaunchTemplateName: 'cis-file-processor-lt',
+      Version: gt.version,
+    };
+    return {
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'cis-workers',
+          DesiredCapacity: world.groupIds.length,
+          Instances: world.groupIds.map((InstanceId) => ({ InstanceId })),
+          LaunchTemplate: gt && !gt.mixed ? spec : undefined,
+          MixedInstancesPolicy: gt?.mixed
+            ? { LaunchTemplate: { LaunchTemplateSpecification: spec } }
+            : undefined,
+        },
+      ],
+    };
+  });
+  asg.on(UpdateAutoScalingGroupCommand).callsFake((input: UpdateAutoScalingGroupCommandInput) => {
+    if (world.groupUpdate === 'denied')
+      throw awsError('AccessDenied', 403, 'User is not authorized to perform this operation');
+    world.changes.push(`group version ${input.LaunchTemplate?.Version}`);
+    if (world.groupUpdate === 'ok' && world.groupTemplate && input.LaunchTemplate?.Version)
+      world.groupTemplate.version = input.LaunchTemplate.Version;
+    return {};
+  });
   asg.on(DescribeInstanceRefreshesCommand).callsFake(() => ({
     InstanceRefreshes: [
       { InstanceRefreshId: 'refresh-1', Status: world.refreshStatus, PercentageComplete: 40 },
@@ -555,6 +585,209 @@ describe('rollback mode', () => {
     expect(out.verdict).toBe('pass');
     expect(out.record.instances[B].re).toBe('gone: terminated');
     expect(out.record.instances[A].rb).toBe('restored');
+  });
+});
+
+/**
+ * A record of an asg rollout on a group that pinned version 2 of the template (whose default was 3):
+ * the refresh to version 4 succeeded, which leaves the group naming version 4.
+ */
+function pinnedRecord(groupVersion: unknown = '2'): DeploymentRecord {
+  const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+  rec.settings.launchTemplate = {
+    id: 'lt-0123456789abcdef0',
+    name: 'cis-file-processor-lt',
+    previousDefault: 3,
+    newVersion: 4,
+  };
+  rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'Successful' };
+  rec.extra.rolloutAsg = { groupVersion };
+  return rec;
+}
+
+function pinnedWorld(groupVersion = '4'): FakeWorld {
+  const world = fleetOf(A);
+  world.refreshStatus = 'Successful';
+  world.groupTemplate = { version: groupVersion };
+  return world;
+}
+
+const GROUP_ROW = 'Auto Scaling group cis-workers launch template version';
+
+describe('rollback of a group the refresh left pinned to the new version', () => {
+  it('points the group back at the version it named before the rollout, before any instance is restored', async () => {
+    const world = pinnedWorld();
+    const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    const updates = asg.commandCalls(UpdateAutoScalingGroupCommand);
+    expect(updates).toHaveLength(1);
+    // Only the launch template, by id and the recorded version: nothing else about the group changes.
+    expect(updates[0].args[0].input).toEqual({
+      AutoScalingGroupName: 'cis-workers',
+      LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '2' },
+    });
+    expect(world.groupTemplate?.version).toBe('2');
+    // No new instance launches with the fix while the running ones are being restored.
+    expect(world.changes).toEqual(['group version 2', 'restore sent']);
+    // Read back: a describe before the change and one after (besides the member listing).
+    expect(asg.commandCalls(DescribeAutoScalingGroupsCommand).length).toBeGreaterThanOrEqual(3);
+    expect(out.summary).toContain('Settings restored');
+    expect(out.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 2 | restored |`);
+    // The template default goes back too (the group does not follow it, but $Default users would).
+    expect(world.ltDefault).toBe(3);
+    const settings = (out.record.extra.rollback as { settings: unknown[] }).settings;
+    expect(settings).toContainEqual({ setting: GROUP_ROW, action: 'restored', now: '2' });
+  });
+
+  it('a second run finds the group already restored and sends nothing', async () => {
+    const world = pinnedWorld();
+    const first = await rollback(setup(world, withRecord(pinnedRecord())).ctx);
+    expect(first.verdict).toBe('pass');
+    const { ctx, asg } = setup(world, withRecord(first.record));
+    const second = await rollback(ctx);
+
+    expect(second.verdict).toBe('pass');
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(second.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 2 | already |`);
+    const settings = (second.record.extra.rollback as { settings: unknown[] }).settings;
+    expect(settings).toContainEqual({ setting: GROUP_ROW, action: 'already', now: '2' });
+  });
+
+  it('leaves a group that follows $Default alone: the template default brings it back', async () => {
+    const world = pinnedWorld('$Default');
+    const { ctx, asg } = setup(world, withRecord(pinnedRecord('$Default')));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.summary).not.toContain(GROUP_ROW);
+    expect(world.ltDefault).toBe(3);
+  });
+
+  it('does nothing about the group when the rollout recorded no pinned version (ssm, or an older record)', async () => {
+    const world = pinnedWorld();
+    const rec = pinnedRecord();
+    delete rec.extra.rolloutAsg;
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.summary).not.toContain(GROUP_ROW);
+  });
+
+  it('dry run lists the group version it would restore and sends nothing', async () => {
+    const world = pinnedWorld();
+    const { ctx, asg, ec2, ssm } = setup(world, withRecord(pinnedRecord(), { 'dry-run': 'true' }));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(world.groupTemplate?.version).toBe('4');
+    expect(out.summary).toContain('Settings that would be restored');
+    expect(out.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 4 | would restore |`);
+  });
+
+  it('fails the rollback, naming the group and the consequence, when UpdateAutoScalingGroup is refused; the instances are still restored', async () => {
+    const world = pinnedWorld();
+    world.add(B);
+    world.groupUpdate = 'denied';
+    const rec = pinnedRecord();
+    rec.instances[B] = { p: 'r', b: -1, s: 'installed', c: 1 };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(1);
+    expect(out.failure).toBe(
+      `Rollback failed: ${GROUP_ROW} could not be restored: autoscaling:UpdateAutoScalingGroup failed: User is not authorized to perform this operation; new instances of cis-workers still launch from version 4, with the fix`,
+    );
+    for (const id of [A, B]) {
+      expect(world.instances.get(id)?.file).toBe('old');
+      expect(out.record.instances[id].rb).toBe('restored');
+    }
+    expect(world.visibilityTimeout).toBe(300);
+    expect(world.ltDefault).toBe(3);
+    expect(out.summary).toMatch(new RegExp(`\\| ${GROUP_ROW} \\| 2 \\| 4 \\| 4 \\| failed \\|`));
+  });
+
+  it('fails when the group does not read back the restored version', async () => {
+    const world = pinnedWorld();
+    world.groupUpdate = 'ignored';
+    const out = await rollback(setup(world, withRecord(pinnedRecord())).ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain(`${GROUP_ROW} could not be restored: set to 2, but reads back 4`);
+  });
+
+  it('does not rewrite a mixed instances policy: fails saying what to set by hand', async () => {
+    const world = pinnedWorld();
+    world.groupTemplate = { version: '4', mixed: true };
+    const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
+    const out = await rollback(ctx);
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain('inside a mixed instances policy, which rollback does not rewrite');
+    expect(out.failure).toContain('set its launch template version to 2 by hand');
+    expect(world.instances.get(A)?.file).toBe('old');
+  });
+
+  it('leaves a group someone moved to another version since, and says so without failing', async () => {
+    const world = pinnedWorld('7');
+    const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
+    const out = await rollback(ctx);
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.verdict).toBe('pass');
+    expect(out.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 7 | needs follow-up |`);
+    expect(out.summary).toContain('neither 2 (before the rollout) nor 4');
+  });
+
+  it('refuses a malformed group version from the record without sending it', async () => {
+    const world = pinnedWorld();
+    const { ctx, asg } = setup(world, withRecord(pinnedRecord('2; $(reboot)')));
+    const out = await rollback(ctx);
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain('is not a version number');
+    expect(world.instances.get(A)?.file).toBe('old');
+  });
+});
+
+describe('recordedGroupVersion and groupVersionDecision', () => {
+  const template = { id: 'lt-1', name: 'lt', newVersion: 4 };
+  const plain = (version?: string) => ({ id: 'lt-1', name: 'lt', version, mixed: false });
+
+  it('reads only a fixed version as pinned', () => {
+    expect(recordedGroupVersion({})).toEqual({ kind: 'none' });
+    expect(recordedGroupVersion({ rolloutAsg: { groupVersion: '$Default' } })).toEqual({ kind: 'none' });
+    expect(recordedGroupVersion({ rolloutAsg: { groupVersion: '$Latest' } })).toEqual({ kind: 'none' });
+    expect(recordedGroupVersion({ rolloutAsg: { groupVersion: '12' } })).toEqual({
+      kind: 'pinned',
+      version: '12',
+    });
+    for (const bad of ['0', '-1', '1.5', ' 3', 3, null, '9'.repeat(11)]) {
+      expect(recordedGroupVersion({ rolloutAsg: { groupVersion: bad } }).kind).toBe('malformed');
+    }
+    expect(recordedGroupVersion({ rolloutAsg: 'x' }).kind).toBe('malformed');
+  });
+
+  it('restores only a plain group naming exactly the deployment’s version of its template', () => {
+    const decide = (group: Parameters<typeof groupVersionDecision>[0]['group'], recorded = '2') =>
+      groupVersionDecision({ recorded, template, group }).action;
+    expect(decide(plain('4'))).toBe('restore');
+    expect(decide({ name: 'lt', version: '4', mixed: false })).toBe('restore'); // matched by name
+    expect(decide(plain('2'))).toBe('already');
+    expect(decide(plain('7'))).toBe('leave');
+    expect(decide(plain(undefined))).toBe('leave'); // $Default now
+    expect(decide({ id: 'lt-other', name: 'other', version: '4', mixed: false })).toBe('leave');
+    expect(decide(undefined)).toBe('leave');
+    expect(decide({ ...plain('4'), mixed: true })).toBe('refuse');
+    expect(decide({ ...plain('2'), mixed: true })).toBe('already');
+    // A record naming the deployment's own version as the one before: the earlier one is unknown.
+    expect(decide(plain('4'), '4')).toBe('refuse');
+    expect(decide(plain('2'), '4')).toBe('leave');
   });
 });
 

@@ -16,6 +16,7 @@ import {
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollout } from '../../src/modes/rollout.js';
 import { newRecord, parseRecord, type DeploymentRecord } from '../../src/record.js';
 import { TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
@@ -239,6 +240,50 @@ describe('rollout, strategy asg', () => {
     expect(outcome.summary).toContain(IMAGE);
     expect(outcome.summary).toContain('| New default version | 5 |');
     expect(outcome.summary).toContain('| Default version before | 3 |');
+  });
+
+  it('records the version a pinned group named, in the shape rollback reads to point it back', async () => {
+    const { ctx, report } = setup();
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    const written = parseRecord(report.outputs.record ?? '');
+    expect(written.extra.rolloutAsg).toEqual({ groupVersion: '3' });
+    expect(recordedGroupVersion(written.extra)).toEqual({ kind: 'pinned', version: '3' });
+  });
+
+  it('refuses a group that pins a version inside a mixed instances policy, before changing anything', async () => {
+    const { ctx, asg, ec2 } = setup();
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: ASG,
+          MixedInstancesPolicy: {
+            LaunchTemplate: {
+              LaunchTemplateSpecification: {
+                LaunchTemplateId: LT_ID,
+                LaunchTemplateName: LT_NAME,
+                Version: '3',
+              },
+            },
+          },
+          MinSize: 3,
+          MaxSize: 6,
+          DesiredCapacity: 3,
+          DefaultCooldown: 300,
+          AvailabilityZones: ['ap-northeast-1a'],
+          HealthCheckType: 'EC2',
+          CreatedTime: new Date('2026-01-01T00:00:00Z'),
+          Instances: [],
+        },
+      ],
+    });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('fail');
+    expect(outcome.failure).toContain(`pins version 3 of ${LT_NAME} in a mixed instances policy`);
+    expect(ec2.commandCalls(CreateImageCommand)).toHaveLength(0);
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    // Nothing was changed, so there is no pinned version for rollback to restore.
+    expect(recordedGroupVersion(outcome.record.extra)).toEqual({ kind: 'none' });
   });
 
   it('lets a group that follows $Default pick up the new default, without a desired configuration', async () => {

@@ -644,7 +644,9 @@ async function rolloutThroughAsg(
   // AWS allows auto-rollback only when the refresh names a desired configuration with a fixed
   // version; a group that follows $Default/$Latest picks the new default up by itself.
   asg.autoRollback = fixedVersion;
-  record.extra.rolloutAsg = { groupVersion: asg.groupVersion };
+  // Kept from the first run: a rerun after a successful refresh finds the group already on the new
+  // version, and rollback needs the version it had before this deployment.
+  record.extra.rolloutAsg ??= { groupVersion: asg.groupVersion };
   if (asg.groupVersion === '$Latest') {
     warn(
       ctx,

@@ -389,6 +389,17 @@ describe('rollout, strategy asg', () => {
     expect(outcome.record.settings.launchTemplate?.previousDefault).toBe(3);
   });
 
+  it('a rerun keeps the group version saved by the first run, for rollback', async () => {
+    const record = canaryRecord();
+    record.settings.image = { id: IMAGE, sourceInstanceId: CANARY, state: 'available' };
+    record.settings.launchTemplate = { id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 5 };
+    record.settings.refresh = { id: REFRESH, asgName: ASG, status: 'InProgress' };
+    record.extra.rolloutAsg = { groupVersion: '2' };
+    const { ctx } = setup({}, { imageStates: ['available'] }, record);
+    const outcome = await rollout(ctx);
+    expect(outcome.record.extra.rolloutAsg).toEqual({ groupVersion: '2' });
+  });
+
   it('dry-run describes the steps and sends nothing that changes anything', async () => {
     const { ctx, ec2, asg, sqs, report } = setup({ 'dry-run': 'true' });
     const outcome = await rollout(ctx);

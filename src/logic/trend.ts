@@ -313,9 +313,13 @@ export function judgeDlqStable(
   const grew = inWindow > tolerance;
   if (baselineDlq !== undefined) {
     const sinceBaseline = last - baselineDlq;
-    parts.push(
-      `baseline ${fmt(baselineDlq)} (${sinceBaseline >= 0 ? '+' : ''}${fmt(sinceBaseline)} since preflight${sinceBaseline > tolerance ? ', while the old workers still ran: review those messages' : ''})`,
-    );
+    parts.push(`baseline ${fmt(baselineDlq)} (${sinceBaseline >= 0 ? '+' : ''}${fmt(sinceBaseline)})`);
+    const beforeWindow = sinceBaseline - inWindow;
+    if (beforeWindow > tolerance) {
+      parts.push(
+        `+${fmt(beforeWindow)} before the window, while the old workers still ran: review those messages`,
+      );
+    }
   } else {
     parts.push('no preflight baseline');
   }

@@ -157,7 +157,7 @@ describe('DLQ stable', () => {
     const c = judgeDlqStable(samples([0, 0, 0], [7, 7, 7]), 2, 0, true);
     expect(c.status).toBe('pass');
     expect(c.detail).toContain(
-      'baseline 2 (+5 since preflight, while the old workers still ran: review those messages)',
+      'baseline 2 (+5); +5 before the window, while the old workers still ran: review those messages',
     );
   });
 

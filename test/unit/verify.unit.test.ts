@@ -284,7 +284,7 @@ describe('verify (10 min checkpoint)', () => {
     expect(out.verdict).toBe('fail');
     expect(criterion(out.record, 'dlq-stable')).toMatchObject({
       s: 'fail',
-      d: '2 → 8 over the window (+6); baseline 2 (+6 since preflight, while the old workers still ran: review those messages); tolerance 0',
+      d: '2 → 8 over the window (+6); baseline 2 (+6); tolerance 0',
     });
   });
 

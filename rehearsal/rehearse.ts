@@ -76,6 +76,28 @@ async function main(): Promise<number> {
   const workers: StandInWorker[] = [];
   let producer: UploadProducer | undefined;
   const background: Promise<void>[] = [];
+  // Ctrl-C or a kill must not leave an emulator or an action process behind.
+  let actionPid: number | undefined;
+  let stopping = false;
+  const killAction = () => {
+    if (!actionPid) return;
+    try {
+      process.kill(actionPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killAction);
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = true;
+    log(`${signal}: stopping everything this rehearsal started`);
+    producer?.stop();
+    for (const w of workers) w.stop();
+    killAction();
+    void (moto?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     log(`scenario ${opts.scenario}, fleet of ${opts.fleet}: starting moto_server on 127.0.0.1`);
     moto = await startMoto();
@@ -121,11 +143,14 @@ async function main(): Promise<number> {
     const common = { 'ssm-check': 'false', 'health-patterns': 'none' };
     let record = '';
     const step = async (name: string, inputs: Record<string, string>): Promise<DistRun> => {
+      if (stopping) throw new Error(`not starting ${name}: the rehearsal is stopping`);
       log(`▶ ${name}`);
       const started = Date.now();
       const run = await runDist({ ...common, ...inputs, ...(record ? { record } : {}) }, env, {
         timeoutMs: 30 * 60_000,
+        onSpawn: (pid) => (actionPid = pid),
       });
+      actionPid = undefined;
       const seconds = (Date.now() - started) / 1000;
       steps.push({ name, run, seconds });
       if (run.outputs.record) record = run.outputs.record;

@@ -7,7 +7,12 @@ const common = { extensionsToTreatAsEsm: ['.ts'], transform, moduleNameMapper, t
 
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.unit.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.unit.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/jest-setup.ts'],
+    },
     { ...common, displayName: 'emulator', testMatch: ['<rootDir>/test/emulator/**/*.int.test.ts'] },
   ],
 };

@@ -135,6 +135,7 @@ describe('preflight', () => {
       'i-00000000000000003',
     ]);
     expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    expect(ec2).toHaveReceivedNthCommandWith(2, DescribeInstancesCommand, { NextToken: 'p2' });
     const filters = ec2.commandCalls(DescribeInstancesCommand)[0].args[0].input.Filters;
     expect(filters).toContainEqual({ Name: 'instance-state-name', Values: ['running'] });
     expect(filters).toContainEqual({ Name: 'tag:Name', Values: ['cis-file-processor'] });
@@ -209,7 +210,7 @@ describe('preflight', () => {
       .resolves({ Account: '1', Arn: 'a' });
     const out = await preflight(ctx);
     expect(out.verdict).toBe('pass');
-    expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(3);
+    expect(sts).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 3);
     expect(runtime.clock.sleeps.length).toBe(2);
   });
 

@@ -34,6 +34,13 @@ export function latestPerDeployment(records: DeploymentRecord[]): DeploymentReco
   const best = new Map<string, DeploymentRecord>();
   for (const r of records) {
     const current = best.get(r.deploymentId);
+    // A rollback supersedes everything before it, even a record with more checkpoint columns: a
+    // tags-only rollback (rollback.yml without a record) carries none, and the deployment is over.
+    const rolledBack = (x: DeploymentRecord) => phases(x).some((p) => p.mode === 'rollback');
+    if (current && rolledBack(current) !== rolledBack(r)) {
+      if (rolledBack(r)) best.set(r.deploymentId, r);
+      continue;
+    }
     const newer =
       !current ||
       columns(r) > columns(current) ||

@@ -61,6 +61,18 @@ describe('which record it looks at', () => {
     expect(planCheckpoint([base, with1h], afterRollout(120)).due).toBeUndefined();
   });
 
+  it('lets a later rollback of the same deployment win over a verified record with more columns', () => {
+    const verified = withColumn(completedRecord(), '1h', 90);
+    const rollback = rolledBackRecord();
+    rollback.deploymentId = verified.deploymentId;
+    rollback.metrics = {};
+    expect(latestPerDeployment([verified, rollback])).toEqual([rollback]);
+    expect(latestPerDeployment([rollback, verified])).toEqual([rollback]);
+    const plan = planCheckpoint([verified, rollback], afterRollout(24 * 60 + 5));
+    expect(plan.due).toBeUndefined();
+    expect(plan.reason).toContain('is rolled-back');
+  });
+
   it('looks only at the newest deployment, and never judges one that was rolled back', () => {
     const older = completedRecord();
     const newer = rolledBackRecord();

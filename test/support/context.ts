@@ -5,7 +5,7 @@ import { createClients } from '../../src/aws/clients.js';
 import type { InputName } from '../../src/constants.js';
 import type { ModeContext } from '../../src/context.js';
 import { parseInputs } from '../../src/inputs.js';
-import type { GithubInfo } from '../../src/record.js';
+import { newRecord, type DeploymentRecord, type GithubInfo } from '../../src/record.js';
 import { MemoryReporter } from '../../src/report.js';
 import { fakeRuntime } from '../../src/runtime.js';
 
@@ -51,4 +51,20 @@ export function awsError(name: string, status = 400, message = name): Error {
   e.$metadata = { httpStatusCode: status };
   e.$fault = status >= 500 ? 'server' : 'client';
   return e;
+}
+
+/** A fresh record for the runbook's world (file-processor in /opt/file-processor/worker.py). */
+export function runbookRecord(
+  deploymentId: string,
+  now = new Date('2026-11-29T00:00:00Z'),
+): DeploymentRecord {
+  return newRecord({
+    deploymentId,
+    now,
+    region: 'ap-northeast-1',
+    github: TEST_GITHUB,
+    serviceName: 'file-processor',
+    workerDir: '/opt/file-processor',
+    targetFile: 'worker.py',
+  });
 }

@@ -12,9 +12,9 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { canary } from '../../src/modes/canary.js';
-import { backupPathFor, newRecord, serializeRecord, type DeploymentRecord } from '../../src/record.js';
+import { backupPathFor, serializeRecord, type DeploymentRecord } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
-import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { awsError, testContext, type RawInputs, runbookRecord } from '../support/context.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const FLEET = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'];
@@ -23,15 +23,7 @@ const URI = 's3://deploy-artifacts/emergency-deploy/worker.py';
 const BACKUP = backupPathFor('/opt/file-processor', 'worker.py', DEP);
 
 function preflightRecord(fleet = FLEET): DeploymentRecord {
-  const r = newRecord({
-    deploymentId: DEP,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const r = runbookRecord(DEP);
   r.fleet = { filters: ['tag:Name=cis-file-processor'], instanceIds: fleet, discoveredAt: r.createdAt };
   r.phases.push({ mode: 'preflight', startedAt: r.createdAt, verdict: 'pass' });
   return r;

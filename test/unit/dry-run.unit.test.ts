@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODES, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID, type Mode } from '../../src/constants.js';
-import { backupPathFor, newRecord, type DeploymentRecord } from '../../src/record.js';
-import { TEST_GITHUB, type RawInputs } from '../support/context.js';
+import { backupPathFor, type DeploymentRecord } from '../../src/record.js';
+import { type RawInputs, runbookRecord } from '../support/context.js';
 import { mainHarness, type ClientName } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
 import { iamActionOf } from '../support/source-ops.js';
@@ -51,15 +51,7 @@ function grantedTo(mode: Mode): Set<string> {
 
 /** The record a deployment has after its rollout: every kind of change rollback would undo. */
 function deployedRecord(): DeploymentRecord {
-  const r = newRecord({
-    deploymentId: DEP,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const r = runbookRecord(DEP);
   r.fleet = { filters: ['tag:Name=cis-file-processor'], instanceIds: FLEET, discoveredAt: r.createdAt };
   r.queue = {
     url: QUEUE_URL,

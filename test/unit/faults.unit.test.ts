@@ -90,8 +90,8 @@ import type { ModeContext } from '../../src/context.js';
 import { canary } from '../../src/modes/canary.js';
 import { rollback } from '../../src/modes/rollback.js';
 import { rollout } from '../../src/modes/rollout.js';
-import { backupPathFor, newRecord, type DeploymentRecord } from '../../src/record.js';
-import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { backupPathFor, type DeploymentRecord } from '../../src/record.js';
+import { awsError, testContext, type RawInputs, runbookRecord } from '../support/context.js';
 import { documentedCount } from '../support/reliability-doc.js';
 import { SourceOps } from '../support/source-ops.js';
 
@@ -558,15 +558,7 @@ const SSM_FAULTS: SsmFault[] = [
 const ssmCases = SSM_FAULTS.map((f) => [f.details, f] as const);
 
 function record(fleet: string[], edit: (r: DeploymentRecord) => void = () => undefined): DeploymentRecord {
-  const r = newRecord({
-    deploymentId: DEP,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const r = runbookRecord(DEP);
   r.fleet = { filters: ['tag:Name=cis-file-processor'], instanceIds: fleet, discoveredAt: r.createdAt };
   r.queue = {
     url: QUEUE_URL,

@@ -8,8 +8,8 @@ import { AwsApi } from '../../src/aws/api.js';
 import { createClients } from '../../src/aws/clients.js';
 import { getQueueState } from '../../src/aws/sqs.js';
 import { Input, type InputName } from '../../src/constants.js';
-import { newRecord, type DeploymentRecord } from '../../src/record.js';
-import { TEST_GITHUB, type RawInputs } from '../support/context.js';
+import { type DeploymentRecord } from '../../src/record.js';
+import { type RawInputs, runbookRecord } from '../support/context.js';
 import { mainHarness } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
 
@@ -19,15 +19,7 @@ const QUEUE_URL = `https://sqs.ap-northeast-1.amazonaws.com/123456789012/${QUEUE
 
 /** A record as an earlier job hands it on, changed by `edit` (the attack). */
 function record(edit: (r: DeploymentRecord & Record<string, unknown>) => void = () => undefined): string {
-  const r = newRecord({
-    deploymentId: DEP,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const r = runbookRecord(DEP);
   r.fleet = {
     filters: ['tag:Name=cis-file-processor'],
     instanceIds: ['i-0123456789abcdef0'],

@@ -18,8 +18,8 @@ import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollout } from '../../src/modes/rollout.js';
-import { newRecord, parseRecord, type DeploymentRecord } from '../../src/record.js';
-import { TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { parseRecord, type DeploymentRecord } from '../../src/record.js';
+import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
@@ -32,15 +32,7 @@ const IMAGE = 'ami-0fix0000000000001';
 const REFRESH = '08b91cf7-8fa6-48af-b6a6-d227f40f1b9b';
 
 function canaryRecord(): DeploymentRecord {
-  const record = newRecord({
-    deploymentId: DEPLOYMENT,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const record = runbookRecord(DEPLOYMENT);
   record.fleet = {
     filters: ['tag:Name=cis-file-processor'],
     instanceIds: FLEET,

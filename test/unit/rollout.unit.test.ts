@@ -11,8 +11,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import { fitInstanceErrors } from '../../src/logic/batches.js';
 import { RECORD_SOFT_LIMIT_BYTES, rollout } from '../../src/modes/rollout.js';
-import { newRecord, parseRecord, serializeRecord, type DeploymentRecord } from '../../src/record.js';
-import { TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { parseRecord, serializeRecord, type DeploymentRecord } from '../../src/record.js';
+import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const SHA = 'a'.repeat(64);
@@ -26,15 +26,7 @@ function canaryRecord(
   fleet: string[],
   opts: { verdict?: 'go' | 'no-go'; canary?: string } = {},
 ): DeploymentRecord {
-  const record = newRecord({
-    deploymentId: DEPLOYMENT,
-    now: new Date('2026-11-29T00:00:00Z'),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const record = runbookRecord(DEPLOYMENT);
   const canary = opts.canary ?? fleet[0];
   record.fleet = {
     filters: ['tag:Name=cis-file-processor'],

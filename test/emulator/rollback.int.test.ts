@@ -10,7 +10,7 @@ import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import { backupPathFor, type DeploymentRecord } from '../../src/record.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
-import { seedWorld, WORLD, worldClients, type SeededWorld } from '../support/world.js';
+import { seedWorld, WORLD, worldClients, type SeededWorld, quickCanaryInputs } from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
@@ -218,19 +218,7 @@ describeChain('deploy then roll back against moto_server', () => {
       const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
       const pre = await runDist({ mode: 'preflight', ...common }, env);
       expect(pre.code).toBe(0);
-      const canary = await runDist(
-        {
-          mode: 'canary',
-          ...common,
-          record: pre.outputs.record,
-          artifact: 'package.json',
-          'artifact-bucket': WORLD.bucket,
-          'health-patterns': 'none',
-          'canary-minutes': '0',
-          'poll-seconds': '1',
-        },
-        env,
-      );
+      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.record).toBeDefined();
       let last = canary.outputs.record;
       if (rolloutRegistered && canary.outputs.verdict === 'go') {

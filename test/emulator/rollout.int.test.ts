@@ -9,7 +9,7 @@ import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { DeploymentRecord } from '../../src/record.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
-import { seedWorld, WORLD, worldClients, type SeededWorld } from '../support/world.js';
+import { seedWorld, WORLD, worldClients, type SeededWorld, quickCanaryInputs } from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
@@ -49,19 +49,7 @@ describeMoto('rollout against moto_server', () => {
       const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
       const pre = await runDist({ mode: 'preflight', ...common }, env);
       expect(pre.code).toBe(0);
-      const canary = await runDist(
-        {
-          mode: 'canary',
-          ...common,
-          record: pre.outputs.record,
-          artifact: 'package.json',
-          'artifact-bucket': WORLD.bucket,
-          'health-patterns': 'none',
-          'canary-minutes': '0',
-          'poll-seconds': '1',
-        },
-        env,
-      );
+      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.verdict).toBe('go');
       const canaryId = canary.outputs['canary-instance-id'];
       expect(world.instanceIds).toContain(canaryId);
@@ -158,19 +146,7 @@ describeMoto('rollout against moto_server', () => {
 async function dryRunChangesNothing(fresh: Awaited<ReturnType<typeof seedWorldAgain>>): Promise<void> {
   const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
   const pre = await runDist({ mode: 'preflight', ...common }, fresh.env);
-  const canary = await runDist(
-    {
-      mode: 'canary',
-      ...common,
-      record: pre.outputs.record,
-      artifact: 'package.json',
-      'artifact-bucket': WORLD.bucket,
-      'health-patterns': 'none',
-      'canary-minutes': '0',
-      'poll-seconds': '1',
-    },
-    fresh.env,
-  );
+  const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, fresh.env);
   const before = (await listCommands(fresh.moto)).length;
   const run = await runDist(
     { mode: 'rollout', ...common, record: canary.outputs.record, 'batch-size': '50%', 'dry-run': 'true' },

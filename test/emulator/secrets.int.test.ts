@@ -4,7 +4,7 @@
 // an AWS error) and the modes that change things; then every byte it wrote is searched.
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { runDist, type DistRun } from '../support/run-dist.js';
-import { seedWorld, WORLD } from '../support/world.js';
+import { seedWorld, WORLD, quickCanaryInputs } from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
@@ -56,19 +56,7 @@ describeMoto('secrets never reach the log, the summary or the outputs', () => {
       runs.push({ name: 'preflight', run: pre });
       expect(pre.code).toBe(0);
 
-      const canary = await runDist(
-        {
-          mode: 'canary',
-          ...common,
-          record: pre.outputs.record,
-          artifact: 'package.json',
-          'artifact-bucket': WORLD.bucket,
-          'health-patterns': 'none',
-          'canary-minutes': '0',
-          'poll-seconds': '1',
-        },
-        env,
-      );
+      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       runs.push({ name: 'canary', run: canary });
       expect(canary.outputs.record).toContain('"canary"');
 

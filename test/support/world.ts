@@ -169,3 +169,20 @@ export async function seedWorld(endpoint: string, opts: WorldOptions = {}): Prom
   );
   return { queueUrl, queueArn, dlqUrl, dlqArn, instanceIds: instanceIds.sort(), stoppedIds, otherIds };
 }
+
+/**
+ * A canary step as the emulator tests run it: the workspace's package.json as the artifact
+ * (uploaded to the world's bucket), one check right after the restart, and no health patterns
+ * (moto returns no command output, so the canary is judged on the scripts' exit codes).
+ */
+export function quickCanaryInputs(record: string): Record<string, string> {
+  return {
+    mode: 'canary',
+    record,
+    artifact: 'package.json',
+    'artifact-bucket': WORLD.bucket,
+    'health-patterns': 'none',
+    'canary-minutes': '0',
+    'poll-seconds': '1',
+  };
+}

@@ -568,6 +568,9 @@ async function runBatch(
         serviceName: inputs.serviceName,
         sinceEpochSeconds: Math.floor(installEnd / 1000),
         errorPatterns: inputs.errorPatterns,
+        // Each instance compares its unit's main-process start with the one its install saved: a
+        // crash loop shows even where systemd has no restart counter.
+        deploymentId: record.deploymentId,
       }),
       {
         comment: `emergency-deploy ${record.deploymentId} health batch ${batch.number}`,

@@ -281,6 +281,16 @@ export interface InstallScriptParams {
   restartWaitSeconds?: number;
   /** How long the unit must stay active after it first is (default 5 s): catches an instant crash. */
   settleSeconds?: number;
+  /** Where the restart's main-process start is left for the health check (default STATE_DIR). */
+  stateDir?: string;
+}
+
+/** Instance-side state of this action: only the main-process start of each deployment's restart. */
+export const STATE_DIR = '/run/emergency-deploy';
+
+/** The file where the install leaves its restart's main-process start for the health check. */
+export function mainStartFile(deploymentId: string, stateDir = STATE_DIR): string {
+  return `${checkWorkerDir(stateDir)}/${checkDeploymentId(deploymentId)}.main-start`;
 }
 
 /**
@@ -304,6 +314,8 @@ export function buildInstallScript(p: InstallScriptParams): string {
     ['region', checkRegion(p.region)],
     ['wait_seconds', String(checkWhole('restart-wait-seconds', p.restartWaitSeconds ?? 60, 1, 3600))],
     ['settle_seconds', String(checkWhole('settle-seconds', p.settleSeconds ?? 5, 0, 300))],
+    ['state_dir', checkWorkerDir(p.stateDir ?? STATE_DIR)],
+    ['main_start_file', mainStartFile(deploymentId, p.stateDir)],
   ];
   return `${HEADER}
 # emergency-deploy install, deployment $deployment
@@ -313,6 +325,16 @@ tmp=''
 partial=''
 trap 'rm -f -- "$tmp" "$partial"' EXIT
 ${HELPERS}
+# Where the rollout's health check finds this restart's main-process start (tmpfs: gone at reboot).
+# systemd before 235 (Amazon Linux 2) has no NRestarts; a later start time is how a crash loop shows.
+remember_main_start() {
+  local mono
+  mono=$(service_fact ExecMainStartTimestampMonotonic)
+  case "$mono" in ''|0|*[!0-9]*) return 0 ;; esac
+  if mkdir -p "$state_dir" 2>/dev/null && printf '%s\n' "$mono" >"$main_start_file" 2>/dev/null; then
+    say "main_start_saved=$main_start_file"
+  fi
+}
 
 ${TARGET_CHECKS}
 if [ ! -f "$target" ]; then fail ${ScriptExit.TargetMissing} "target file $target does not exist"; fi
@@ -341,6 +363,7 @@ if [ "$before" = "$want" ]; then
   say "sha256_after=$before"
   say "result=already"
   ensure_running_current
+  remember_main_start
   exit 0
 fi
 
@@ -364,6 +387,7 @@ say "sha256_after=$after"
 if [ "$after" != "$want" ]; then fail ${ScriptExit.ChecksumMismatch} "$target has $after after the replace, expected $want"; fi
 say "result=installed"
 restart_and_wait
+remember_main_start
 `;
 }
 
@@ -379,6 +403,9 @@ export interface WatchScriptParams {
   restartsBaseline?: number;
   /** ExecMainStartTimestampMonotonic right after our restart: any change means a restart. */
   mainStartBaseline?: string;
+  /** Without mainStartBaseline: the deployment whose install left it on the instance. */
+  deploymentId?: string;
+  stateDir?: string;
 }
 
 /**
@@ -398,6 +425,7 @@ export function buildWatchScript(p: WatchScriptParams): string {
     ['since_epoch', String(since)],
     ['restarts_baseline', String(checkWhole('restarts-baseline', p.restartsBaseline ?? 0, 0, 1_000_000_000))],
     ['main_start_baseline', mainStart],
+    ['main_start_file', p.deploymentId === undefined ? '' : mainStartFile(p.deploymentId, p.stateDir)],
   ];
   // One call per pattern, generated here: no arrays (bash 4.2 with set -u), no pattern files.
   const counts = [
@@ -445,6 +473,10 @@ case "$restarts" in
   ''|*[!0-9]*) ;;
   *) if [ "$restarts" -gt "$restarts_baseline" ]; then restarted=1; fi ;;
 esac
+if [ -z "$main_start_baseline" ] && [ -n "$main_start_file" ] && [ -r "$main_start_file" ]; then
+  main_start_baseline=$(head -c 32 "$main_start_file" | tr -cd '0-9')
+  say "main_start_baseline=\${main_start_baseline:-unreadable}"
+fi
 if [ -n "$main_start_baseline" ] && [ -n "$main_start" ] && [ "$main_start" != "$main_start_baseline" ]; then restarted=1; fi
 
 code=${ScriptExit.Ok}
@@ -465,6 +497,9 @@ export interface HealthCheckScriptParams {
   sinceEpochSeconds: number;
   errorPatterns: string[];
   restartsBaseline?: number;
+  /** The deployment whose install saved the restart's main-process start on each instance. */
+  deploymentId?: string;
+  stateDir?: string;
 }
 
 /** The rollout's post-batch check: active, not restarted, no error pattern since the restart. */
@@ -476,6 +511,8 @@ export function buildHealthCheckScript(p: HealthCheckScriptParams): string {
     errorPatterns: p.errorPatterns,
     maxExcerptLines: 1,
     restartsBaseline: p.restartsBaseline,
+    deploymentId: p.deploymentId,
+    stateDir: p.stateDir,
   });
 }
 

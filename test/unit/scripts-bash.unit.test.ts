@@ -127,6 +127,7 @@ function install(s: Sandbox, over: Partial<Parameters<typeof buildInstallScript>
       region: 'ap-northeast-1',
       restartWaitSeconds: 3,
       settleSeconds: 1,
+      stateDir: join(s.root, 'run', 'emergency-deploy'),
       ...over,
     }),
   );
@@ -480,6 +481,34 @@ describe('watch and health-check scripts under bash', () => {
     s.set('journal', 'ERROR boom\n');
     expect(check().code).toBe(ScriptExit.ErrorPattern);
     expect(check({ errorPatterns: [] }).code).toBe(0);
+  });
+
+  it('health check without a restart counter (systemd < 235): the main-process start saved by the install is the baseline', () => {
+    const s = sandbox();
+    const stateDir = join(s.root, 'run', 'emergency-deploy');
+    s.set('show_ExecMainStartTimestampMonotonic', '5000000');
+    const r = install(s);
+    expect(r.code).toBe(0);
+    const saved = join(stateDir, `${DEP}.main-start`);
+    expect(readFileSync(saved, 'utf8')).toBe('5000000\n');
+    expect(r.stdout).toContain(`EWD main_start_saved=${saved}`);
+    const check = () =>
+      s.run(
+        buildHealthCheckScript({
+          serviceName: 'file-processor',
+          sinceEpochSeconds: 1_795_910_400,
+          errorPatterns: ['ERROR'],
+          deploymentId: DEP,
+          stateDir,
+        }),
+      );
+    s.set('journal', 'Received 2 messages\n');
+    expect(check().code).toBe(0);
+    // systemd restarted the crashing worker on its own: a later main-process start.
+    s.set('show_ExecMainStartTimestampMonotonic', '9000000');
+    const after = check();
+    expect(after.code).toBe(ScriptExit.Restarted);
+    expect(after.stdout).toContain('EWD main_start_baseline=5000000');
   });
 
   it('service status: 0 when active, Inactive otherwise', () => {

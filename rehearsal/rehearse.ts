@@ -189,6 +189,9 @@ async function main(): Promise<number> {
       const after: WorkerBehaviour = opts.scenario === 'healthy' ? 'fixed' : 'looping';
       for (const w of workers) w.setBehaviour(after);
       log(`stand-in workers now behave as ${after}`);
+      // Messages the old workers had already received maxReceiveCount times move to the DLQ on
+      // their next receive, whatever the new code does: let that tail pass before the window opens.
+      await new Promise((r) => setTimeout(r, 10_000));
       const run = await step('verify', {
         mode: 'verify',
         'verify-minutes': '1',

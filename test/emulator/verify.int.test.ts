@@ -5,6 +5,7 @@
 //
 // Verify really waits in the bundle (one 1-minute window each), so both worlds run side by side
 // in beforeAll, each with its own moto_server, and the tests read the results.
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { ConsumerBehaviour, ConsumerStats } from '../support/consumer.js';
 import { startConsumer } from '../support/consumer.js';
 import { motoAvailable, motoEnv, startMoto } from '../support/moto.js';
@@ -37,7 +38,19 @@ async function scenario(behaviour: ConsumerBehaviour): Promise<Scenario> {
       env,
     );
     if (preflight.code !== 0) throw new Error(`preflight failed: ${preflight.stdout}\n${preflight.stderr}`);
-    const consumer = startConsumer(worldClients(moto.endpoint).sqs, world.queueUrl, behaviour);
+    const sqs = worldClients(moto.endpoint).sqs;
+    const consumer = startConsumer(sqs, world.queueUrl, behaviour);
+    // Uploads keep arriving during the window, as in production: with the bug, each of them ends in
+    // the DLQ, so the DLQ grows to the end of the window and not only in its first seconds.
+    let uploads = 0;
+    const producer = setInterval(() => {
+      const body = JSON.stringify({
+        Records: [{ s3: { object: { key: `uploads/late-${uploads++}.pdf` } } }],
+      });
+      sqs
+        .send(new SendMessageCommand({ QueueUrl: world.queueUrl, MessageBody: body }))
+        .catch(() => undefined);
+    }, 2000);
     let verify: DistRun;
     try {
       verify = await runDist(
@@ -52,6 +65,7 @@ async function scenario(behaviour: ConsumerBehaviour): Promise<Scenario> {
         { timeoutMs: 150_000 },
       );
     } finally {
+      clearInterval(producer);
       await consumer.stop();
     }
     return { world, preflight, verify, consumer: consumer.stats };
@@ -121,16 +135,18 @@ describeMoto('verify against moto_server', () => {
     expect(run.code).toBe(1);
     expect(run.outputs.verdict).toBe('fail');
     // Every visible message went round until the redrive policy moved it (the 5 seeded in flight
-    // are hidden for 300 s and stay).
-    const moved = JSON.parse(buggy.preflight.outputs.record).metrics.before.visible;
-    expect(moved).toBeGreaterThanOrEqual(20);
-    expect(run.outputs['dlq-depth']).toBe(String(moved));
+    // are hidden for 300 s and stay), and so do the uploads that kept arriving in the window.
+    const seeded = JSON.parse(buggy.preflight.outputs.record).metrics.before.visible;
+    expect(seeded).toBeGreaterThanOrEqual(20);
+    const dlqDepth = Number(run.outputs['dlq-depth']);
+    expect(dlqDepth).toBeGreaterThan(seeded);
     const dlq = criteria(run).get('dlq-stable');
     expect(dlq?.s).toBe('fail');
-    expect(dlq?.d).toContain(`baseline 0 (+${moved})`);
+    expect(dlq?.d).toContain(`baseline 0 (+${dlqDepth})`);
+    expect(dlq?.d).toMatch(/in its second half\)/);
     expect(run.stdout).toMatch(/Verify \(10m checkpoint\) failed: .*DLQ stable/);
     const record = JSON.parse(run.outputs.record);
-    expect(record.metrics['10m'].dlqVisible).toBe(moved);
+    expect(record.metrics['10m'].dlqVisible).toBe(dlqDepth);
     expect(record.phases.at(-1)).toMatchObject({ mode: 'verify', verdict: 'fail' });
     expect(run.summary).toContain('FAILED');
   });

@@ -150,7 +150,7 @@ describe('DLQ stable', () => {
   it('fails when the DLQ grows during the window', () => {
     const c = judgeDlqStable(samples([0, 0, 0], [0, 2, 5]), 0, 0, true);
     expect(c.status).toBe('fail');
-    expect(c.detail).toContain('0 → 5 over the window (+5)');
+    expect(c.detail).toContain('0 → 5 over the window (+5; +3 in its second half)');
   });
 
   it('reports growth since the preflight baseline but passes a flat window: that growth came from the old workers', () => {
@@ -164,12 +164,18 @@ describe('DLQ stable', () => {
   it('fails on growth within the window whatever the baseline', () => {
     const c = judgeDlqStable(samples([0, 0, 0], [7, 8, 9]), 9, 0, true);
     expect(c.status).toBe('fail');
-    expect(c.detail).toContain('7 → 9 over the window (+2)');
+    expect(c.detail).toContain('7 → 9 over the window (+2; +1 in its second half)');
+  });
+
+  it('passes a tail early in the window that stops: messages already past maxReceiveCount', () => {
+    const c = judgeDlqStable(samples([0, 0, 0, 0, 0], [0, 3, 5, 5, 5]), 0, 0, true);
+    expect(c.status).toBe('pass');
+    expect(c.detail).toContain('0 → 5 over the window (+5; +0 in its second half)');
   });
 
   it('allows growth up to the tolerance, and a shrinking DLQ', () => {
     expect(judgeDlqStable(samples([0, 0, 0], [1, 2, 3]), 1, 2, true).status).toBe('pass');
-    expect(judgeDlqStable(samples([0, 0, 0], [1, 2, 4]), 1, 2, true).status).toBe('fail');
+    expect(judgeDlqStable(samples([0, 0, 0], [1, 2, 5]), 1, 2, true).status).toBe('fail');
     expect(judgeDlqStable(samples([0, 0, 0], [9, 4, 0]), 9, 0, true).status).toBe('pass');
   });
 
@@ -282,7 +288,7 @@ describe('judge: the checkpoints', () => {
     expect(judge(input()).verdict).toBe('pass');
     expect(judge(input({ metrics: { ...input().metrics, deleteFailed: 1 } })).verdict).toBe('fail');
     expect(judge(input({ samples: samples([50, 80, 120]) })).verdict).toBe('fail');
-    expect(judge(input({ samples: samples([50, 20, 5], [0, 1, 1]) })).verdict).toBe('fail');
+    expect(judge(input({ samples: samples([50, 20, 5], [0, 0, 1]) })).verdict).toBe('fail');
   });
 
   it('reports missing CloudWatch metrics as not judged, and passes on the evidence there is', () => {

@@ -279,12 +279,16 @@ describe('verify (10 min checkpoint)', () => {
   });
 
   it('fails when the DLQ grows', async () => {
-    const { ctx } = setup({ visible: DRAINING, dlq: [2, 2, 3, 5, 8], metrics: HEALTHY_METRICS });
+    const { ctx } = setup({
+      visible: DRAINING,
+      dlq: [2, 2, 3, 3, 4, 5, 5, 6, 7, 7, 8],
+      metrics: HEALTHY_METRICS,
+    });
     const out = await verify(ctx);
     expect(out.verdict).toBe('fail');
     expect(criterion(out.record, 'dlq-stable')).toMatchObject({
       s: 'fail',
-      d: '2 → 8 over the window (+6); baseline 2 (+6); tolerance 0',
+      d: '2 → 8 over the window (+6; +3 in its second half); baseline 2 (+6); tolerance 0',
     });
   });
 

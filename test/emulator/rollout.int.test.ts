@@ -4,32 +4,22 @@
 // moto has no instance refresh: strategy asg is covered with mocks (rollout-asg.unit.test.ts).
 import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { ListCommandsCommand, SSMClient, type Command } from '@aws-sdk/client-ssm';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { DeploymentRecord } from '../../src/record.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
-import { seedWorld, WORLD, worldClients, type SeededWorld, quickCanaryInputs } from '../support/world.js';
+import {
+  seedWorld,
+  WORLD,
+  worldClients,
+  type SeededWorld,
+  quickCanaryInputs,
+  listEmulatorCommands,
+} from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
 const TIMEOUT = 180_000;
-
-async function listCommands(moto: Moto): Promise<Command[]> {
-  const ssm = new SSMClient({
-    region: WORLD.region,
-    endpoint: moto.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  const all: Command[] = [];
-  let token: string | undefined;
-  do {
-    const out = await ssm.send(new ListCommandsCommand({ NextToken: token }));
-    all.push(...(out.Commands ?? []));
-    token = out.NextToken;
-  } while (token);
-  return all;
-}
 
 describeMoto('rollout against moto_server', () => {
   let moto: Moto;
@@ -81,7 +71,9 @@ describeMoto('rollout against moto_server', () => {
       // Exactly two install commands reached SSM (moto lists every instance of the region as a
       // command's target, so the ids sent are read from the record): each carried one batch, each
       // instance is in exactly one, and the canary in none.
-      const installs = (await listCommands(moto)).filter((c) => /rollout batch/.test(c.Comment ?? ''));
+      const installs = (await listEmulatorCommands(moto.endpoint)).filter((c) =>
+        /rollout batch/.test(c.Comment ?? ''),
+      );
       expect(installs).toHaveLength(2);
       const installIds = installs.map((c) => c.CommandId);
       const byCommand = new Map<string, string[]>();
@@ -121,7 +113,9 @@ describeMoto('rollout against moto_server', () => {
       );
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('Nothing to deploy');
-      expect((await listCommands(moto)).filter((c) => /rollout batch/.test(c.Comment ?? ''))).toHaveLength(2);
+      expect(
+        (await listEmulatorCommands(moto.endpoint)).filter((c) => /rollout batch/.test(c.Comment ?? '')),
+      ).toHaveLength(2);
       expect((JSON.parse(again.outputs.record) as DeploymentRecord).settings.visibilityTimeout).toMatchObject(
         { before: 300, after: 900 },
       );
@@ -147,7 +141,7 @@ async function dryRunChangesNothing(fresh: Awaited<ReturnType<typeof seedWorldAg
   const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
   const pre = await runDist({ mode: 'preflight', ...common }, fresh.env);
   const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, fresh.env);
-  const before = (await listCommands(fresh.moto)).length;
+  const before = (await listEmulatorCommands(fresh.moto.endpoint)).length;
   const run = await runDist(
     { mode: 'rollout', ...common, record: canary.outputs.record, 'batch-size': '50%', 'dry-run': 'true' },
     fresh.env,
@@ -155,7 +149,7 @@ async function dryRunChangesNothing(fresh: Awaited<ReturnType<typeof seedWorldAg
   expect(run.code).toBe(0);
   expect(run.stdout).toMatch(/Plan: 2 instance\(s\) in 1 batch\(es\) of up to 2/);
   expect(run.stdout).toContain("would set the queue's visibility timeout 300s → 900s");
-  expect((await listCommands(fresh.moto)).length).toBe(before);
+  expect((await listEmulatorCommands(fresh.moto.endpoint)).length).toBe(before);
   const attrs = await worldClients(fresh.moto.endpoint).sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: fresh.world.queueUrl, AttributeNames: ['VisibilityTimeout'] }),
   );

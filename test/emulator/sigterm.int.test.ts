@@ -5,14 +5,13 @@
 // from the record the run itself writes (GITHUB_OUTPUT is polled), not guessed from timing.
 // That no file is left half-replaced on an instance is the install script's own guarantee (an
 // atomic rename after a verified backup), proven under bash in scripts-bash.unit.test.ts.
-import { ListCommandsCommand, SSMClient, type Command } from '@aws-sdk/client-ssm';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../../src/record.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { parseOutputFile, runDist, type DistRun } from '../support/run-dist.js';
-import { seedWorld, WORLD, type SeededWorld } from '../support/world.js';
+import { seedWorld, WORLD, type SeededWorld, listEmulatorCommands } from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
@@ -21,22 +20,6 @@ const TIMEOUT = 180_000;
 const EXIT_WITHIN_MS = 15_000;
 /** A request already on the wire when the signal lands reaches the emulator a moment later. */
 const IN_FLIGHT_GRACE_MS = 1_000;
-
-async function listCommands(moto: Moto): Promise<Command[]> {
-  const ssm = new SSMClient({
-    region: WORLD.region,
-    endpoint: moto.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  const all: Command[] = [];
-  let token: string | undefined;
-  do {
-    const out = await ssm.send(new ListCommandsCommand({ NextToken: token }));
-    all.push(...(out.Commands ?? []));
-    token = out.NextToken;
-  } while (token);
-  return all;
-}
 
 /** The last record the running process wrote to its GITHUB_OUTPUT, if any yet. */
 function recordIn(outputFile: string): DeploymentRecord | undefined {
@@ -153,7 +136,9 @@ describeMoto('SIGTERM in the middle of a mode, against moto_server', () => {
       expect(r.record.phases.at(-1)).toMatchObject({ mode: 'canary', verdict: 'no-go' });
       // No watch poll was started after the signal: the first poll follows the install at once and
       // may be on the wire when the signal lands; the next was due a minute later and never came.
-      const watches = (await listCommands(moto)).filter((c) => c.Comment?.includes('canary watch'));
+      const watches = (await listEmulatorCommands(moto.endpoint)).filter((c) =>
+        c.Comment?.includes('canary watch'),
+      );
       expect(watches.length).toBeLessThanOrEqual(1);
       for (const c of watches) {
         expect(c.RequestedDateTime!.getTime()).toBeLessThan(r.signalledAt + IN_FLIGHT_GRACE_MS);
@@ -201,7 +186,9 @@ describeMoto('SIGTERM in the middle of a mode, against moto_server', () => {
       // The queue's visibility timeout is raised only after the whole fleet: not here.
       expect(r.record.settings.visibilityTimeout).toBeUndefined();
       // No install (or health check) was sent after the signal.
-      const batches = (await listCommands(moto)).filter((c) => c.Comment?.includes('rollout batch'));
+      const batches = (await listEmulatorCommands(moto.endpoint)).filter((c) =>
+        c.Comment?.includes('rollout batch'),
+      );
       // One command: batch 1's install (moto's ListCommands lists odd instance ids, so only the
       // count is read).
       expect(batches).toHaveLength(1);
@@ -209,7 +196,9 @@ describeMoto('SIGTERM in the middle of a mode, against moto_server', () => {
       for (const c of batches) {
         expect(c.RequestedDateTime!.getTime()).toBeLessThan(r.signalledAt + IN_FLIGHT_GRACE_MS);
       }
-      const health = (await listCommands(moto)).filter((c) => c.Comment?.includes('health batch'));
+      const health = (await listEmulatorCommands(moto.endpoint)).filter((c) =>
+        c.Comment?.includes('health batch'),
+      );
       expect(health).toEqual([]);
     },
     TIMEOUT,
@@ -239,7 +228,9 @@ describeMoto('SIGTERM in the middle of a mode, against moto_server', () => {
       expect(r.record.phases.at(-1)).toMatchObject({ mode: 'verify', verdict: 'fail' });
       expect(r.record.warnings.join('\n')).toMatch(/verify was cancelled after \d+ of 361 samples/);
       // A cancelled window sends no service check.
-      const checks = (await listCommands(moto)).filter((c) => c.Comment?.startsWith('verify'));
+      const checks = (await listEmulatorCommands(moto.endpoint)).filter((c) =>
+        c.Comment?.startsWith('verify'),
+      );
       expect(checks).toEqual([]);
     },
     TIMEOUT,

@@ -1,3 +1,4 @@
+import { ListCommandsCommand, SSMClient, type Command } from '@aws-sdk/client-ssm';
 // Seeds the runbook's world into an emulator (moto_server): the queue and its DLQ (whose name is
 // not derivable from the queue's), messages in flight, the bucket and its notification, a tagged
 // fleet with stopped and unrelated instances beside it, and a launch template.
@@ -185,4 +186,22 @@ export function quickCanaryInputs(record: string): Record<string, string> {
     'canary-minutes': '0',
     'poll-seconds': '1',
   };
+}
+
+/** Every SSM command the emulator has seen (what the action sent), all pages. */
+export async function listEmulatorCommands(endpoint: string): Promise<Command[]> {
+  const ssm = new SSMClient({
+    region: WORLD.region,
+    endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  const all: Command[] = [];
+  let token: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const out = await ssm.send(new ListCommandsCommand({ NextToken: token }));
+    all.push(...(out.Commands ?? []));
+    token = out.NextToken;
+    if (!token) break;
+  }
+  return all;
 }

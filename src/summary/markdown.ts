@@ -51,7 +51,3 @@ export function cappedTable(headers: string[], rows: unknown[][], limit = 200): 
   if (rows.length <= limit) return table(headers, rows);
   return `${table(headers, rows.slice(0, limit))}\n\n_${rows.length - limit} more rows are in the record._`;
 }
-
-export function formatNumber(n: number | undefined): string {
-  return n === undefined ? 'not measured' : n.toLocaleString('en-US');
-}

@@ -3,7 +3,6 @@
 import * as core from '@actions/core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as github from '@actions/github';
 import { AwsApi } from './aws/api.js';
 import { createClients, type AwsClients } from './aws/clients.js';
 import { Output, VERSION, type InputName, type OutputName } from './constants.js';
@@ -34,17 +33,18 @@ export const coreReporter: Reporter = {
   setOutput: (name, value) => core.setOutput(name, value),
 };
 
+// The runner's default environment variables are what @actions/github's context reads too; reading
+// them directly keeps octokit (about 2 MB) out of the bundle.
 export function githubInfo(env: NodeJS.ProcessEnv = process.env): GithubInfo {
-  const ctx = github.context;
   return {
-    actor: ctx.actor || env.GITHUB_ACTOR || 'unknown',
+    actor: env.GITHUB_ACTOR || 'unknown',
     repository: env.GITHUB_REPOSITORY ?? '',
-    sha: ctx.sha || env.GITHUB_SHA || '',
-    ref: ctx.ref || env.GITHUB_REF || '',
-    workflow: ctx.workflow || env.GITHUB_WORKFLOW || '',
-    runId: Number(ctx.runId || env.GITHUB_RUN_ID || 0) || 0,
+    sha: env.GITHUB_SHA || '',
+    ref: env.GITHUB_REF || '',
+    workflow: env.GITHUB_WORKFLOW || '',
+    runId: Number(env.GITHUB_RUN_ID || 0) || 0,
     runAttempt: Number(env.GITHUB_RUN_ATTEMPT || 1) || 1,
-    serverUrl: ctx.serverUrl || env.GITHUB_SERVER_URL || 'https://github.com',
+    serverUrl: env.GITHUB_SERVER_URL || 'https://github.com',
   };
 }
 

@@ -1,5 +1,5 @@
-// Time is injected: production uses the real clock and timers, tests a fake clock whose sleep
-// advances time instantly. Every wait in the action goes through Runtime.sleep and is bounded.
+// Time is injected: production uses the real clock and timers; tests use test/support/fakes.ts,
+// whose clock's sleep advances time instantly. Every wait in the action goes through Runtime.sleep and is bounded.
 
 export interface Clock {
   now(): Date;
@@ -16,30 +16,6 @@ export interface Runtime {
 
 export const systemClock: Clock = { now: () => new Date() };
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A clock that only moves when slept on: tests run windows of hours in microseconds. */
-export class FakeClock implements Clock {
-  private t: number;
-  readonly sleeps: number[] = [];
-  constructor(start = Date.parse('2026-11-29T00:00:00Z')) {
-    this.t = start;
-  }
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-  readonly sleep: Sleep = async (ms) => {
-    this.sleeps.push(ms);
-    this.t += ms;
-  };
-}
-
-export function fakeRuntime(clock = new FakeClock()): Runtime & { clock: FakeClock; cancel(): void } {
-  let stop = false;
-  return { clock, sleep: clock.sleep, cancelled: () => stop, cancel: () => (stop = true) };
-}
 
 /**
  * The production runtime. SIGINT/SIGTERM (a cancelled workflow run) set the cancelled flag and

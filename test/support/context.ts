@@ -6,8 +6,7 @@ import type { InputName } from '../../src/constants.js';
 import type { ModeContext } from '../../src/context.js';
 import { parseInputs } from '../../src/inputs.js';
 import { newRecord, type DeploymentRecord, type GithubInfo } from '../../src/record.js';
-import { MemoryReporter } from '../../src/report.js';
-import { fakeRuntime } from '../../src/runtime.js';
+import { MemoryReporter, fakeRuntime } from './fakes.js';
 
 export const TEST_GITHUB: GithubInfo = {
   actor: 'sre-on-call',

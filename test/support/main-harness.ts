@@ -4,8 +4,7 @@
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { run } from '../../src/main.js';
-import { MemoryReporter } from '../../src/report.js';
-import { fakeRuntime } from '../../src/runtime.js';
+import { MemoryReporter, fakeRuntime } from './fakes.js';
 import { reader, TEST_GITHUB, type RawInputs } from './context.js';
 
 export type ClientName = keyof AwsClients;

@@ -1,5 +1,5 @@
 import { AwsApi, isRetryable } from '../../src/aws/api.js';
-import { FakeClock } from '../../src/runtime.js';
+import { FakeClock } from '../support/fakes.js';
 import { awsError } from '../support/context.js';
 
 describe('isRetryable', () => {

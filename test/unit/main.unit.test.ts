@@ -1,8 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { createClients } from '../../src/aws/clients.js';
 import { run } from '../../src/main.js';
-import { MemoryReporter } from '../../src/report.js';
-import { fakeRuntime } from '../../src/runtime.js';
+import { MemoryReporter, fakeRuntime } from '../support/fakes.js';
 import { reader, TEST_GITHUB, type RawInputs } from '../support/context.js';
 
 function harness(raw: RawInputs) {

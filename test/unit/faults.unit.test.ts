@@ -944,6 +944,10 @@ describe('faults in the middle of a deployment', () => {
         name: 'cis-file-processor-lt',
         previousDefault: 3,
         newVersion: 4,
+        sourceVersion: 3,
+        groupVersion: '$Default',
+        mixed: false,
+        movedDefault: true,
       });
       expect(r.settings.refresh).toBeUndefined();
     },

@@ -41,6 +41,11 @@ export interface GroupInfo {
   name: string;
   desired: number;
   instanceIds: string[];
+  /**
+   * The launch template version each member was launched from, as DescribeAutoScalingGroups
+   * reports it (API_Instance LaunchTemplate); absent where it reports none.
+   */
+  instanceVersions: Map<string, string | undefined>;
   launchTemplate?: GroupLaunchTemplate;
   launchConfigurationName?: string;
   /**
@@ -106,6 +111,11 @@ export async function describeGroup(
     name,
     desired: g.DesiredCapacity ?? 0,
     instanceIds: (g.Instances ?? []).map((i) => i.InstanceId ?? '').filter((id) => id !== ''),
+    instanceVersions: new Map(
+      (g.Instances ?? [])
+        .filter((i) => i.InstanceId)
+        .map((i) => [i.InstanceId as string, i.LaunchTemplate?.Version]),
+    ),
     launchTemplate: spec
       ? { id: spec.LaunchTemplateId, name: spec.LaunchTemplateName, version: spec.Version, mixed: !direct }
       : undefined,

@@ -137,7 +137,10 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   for (const note of plan.notes) warn(ctx, record, note);
   report.info(
     `Plan: ${plan.restore.length} to restore from ${plan.backupPath}, ${plan.gone.length} gone, ` +
-      `${plan.unreachable.length} unreachable, ${plan.refused.length} refused, ${plan.untouched.length} never touched`,
+      `${plan.unreachable.length} unreachable, ${plan.refused.length} refused, ${plan.untouched.length} never touched` +
+      (plan.leftToAutoScaling.length > 0
+        ? `, ${plan.leftToAutoScaling.length} launched by Auto Scaling (left to the refresh undo)`
+        : ''),
   );
   if (!fromRecord && tagged.length === 0) {
     problems.push(
@@ -175,7 +178,22 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   if (groupSetting) settings.push(groupSetting);
 
   // SSM restores only the instances that ran the in-place install (the canary, ssm batches);
-  // members Auto Scaling launched are never sent a restore.
+  // members Auto Scaling launched are never sent a restore. While a refresh could not be stopped it
+  // goes on replacing the group's instances: a restore sent to one of them races its termination,
+  // so group members wait for a rerun (the undo row already fails the rollback).
+  if (undo && !undo.settled && !inputs.dryRun && group) {
+    const members = new Set(group.instanceIds);
+    const replacing = plan.restore.filter((r) => members.has(r.id));
+    plan.restore = plan.restore.filter((r) => !members.has(r.id));
+    for (const r of replacing) {
+      plan.unreachable.push({
+        id: r.id,
+        source: r.source,
+        state: r.state,
+        why: `not sent: instance refresh ${refresh?.id} may still be replacing the instances of ${refresh?.asgName}; run rollback again once it ends`,
+      });
+    }
+  }
   const results = await restoreInstances(ctx, record, plan, script);
 
   // Instances the refresh launched that still run the new version: a finished or cancelled refresh

@@ -76,6 +76,8 @@ class FakeWorld {
   ltDefault = 4;
   refreshStatus = 'InProgress';
   refreshIrreversible = false;
+  /** RollbackInstanceRefresh refused for want of permission (the refresh goes on). */
+  refreshRollbackDenied = false;
   groupIds: string[] = [];
   /** The launch template the group names, when it names one. */
   groupTemplate?: { version: string; mixed?: boolean; overrides?: { InstanceType: string }[] };
@@ -336,6 +338,8 @@ function setup(world: FakeWorld, raw: RawInputs) {
   asg.on(RollbackInstanceRefreshCommand).callsFake(() => {
     if (world.refreshIrreversible)
       throw awsError('IrreversibleInstanceRefreshFault', 400, 'no desired configuration');
+    if (world.refreshRollbackDenied)
+      throw awsError('AccessDenied', 403, 'User is not authorized to perform this operation');
     world.refreshStatus = 'RollbackInProgress';
     return { InstanceRefreshId: 'refresh-1' };
   });
@@ -579,6 +583,37 @@ describe('rollback mode', () => {
       id: 'refresh-back-1',
       asgName: 'cis-workers',
     });
+  });
+
+  it('sends no restore to a group member while a refresh that could not be stopped may be replacing it', async () => {
+    const world = fleetOf(A, B);
+    world.groupIds = [A];
+    world.refreshRollbackDenied = true;
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'installed', c: 1 }, // in place, outside the group
+    });
+    rec.settings.refresh = {
+      id: 'refresh-1',
+      asgName: 'cis-workers',
+      status: 'InProgress',
+      desired: 'launch-template',
+    };
+    const { ctx, ssm, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    const sent = ssm.commandCalls(SendCommandCommand).flatMap((c) => c.args[0].input.InstanceIds ?? []);
+    expect(sent).toEqual([B]);
+    expect(world.instances.get(A)?.file).toBe('new');
+    expect(out.record.instances[A].rb).toBe('failed');
+    expect(out.failure).toContain(
+      `${A} (not sent: instance refresh refresh-1 may still be replacing the instances of cis-workers; run rollback again once it ends)`,
+    );
+    expect(out.failure).toContain(
+      'instance refresh refresh-1 of cis-workers could not be restored: autoscaling:RollbackInstanceRefresh failed',
+    );
   });
 
   it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {

@@ -968,6 +968,18 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
     expect(out.summary).toContain('neither 2 (before the rollout) nor 4');
   });
 
+  it('refuses a record whose typed launch template change is forged, before any AWS call', () => {
+    const forged = (edit: (lt: NonNullable<DeploymentRecord['settings']['launchTemplate']>) => void) => {
+      const rec = pinnedRecord();
+      edit(rec.settings.launchTemplate!);
+      return () => testContext({ mode: 'rollback', record: JSON.stringify(rec) });
+    };
+    expect(forged((lt) => (lt.groupVersion = '2; $(reboot)'))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.sourceVersion = -1))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.movedDefault = 'yes' as unknown as boolean))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.groupVersion = '$Latest'))).not.toThrow();
+  });
+
   it('refuses a malformed group version from the record without sending it', async () => {
     const world = pinnedWorld();
     const { ctx, asg } = setup(world, withRecord(pinnedRecord('2; $(reboot)')));

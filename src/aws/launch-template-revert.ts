@@ -346,6 +346,16 @@ export async function revertGroupInstances(
       };
     }
     let desired: DesiredRefreshConfig | undefined;
+    const groupNow = group.launchTemplate?.version ?? '$Default';
+    if (pinned && groupNow !== r.before && groupNow !== String(r.lt.newVersion)) {
+      // Someone pointed the group elsewhere since: a refresh back would overwrite that on success.
+      return {
+        ...base,
+        now,
+        action: 'needs follow-up',
+        detail: `the group names version ${groupNow}, neither ${r.before} nor ${r.lt.newVersion}: changed since the rollout, so no refresh back was started`,
+      };
+    }
     if (pinned) {
       desired =
         group.launchTemplate?.mixed && group.mixedInstancesPolicy

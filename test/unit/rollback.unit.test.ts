@@ -960,12 +960,18 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
 
   it('leaves a group someone moved to another version since, and says so without failing', async () => {
     const world = pinnedWorld('7');
+    // A member still on the deployment's version: a refresh back would move the group off 7.
+    world.groupIds = [D];
+    world.add(D, {}, false);
+    world.memberVersions.set(D, '4');
     const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
     const out = await rollback(ctx);
     expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
     expect(out.verdict).toBe('pass');
     expect(out.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 7 | needs follow-up |`);
     expect(out.summary).toContain('neither 2 (before the rollout) nor 4');
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.summary).toContain('changed since the rollout, so no refresh back was started');
   });
 
   it('refuses a record whose typed launch template change is forged, before any AWS call', () => {

@@ -345,11 +345,23 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
     for (const v of [launchTemplate.previousDefault, launchTemplate.newVersion]) {
       if (!Number.isInteger(v) || v < 0) refuse('a launch template version', v);
     }
+    const src = launchTemplate.sourceVersion;
+    if (src !== undefined && (!Number.isInteger(src) || src < 1)) refuse('a launch template version', src);
+    const gv = launchTemplate.groupVersion;
+    if (gv !== undefined && !matches(gv, /^(?:[1-9][0-9]{0,9}|\$Default|\$Latest)$/))
+      refuse('a group launch template version', gv);
+    for (const flag of [launchTemplate.mixed, launchTemplate.movedDefault]) {
+      if (flag !== undefined && typeof flag !== 'boolean') refuse('a launch template flag', flag);
+    }
   }
-  if (refresh !== undefined) {
-    if (!matches(refresh.asgName, ASG_NAME)) refuse('an Auto Scaling group name', refresh.asgName);
-    if (!matches(refresh.id, REFRESH_ID)) refuse('an instance refresh id', refresh.id);
+  for (const rf of [refresh, r.settings.revertRefresh]) {
+    if (rf === undefined) continue;
+    if (!matches(rf.asgName, ASG_NAME)) refuse('an Auto Scaling group name', rf.asgName);
+    if (!matches(rf.id, REFRESH_ID)) refuse('an instance refresh id', rf.id);
   }
+  const desired = refresh?.desired;
+  if (desired !== undefined && !['launch-template', 'mixed-instances-policy', 'none'].includes(desired))
+    refuse('a desired configuration kind', desired);
   if (image !== undefined) {
     if (!matches(image.id, IMAGE_ID)) refuse('an image id', image.id);
     if (!matches(image.sourceInstanceId, INSTANCE_ID_PATTERN))
@@ -472,6 +484,17 @@ export function parseInputs(
     if (refreshCheckpoints[i] <= refreshCheckpoints[i - 1]) {
       throw new InputError(Input.RefreshCheckpoints, 'must be increasing percentages, e.g. 20,50,100');
     }
+  }
+  // A refresh whose last checkpoint is under 100 ends Successful there, with the rest of the group
+  // still on the old version (API_RefreshPreferences: "To replace all instances in the Auto Scaling
+  // group, the last number in the array must be 100"). Refused rather than silently extended, so
+  // the plan that runs is the one the operator wrote.
+  const lastCheckpoint = refreshCheckpoints[refreshCheckpoints.length - 1];
+  if (lastCheckpoint !== undefined && lastCheckpoint !== 100) {
+    throw new InputError(
+      Input.RefreshCheckpoints,
+      `must end at 100 (ends at ${lastCheckpoint}): Auto Scaling ends the refresh at its last checkpoint and leaves the other instances on the old version, e.g. ${refreshCheckpoints.join(',')},100`,
+    );
   }
 
   const strategy = oneOf<Strategy>(Input.Strategy, get(Input.Strategy), ['ssm', 'asg'], 'ssm');

@@ -77,6 +77,41 @@ export interface PhaseEntry {
   dryRun?: boolean;
 }
 
+/**
+ * What strategy asg did to the launch template, enough for rollback to undo exactly that. Fields
+ * after newVersion are absent in records written before they existed: such a rollout always made
+ * its version from the default and moved the default.
+ */
+export interface LaunchTemplateChange {
+  id: string;
+  name: string;
+  /** The template's default version before the rollout. */
+  previousDefault: number;
+  /** The version this deployment made (0 while only intended). */
+  newVersion: number;
+  /** The version the new one was made from: the one the group launched. */
+  sourceVersion?: number;
+  /** What the group named before the rollout: a version number, `$Default` or `$Latest`. */
+  groupVersion?: string;
+  /** The group names its template inside a mixed instances policy. */
+  mixed?: boolean;
+  /** Whether the rollout moves (true, written before the call) the template's default. */
+  movedDefault?: boolean;
+}
+
+/** The instance refresh the rollout started. */
+export interface RefreshChange {
+  id: string;
+  asgName: string;
+  status: string;
+  percentComplete?: number;
+  /**
+   * The desired configuration it was started with: Auto Scaling can roll back only such a refresh
+   * of a group that names a version number (API_RollbackInstanceRefresh); none: it cannot.
+   */
+  desired?: 'launch-template' | 'mixed-instances-policy' | 'none';
+}
+
 export interface DeploymentRecord {
   kind: typeof RECORD_KIND;
   version: typeof RECORD_VERSION;
@@ -103,9 +138,11 @@ export interface DeploymentRecord {
   instances: Record<string, InstanceEntry>;
   settings: {
     visibilityTimeout?: { before: number; after: number; at: string };
-    launchTemplate?: { id: string; name: string; previousDefault: number; newVersion: number };
+    launchTemplate?: LaunchTemplateChange;
     image?: { id: string; sourceInstanceId: string; state: string };
-    refresh?: { id: string; asgName: string; status: string; percentComplete?: number };
+    refresh?: RefreshChange;
+    /** Rollback's own refresh that puts the group's instances back on the previous configuration. */
+    revertRefresh?: { id: string; asgName: string; status: string; percentComplete?: number };
   };
   phases: PhaseEntry[];
   warnings: string[];

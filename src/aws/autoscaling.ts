@@ -8,6 +8,8 @@ import {
   RollbackInstanceRefreshCommand,
   StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
+  type DesiredConfiguration,
+  type MixedInstancesPolicy,
   type RefreshPreferences,
 } from '@aws-sdk/client-auto-scaling';
 import type { Runtime } from '../runtime.js';
@@ -23,12 +25,72 @@ export interface GroupLaunchTemplate {
   mixed: boolean;
 }
 
+/**
+ * An instance type of a mixed instances policy that launches from something other than the
+ * policy's launch template: its own launch template (LaunchTemplateOverrides.LaunchTemplateSpecification)
+ * or its own AMI (LaunchTemplateOverrides.ImageId). A new version of the policy's template does not
+ * reach it. (API_LaunchTemplateOverrides)
+ */
+export interface OwnLaunchOverride {
+  /** The instance type, or "instance requirements" for an attribute-based override. */
+  what: string;
+  launches: string;
+}
+
 export interface GroupInfo {
   name: string;
   desired: number;
   instanceIds: string[];
+  /**
+   * The launch template version each member was launched from, as DescribeAutoScalingGroups
+   * reports it (API_Instance LaunchTemplate); absent where it reports none.
+   */
+  instanceVersions: Map<string, string | undefined>;
   launchTemplate?: GroupLaunchTemplate;
   launchConfigurationName?: string;
+  /**
+   * The group's mixed instances policy exactly as DescribeAutoScalingGroups returns it, so that a
+   * desired configuration or an update can carry its overrides and distribution unchanged
+   * (omitted InstancesDistribution properties would fall back to their defaults: API_MixedInstancesPolicy).
+   */
+  mixedInstancesPolicy?: MixedInstancesPolicy;
+}
+
+/** Overrides of a mixed instances policy that do not launch from the policy's launch template. */
+export function ownLaunchOverrides(policy: MixedInstancesPolicy | undefined): OwnLaunchOverride[] {
+  const out: OwnLaunchOverride[] = [];
+  for (const o of policy?.LaunchTemplate?.Overrides ?? []) {
+    const what = o.InstanceType ?? 'instance requirements';
+    const lt = o.LaunchTemplateSpecification;
+    if (lt) {
+      out.push({
+        what,
+        launches: `launch template ${lt.LaunchTemplateName ?? lt.LaunchTemplateId ?? '?'} version ${lt.Version ?? '$Default'}`,
+      });
+    } else if (o.ImageId) {
+      out.push({ what, launches: `image ${o.ImageId}` });
+    }
+  }
+  return out;
+}
+
+/**
+ * The policy with its launch template pointed at one version (by id: a LaunchTemplateSpecification
+ * names the id or the name, not both: API_LaunchTemplateSpecification). Overrides and the
+ * instances distribution are kept as they are.
+ */
+export function policyWithVersion(
+  policy: MixedInstancesPolicy,
+  launchTemplateId: string,
+  version: string,
+): MixedInstancesPolicy {
+  return {
+    ...policy,
+    LaunchTemplate: {
+      ...policy.LaunchTemplate,
+      LaunchTemplateSpecification: { LaunchTemplateId: launchTemplateId, Version: version },
+    },
+  };
 }
 
 /** The group, or undefined when no group has that name. */
@@ -49,10 +111,16 @@ export async function describeGroup(
     name,
     desired: g.DesiredCapacity ?? 0,
     instanceIds: (g.Instances ?? []).map((i) => i.InstanceId ?? '').filter((id) => id !== ''),
+    instanceVersions: new Map(
+      (g.Instances ?? [])
+        .filter((i) => i.InstanceId)
+        .map((i) => [i.InstanceId as string, i.LaunchTemplate?.Version]),
+    ),
     launchTemplate: spec
       ? { id: spec.LaunchTemplateId, name: spec.LaunchTemplateName, version: spec.Version, mixed: !direct }
       : undefined,
     launchConfigurationName: g.LaunchConfigurationName,
+    mixedInstancesPolicy: g.MixedInstancesPolicy,
   };
 }
 
@@ -64,11 +132,30 @@ export interface RefreshRequest {
   /** Seconds to wait at each checkpoint (the bake time). */
   checkpointDelaySeconds: number;
   /**
-   * The configuration to converge on. Required for auto-rollback and for skipping instances that
-   * already match; absent when the group follows `$Default`/`$Latest` (it picks the new default up).
+   * The configuration to converge on (API_DesiredConfiguration: a LaunchTemplate or a
+   * MixedInstancesPolicy). Required for auto-rollback and for skipping instances that already
+   * match; absent when the group follows `$Default`/`$Latest` (it picks the new version up itself).
+   * On success Auto Scaling saves it as the group's configuration (API_StartInstanceRefresh).
    */
-  desired?: { launchTemplateId: string; version: string };
+  desired?: DesiredRefreshConfig;
   autoRollback: boolean;
+}
+
+export type DesiredRefreshConfig =
+  | { kind: 'launch-template'; launchTemplateId: string; version: string }
+  | {
+      kind: 'mixed-instances-policy';
+      launchTemplateId: string;
+      version: string;
+      policy: MixedInstancesPolicy;
+    };
+
+export function desiredConfiguration(d: DesiredRefreshConfig | undefined): DesiredConfiguration | undefined {
+  if (!d) return undefined;
+  if (d.kind === 'launch-template') {
+    return { LaunchTemplate: { LaunchTemplateId: d.launchTemplateId, Version: d.version } };
+  }
+  return { MixedInstancesPolicy: policyWithVersion(d.policy, d.launchTemplateId, d.version) };
 }
 
 export function refreshPreferences(r: RefreshRequest): RefreshPreferences {
@@ -104,9 +191,7 @@ export async function startInstanceRefresh(
           AutoScalingGroupName: r.asgName,
           Strategy: 'Rolling',
           Preferences: refreshPreferences(r),
-          DesiredConfiguration: r.desired
-            ? { LaunchTemplate: { LaunchTemplateId: r.desired.launchTemplateId, Version: r.desired.version } }
-            : undefined,
+          DesiredConfiguration: desiredConfiguration(r.desired),
         }),
       ),
     );
@@ -225,22 +310,35 @@ export async function rollbackInstanceRefresh(
 }
 
 /**
- * Points a group that names its launch template directly (not through a mixed instances policy) at
- * one version of it. Only the launch template is sent: sizes, policies and instances are left as
- * they are, and running instances keep the configuration they were launched with.
+ * Points a group at one version of its launch template. Only the launch template is sent: sizes,
+ * policies and instances are left as they are, and running instances keep the configuration they
+ * were launched with. A group with a mixed instances policy gets its policy back as read, with only
+ * the policy's launch template version changed, so its overrides and distribution stay.
  */
 export async function setGroupLaunchTemplateVersion(
   api: AwsApi,
   clients: AwsClients,
   asgName: string,
   launchTemplate: { id: string; version: string },
+  mixedInstancesPolicy?: MixedInstancesPolicy,
 ): Promise<void> {
   await api.call('autoscaling:UpdateAutoScalingGroup', () =>
     clients.autoscaling.send(
-      new UpdateAutoScalingGroupCommand({
-        AutoScalingGroupName: asgName,
-        LaunchTemplate: { LaunchTemplateId: launchTemplate.id, Version: launchTemplate.version },
-      }),
+      new UpdateAutoScalingGroupCommand(
+        mixedInstancesPolicy
+          ? {
+              AutoScalingGroupName: asgName,
+              MixedInstancesPolicy: policyWithVersion(
+                mixedInstancesPolicy,
+                launchTemplate.id,
+                launchTemplate.version,
+              ),
+            }
+          : {
+              AutoScalingGroupName: asgName,
+              LaunchTemplate: { LaunchTemplateId: launchTemplate.id, Version: launchTemplate.version },
+            },
+      ),
     ),
   );
 }

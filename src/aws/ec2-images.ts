@@ -1,5 +1,6 @@
 // EC2 images and launch templates, for strategy asg: an AMI of the canary (which runs the fix), a new
-// launch template version made from the current default with that image, and the default moved to it.
+// launch template version made from the version the group launches with that image, and (for a
+// group that follows $Default only) the default moved to it.
 import {
   CreateImageCommand,
   CreateLaunchTemplateVersionCommand,
@@ -186,7 +187,10 @@ export async function describeLaunchTemplate(
 
 export interface NewTemplateVersionRequest {
   templateId: string;
-  /** The current default version: everything but the image is carried over from it. */
+  /**
+   * The version the group launches (its pinned number, or what $Default / $Latest resolve to):
+   * everything but the image is inherited from it (API_CreateLaunchTemplateVersion SourceVersion).
+   */
   sourceVersion: number;
   imageId: string;
   description: string;

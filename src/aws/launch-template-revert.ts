@@ -1,17 +1,29 @@
 // Undoing an Auto Scaling rollout, through the EC2 image/launch-template and Auto Scaling gateways:
-// the launch template's default version back to the recorded one, an instance refresh still
-// running rolled back (or, when AWS cannot roll it back, cancelled), and a group that the refresh
-// left pinned to the new version pointed back at its earlier one. Template versions and images
-// are never deleted, so the fix can be shipped again later.
-import { groupVersionDecision, refreshDecision, type SettingResult } from '../logic/rollback-plan.js';
+// the launch template's default version back to the recorded one (only when the rollout moved it),
+// an instance refresh still running rolled back (or, when AWS cannot roll it back, cancelled), a
+// group that the refresh left pinned to the new version pointed back at its earlier one, and the
+// instances still on the new version replaced by a refresh back. Template versions and images are
+// never deleted, so the fix can be shipped again later.
+import {
+  groupVersionDecision,
+  refreshDecision,
+  refreshReversible,
+  type SettingResult,
+} from '../logic/rollback-plan.js';
+import type { Runtime } from '../runtime.js';
 import type { DeploymentRecord } from '../record.js';
 import type { AwsApi } from './api.js';
 import {
   cancelInstanceRefresh,
   describeGroup,
   describeInstanceRefresh,
+  isTerminalRefresh,
+  RefreshAlreadyInProgress,
   rollbackInstanceRefresh,
   setGroupLaunchTemplateVersion,
+  startInstanceRefresh,
+  waitForInstanceRefresh,
+  type DesiredRefreshConfig,
   type RefreshState,
 } from './autoscaling.js';
 import type { AwsClients } from './clients.js';
@@ -65,65 +77,360 @@ export async function revertLaunchTemplateDefault(
   }
 }
 
+export interface RefreshWaitBounds {
+  runtime: Runtime;
+  pollMs: number;
+  maxWaitMs: number;
+}
+
+export interface RefreshUndo {
+  result: SettingResult;
+  /**
+   * Instances the refresh launched may still run the new image: it finished, failed, was
+   * cancelled, or its rollback failed. They need a refresh back to the previous configuration.
+   */
+  instancesLeft: boolean;
+  /** No refresh of the group is active any more, so another may be started. */
+  settled: boolean;
+}
+
+function statusText(state: RefreshState | undefined): string {
+  if (!state) return 'not listed';
+  return `${state.status}${state.percentComplete !== undefined ? ` (${state.percentComplete}%)` : ''}`;
+}
+
 /**
- * Stops the recorded refresh if it is still replacing instances: a rollback puts the replaced
- * instances back on the previous configuration; AWS refuses that for some refreshes (e.g. one
- * without a desired configuration), and then a cancel at least stops further replacements.
- * A refresh that already ended is reported: the instances it launched are restored over SSM.
+ * Stops the recorded refresh if it is still replacing instances. A refresh started with a desired
+ * configuration on a group that names a version number is rolled back: Auto Scaling replaces the
+ * instances it launched with the previous configuration (RollbackInstanceRefresh). Any other is
+ * cancelled (CancelInstanceRefresh): AWS refuses to roll back a refresh without a desired
+ * configuration or of a group on $Latest/$Default (API_RollbackInstanceRefresh,
+ * IrreversibleInstanceRefresh), and cancelling stops further replacements. Either is followed,
+ * bounded, until it ends, so the instances left on the new image are known.
  */
 export async function undoInstanceRefresh(
   api: AwsApi,
   clients: AwsClients,
   refresh: RecordedRefresh,
   dryRun: boolean,
-): Promise<SettingResult> {
+  wait: RefreshWaitBounds,
+): Promise<RefreshUndo> {
   const setting = `instance refresh ${refresh.id} of ${refresh.asgName}`;
   const base = { setting, baseline: 'none running', deployed: 'started' };
   let state: RefreshState | undefined;
   try {
     state = await describeInstanceRefresh(api, clients, refresh.asgName, refresh.id);
   } catch (e) {
-    if (!/not known/.test(message(e))) return { ...base, action: 'failed', detail: message(e) };
+    if (!/not known/.test(message(e))) {
+      return {
+        result: { ...base, action: 'failed', detail: message(e) },
+        instancesLeft: true,
+        settled: false,
+      };
+    }
   }
-  const now = state
-    ? `${state.status}${state.percentComplete !== undefined ? ` (${state.percentComplete}%)` : ''}`
-    : 'not listed';
+  const follow = () =>
+    waitForInstanceRefresh(api, clients, wait.runtime, refresh.asgName, refresh.id, {
+      pollMs: wait.pollMs,
+      maxWaitMs: wait.maxWaitMs,
+    });
+  const ended = (
+    s: RefreshState | undefined,
+    outcome: string,
+    action: 'rolled back' | 'cancelled',
+    why?: string,
+  ): RefreshUndo => {
+    const now = statusText(s);
+    if (outcome !== 'terminal' || !s) {
+      return {
+        result: {
+          ...base,
+          now,
+          action: 'failed',
+          detail: `${action === 'rolled back' ? 'its rollback' : 'its cancellation'} is still ${s?.status ?? 'running'} after the bounded wait${outcome === 'cancelled' ? ' (this run was cancelled)' : ''}; run rollback again to follow it`,
+        },
+        instancesLeft: true,
+        settled: false,
+      };
+    }
+    if (s.status === 'RollbackSuccessful') {
+      return {
+        result: { ...base, now, action: 'rolled back', detail: why },
+        instancesLeft: false,
+        settled: true,
+      };
+    }
+    if (s.status === 'Cancelled') {
+      return {
+        result: { ...base, now, action: 'cancelled', detail: why },
+        instancesLeft: true,
+        settled: true,
+      };
+    }
+    // RollbackFailed, or a refresh that ended on its own first (Successful, Failed).
+    return {
+      result: {
+        ...base,
+        now,
+        action: s.status === 'RollbackFailed' ? 'failed' : 'already',
+        detail: `${s.status}${s.statusReason ? `: ${s.statusReason}` : ''}; the instances it launched are replaced by a refresh back to the previous configuration`,
+      },
+      instancesLeft: true,
+      settled: true,
+    };
+  };
+
   const decision = refreshDecision(state?.status);
-  if (decision === 'already') return { ...base, now, action: 'already' };
+  const now = statusText(state);
+  if (decision === 'already') {
+    if (state?.status === 'RollbackSuccessful') {
+      return { result: { ...base, now, action: 'already' }, instancesLeft: false, settled: true };
+    }
+    if (dryRun) {
+      return {
+        result: { ...base, now, action: 'already' },
+        instancesLeft: state?.status === 'Cancelling',
+        settled: false,
+      };
+    }
+    // Cancelling or RollbackInProgress, by an earlier run or by Auto Scaling itself: followed.
+    const w = await follow();
+    const r = ended(w.state, w.outcome, state?.status === 'Cancelling' ? 'cancelled' : 'rolled back');
+    if (r.result.action !== 'failed') r.result.action = 'already';
+    return r;
+  }
   if (decision === 'follow-up') {
     return {
-      ...base,
-      now,
-      action: 'already',
-      detail:
-        'the refresh is no longer running; the instances it launched hold the backup and are restored over SSM',
+      result: {
+        ...base,
+        now,
+        action: 'already',
+        detail:
+          'the refresh is no longer running; the instances it launched are replaced by a refresh back to the previous configuration',
+      },
+      instancesLeft: state?.status !== 'RollbackSuccessful',
+      settled: true,
     };
   }
-  if (dryRun) return { ...base, now, action: 'would undo' };
+  if (dryRun) return { result: { ...base, now, action: 'would undo' }, instancesLeft: true, settled: false };
+
+  const cancel = async (why: string): Promise<RefreshUndo> => {
+    try {
+      await cancelInstanceRefresh(api, clients, refresh.asgName);
+    } catch (e2) {
+      if (errorName(e2) === 'ActiveInstanceRefreshNotFound') {
+        const after = await follow();
+        return ended(after.state, after.outcome, 'cancelled', 'it ended before rollback reached it');
+      }
+      return {
+        result: { ...base, now, action: 'failed', detail: message(e2) },
+        instancesLeft: true,
+        settled: false,
+      };
+    }
+    const w = await follow();
+    return ended(w.state, w.outcome, 'cancelled', why);
+  };
+
+  if (refreshReversible(refresh.desired) === false) {
+    return cancel(
+      'Auto Scaling cannot roll back a refresh without a desired configuration (the group follows $Default or $Latest); cancelled, so no more instances are replaced',
+    );
+  }
   try {
     await rollbackInstanceRefresh(api, clients, refresh.asgName);
-    return { ...base, now: 'RollbackInProgress', action: 'rolled back' };
   } catch (e) {
     const name = errorName(e);
     if (name === 'ActiveInstanceRefreshNotFound') {
-      return { ...base, now: 'ended', action: 'already', detail: 'it ended before rollback reached it' };
+      const after = await follow();
+      return ended(after.state, after.outcome, 'rolled back', 'it ended before rollback reached it');
     }
-    if (name !== 'IrreversibleInstanceRefresh') return { ...base, now, action: 'failed', detail: message(e) };
-    try {
-      await cancelInstanceRefresh(api, clients, refresh.asgName);
+    if (name !== 'IrreversibleInstanceRefresh') {
+      return {
+        result: { ...base, now, action: 'failed', detail: message(e) },
+        instancesLeft: true,
+        settled: false,
+      };
+    }
+    return cancel(`AWS could not roll it back (${message(e)}); cancelled, so no more instances are replaced`);
+  }
+  const w = await follow();
+  return ended(w.state, w.outcome, 'rolled back');
+}
+
+/** What the group named before the rollout, from the record (typed field first, then the older extra). */
+export function followedVersion(lt: RecordedTemplate, extra: Record<string, unknown>): string {
+  if (lt.groupVersion !== undefined) return lt.groupVersion;
+  const v = (extra.rolloutAsg as { groupVersion?: unknown } | undefined)?.groupVersion;
+  // Records older than both always moved the default, for a group on $Default.
+  return typeof v === 'string' ? v : '$Default';
+}
+
+export interface RevertRefreshRequest {
+  asgName: string;
+  lt: RecordedTemplate;
+  /** What the group named before the rollout: a number, `$Default` or `$Latest`. */
+  before: string;
+  /** A refresh an earlier rollback run started, from the record. */
+  known?: { id: string; asgName: string };
+  minHealthyPercentage: number;
+  dryRun: boolean;
+  wait: RefreshWaitBounds;
+  /** Called once the refresh is started, so the record names it before it is followed. */
+  onStarted: (id: string) => void;
+  onProgress?: (state: RefreshState) => void;
+}
+
+/**
+ * Replaces the group's instances that still run the deployment's version with the previous
+ * configuration, by a new instance refresh: a finished refresh cannot be rolled back, only
+ * followed by another (instance-refresh-rollback). A group pinned to a version gets a desired
+ * configuration naming that version with SkipMatching, so only the instances not on it are
+ * replaced; a group on $Default gets a plain refresh once the default is back. Followed, bounded.
+ */
+export async function revertGroupInstances(
+  api: AwsApi,
+  clients: AwsClients,
+  r: RevertRefreshRequest,
+): Promise<SettingResult> {
+  const setting = `instances of ${r.asgName} on version ${r.lt.newVersion}`;
+  const base = { setting, baseline: `version ${r.before}`, deployed: `version ${r.lt.newVersion}` };
+  if (!/^(?:[1-9][0-9]{0,9}|\$Default|\$Latest)$/.test(r.before)) {
+    return {
+      ...base,
+      baseline: undefined,
+      action: 'failed',
+      detail: `the record's group version ${JSON.stringify(r.before).slice(0, 60)} is not a version number; not started`,
+    };
+  }
+  try {
+    const pinned = /^[0-9]+$/.test(r.before);
+    if (r.known && r.known.asgName === r.asgName) {
+      const state = await describeInstanceRefresh(api, clients, r.asgName, r.known.id).catch(() => undefined);
+      if (state && state.status === 'Successful') {
+        return { ...base, now: `refresh ${r.known.id} Successful`, action: 'already' };
+      }
+      if (state && !isTerminalRefresh(state.status)) {
+        if (r.dryRun) return { ...base, now: `refresh ${r.known.id} ${state.status}`, action: 'already' };
+        return await followRevert(api, clients, r, r.known.id, base);
+      }
+    }
+    const group = await describeGroup(api, clients, r.asgName);
+    if (!group) {
       return {
         ...base,
-        now: 'Cancelling',
-        action: 'cancelled',
-        detail: `AWS could not roll it back (${message(e)}); cancelled, so no more instances are replaced`,
+        now: 'no such group',
+        action: 'needs follow-up',
+        detail: `${r.asgName} no longer exists`,
       };
-    } catch (e2) {
-      if (errorName(e2) === 'ActiveInstanceRefreshNotFound') {
-        return { ...base, now: 'ended', action: 'already', detail: 'it ended before rollback reached it' };
-      }
-      return { ...base, now, action: 'failed', detail: message(e2) };
     }
+    // DescribeAutoScalingGroups reports each member's launch template version (API_Instance): when
+    // every member names a number and none names the deployment's, nothing runs the fix.
+    const versions = group.instanceIds.map((id) => group.instanceVersions.get(id));
+    const onNew = group.instanceIds.filter(
+      (id) => group.instanceVersions.get(id) === String(r.lt.newVersion),
+    );
+    const allKnown = versions.every((v) => v !== undefined && /^[0-9]+$/.test(v));
+    if (group.instanceIds.length === 0 || (allKnown && onNew.length === 0)) {
+      return { ...base, now: `no member on version ${r.lt.newVersion}`, action: 'already' };
+    }
+    const now = allKnown
+      ? `${onNew.length} of ${group.instanceIds.length} on version ${r.lt.newVersion}`
+      : 'not known';
+    if (r.before === '$Latest') {
+      return {
+        ...base,
+        now,
+        action: 'failed',
+        detail: `the group follows $Latest, which is version ${r.lt.newVersion} with the fix, and rollback never deletes a template version: point ${r.asgName} at version ${r.lt.sourceVersion ?? 'the one before'} and start an instance refresh`,
+      };
+    }
+    let desired: DesiredRefreshConfig | undefined;
+    const groupNow = group.launchTemplate?.version ?? '$Default';
+    if (pinned && groupNow !== r.before && groupNow !== String(r.lt.newVersion)) {
+      // Someone pointed the group elsewhere since: a refresh back would overwrite that on success.
+      return {
+        ...base,
+        now,
+        action: 'needs follow-up',
+        detail: `the group names version ${groupNow}, neither ${r.before} nor ${r.lt.newVersion}: changed since the rollout, so no refresh back was started`,
+      };
+    }
+    if (pinned) {
+      desired =
+        group.launchTemplate?.mixed && group.mixedInstancesPolicy
+          ? {
+              kind: 'mixed-instances-policy',
+              launchTemplateId: r.lt.id,
+              version: r.before,
+              policy: group.mixedInstancesPolicy,
+            }
+          : { kind: 'launch-template', launchTemplateId: r.lt.id, version: r.before };
+    } else {
+      // A plain refresh launches $Default: only once it is the version before the rollout again.
+      const template = await describeLaunchTemplate(api, clients, r.lt.name);
+      // A dry run has not put the default back yet; the real run does that first.
+      if (r.dryRun) return { ...base, now, action: 'would restore', detail: 'once the default is back' };
+      if (template.defaultVersion !== r.lt.previousDefault) {
+        return {
+          ...base,
+          now,
+          action: 'failed',
+          detail: `the template's default is ${template.defaultVersion}, not ${r.lt.previousDefault}: a refresh now would launch it; not started`,
+        };
+      }
+    }
+    if (r.dryRun) return { ...base, now, action: 'would restore' };
+    const id = await startInstanceRefresh(api, clients, {
+      asgName: r.asgName,
+      minHealthyPercentage: r.minHealthyPercentage,
+      checkpointPercentages: [],
+      checkpointDelaySeconds: 0,
+      desired,
+      autoRollback: false,
+    });
+    r.onStarted(id);
+    return await followRevert(api, clients, r, id, base, `${now} when it started`);
+  } catch (e) {
+    if (e instanceof RefreshAlreadyInProgress) {
+      return { ...base, action: 'failed', detail: `${e.message}; run rollback again once it ends` };
+    }
+    return { ...base, action: 'failed', detail: message(e) };
   }
+}
+
+async function followRevert(
+  api: AwsApi,
+  clients: AwsClients,
+  r: RevertRefreshRequest,
+  id: string,
+  base: { setting: string; baseline: string; deployed: string },
+  startedWith?: string,
+): Promise<SettingResult> {
+  const w = await waitForInstanceRefresh(api, clients, r.wait.runtime, r.asgName, id, {
+    pollMs: r.wait.pollMs,
+    maxWaitMs: r.wait.maxWaitMs,
+    onProgress: r.onProgress,
+  });
+  r.onProgress?.(w.state);
+  const now = `refresh ${id} ${statusText(w.state)}`;
+  if (w.outcome === 'terminal' && w.state.status === 'Successful') {
+    return { ...base, now, action: 'restored', detail: startedWith };
+  }
+  if (w.outcome !== 'terminal') {
+    return {
+      ...base,
+      now,
+      action: 'failed',
+      detail: `still ${w.state.status} after the bounded wait${w.outcome === 'cancelled' ? ' (this run was cancelled)' : ''}; run rollback again to follow it`,
+    };
+  }
+  return {
+    ...base,
+    now,
+    action: 'failed',
+    detail: `the refresh back ended ${w.state.status}${w.state.statusReason ? `: ${w.state.statusReason}` : ''}`,
+  };
 }
 
 /**
@@ -169,7 +476,13 @@ export async function restoreGroupLaunchTemplateVersion(
     }
     if (dryRun) return { ...base, now, action: 'would restore' };
     onDeployedVersion = true;
-    await setGroupLaunchTemplateVersion(api, clients, asgName, { id: lt.id, version: recorded });
+    await setGroupLaunchTemplateVersion(
+      api,
+      clients,
+      asgName,
+      { id: lt.id, version: recorded },
+      group.launchTemplate?.mixed ? group.mixedInstancesPolicy : undefined,
+    );
     updated = true;
     const after = await describeGroup(api, clients, asgName);
     const afterVersion = after?.launchTemplate?.version ?? 'unknown';

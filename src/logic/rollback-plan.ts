@@ -57,6 +57,13 @@ export interface RollbackPlan {
   refused: NotRestored[];
   /** In the record, but the record shows no install command was ever sent to them. */
   untouched: NotRestored[];
+  /**
+   * Members of the Auto Scaling group that never ran the in-place install: launched by the refresh
+   * from the image with the fix, or from the previous configuration. SSM never restores them: the
+   * refresh's rollback (or a refresh back to the previous version) replaces those that run the fix,
+   * and a restore sent to an instance being replaced races its termination.
+   */
+  leftToAutoScaling: NotRestored[];
   /** Notes for the log and the summary (tag and record disagreements). */
   notes: string[];
 }
@@ -89,8 +96,8 @@ export interface PlanInput {
   /** Current EC2 state of every instance the record lists; absent when EC2 no longer knows it. */
   states: Map<string, string>;
   /**
-   * For an asg rollout: the group's current members. Instances the refresh launched come from an
-   * image of the canary, which holds the same backup file, so they are restored like the others.
+   * For an asg rollout: the group's current members. Those the record and the tags do not know did
+   * not run the in-place install; they are left to Auto Scaling, never sent a restore.
    */
   groupIds?: string[];
 }
@@ -118,6 +125,7 @@ export function planRollback(input: PlanInput): RollbackPlan {
     unreachable: [],
     refused: [],
     untouched: [],
+    leftToAutoScaling: [],
     notes: [],
   };
   const tags = new Map(input.tagged.map((t) => [t.id, t]));
@@ -203,7 +211,12 @@ export function planRollback(input: PlanInput): RollbackPlan {
   const known = new Set([...Object.keys(record?.instances ?? {}), ...input.tagged.map((t) => t.id)]);
   for (const id of [...new Set(input.groupIds ?? [])].sort()) {
     if (known.has(id)) continue;
-    place(id, expected, 'asg', input.states.get(id));
+    plan.leftToAutoScaling.push({
+      id,
+      source: 'asg',
+      state: input.states.get(id) ?? 'not found',
+      why: 'launched by Auto Scaling, never ran the in-place install: the instance refresh undo puts it back on the previous configuration, not SSM',
+    });
   }
   return plan;
 }
@@ -216,6 +229,7 @@ export function plannedIds(plan: RollbackPlan): string[] {
     ...plan.unreachable.map((r) => r.id),
     ...plan.refused.map((r) => r.id),
     ...plan.untouched.map((r) => r.id),
+    ...plan.leftToAutoScaling.map((r) => r.id),
   ];
 }
 
@@ -370,6 +384,16 @@ export type RefreshDecision =
   /** Finished (or failed part way): the instances it launched run the new image until replaced. */
   | 'follow-up';
 
+/**
+ * Whether AWS can roll back the recorded refresh (API_RollbackInstanceRefresh: only one started
+ * with a desired configuration, on a group that names a version number). Unknown for records
+ * written before the desired configuration was recorded: rollback is tried, cancel on refusal.
+ */
+export function refreshReversible(desired: string | undefined): boolean | undefined {
+  if (desired === undefined) return undefined;
+  return desired !== 'none';
+}
+
 /** What to do about the recorded instance refresh, given its status now. */
 export function refreshDecision(status: string | undefined): RefreshDecision {
   if (status === 'Pending' || status === 'InProgress' || status === 'Baking') return 'undo';
@@ -465,13 +489,7 @@ export function groupVersionDecision(input: {
       why: `the group names version ${now}, neither ${recorded} (before the rollout) nor ${deployed} (the deployment's): changed since the rollout, left alone`,
     };
   }
-  if (group.mixed) {
-    // Rollout refuses groups that pin a version in a mixed instances policy, so this one was
-    // changed since; rewriting a mixed instances policy could drop its overrides and distribution.
-    return {
-      action: 'refuse',
-      why: `the group pins version ${deployed} inside a mixed instances policy, which rollback does not rewrite; set its launch template version to ${recorded} by hand`,
-    };
-  }
+  // A mixed instances policy is restored too: it is sent back as read, only its launch template
+  // version changed, so its overrides and instances distribution stay.
   return { action: 'restore' };
 }

@@ -1,8 +1,9 @@
 // The runbook's rollback, made exact: every instance this deployment touched gets its own backup
 // back (never a `worker.py.backup.*` glob), its service restarted and checked; then the launch
-// template's default version, any instance refresh still running, the group's launch template
-// version (when the refresh left it pinned to the new one), and the queue's visibility timeout go
-// back to what they were. Runs precisely when earlier phases failed: a NO-GO canary, a
+// template's default version (when the rollout moved it), any instance refresh still running, the
+// group's launch template version (when the refresh left it pinned to the new one), the instances
+// still on the new version (a refresh back) and the queue's visibility timeout go back to what
+// they were. Runs precisely when earlier phases failed: a NO-GO canary, a
 // broken batch or a failed criterion is its reason, never a reason to refuse.
 import { Input, Output, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
@@ -10,9 +11,13 @@ import { InputError } from '../errors.js';
 import { describeGroup } from '../aws/autoscaling.js';
 import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2-tags.js';
 import {
+  followedVersion,
   restoreGroupLaunchTemplateVersion,
+  revertGroupInstances,
   revertLaunchTemplateDefault,
   undoInstanceRefresh,
+  type RefreshUndo,
+  type RefreshWaitBounds,
 } from '../aws/launch-template-revert.js';
 import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
 import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
@@ -42,6 +47,8 @@ import { sourceQueueUrl } from './queues.js';
 // Per-instance rollback errors repeat up to 5,000 times in the record: kept short there, in full
 // in the summary.
 const RECORD_ERROR_MAX = 80;
+// A refresh rollback, cancel or refresh back is followed this long at most (a GitHub job ends at 6 h).
+const REFRESH_MAX_WAIT_MS = 5 * 60 * 60_000;
 
 /** What was deployed where: the record's target when there is a record, else the inputs. */
 function rollbackTarget(ctx: ModeContext, record?: DeploymentRecord): RollbackTarget {
@@ -130,7 +137,10 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   for (const note of plan.notes) warn(ctx, record, note);
   report.info(
     `Plan: ${plan.restore.length} to restore from ${plan.backupPath}, ${plan.gone.length} gone, ` +
-      `${plan.unreachable.length} unreachable, ${plan.refused.length} refused, ${plan.untouched.length} never touched`,
+      `${plan.unreachable.length} unreachable, ${plan.refused.length} refused, ${plan.untouched.length} never touched` +
+      (plan.leftToAutoScaling.length > 0
+        ? `, ${plan.leftToAutoScaling.length} launched by Auto Scaling (left to the refresh undo)`
+        : ''),
   );
   if (!fromRecord && tagged.length === 0) {
     problems.push(
@@ -140,17 +150,81 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   publishRecord(ctx, record);
 
   // The Auto Scaling side first, so no new instance launches from the image with the fix while the
-  // running ones are being restored.
-  if (record.settings.launchTemplate) {
-    settings.push(
-      await revertLaunchTemplateDefault(api, clients, record.settings.launchTemplate, inputs.dryRun),
-    );
+  // running ones are being restored. The default goes back only when the rollout moved it (a
+  // record without movedDefault is from a rollout that always moved it).
+  const lt = record.settings.launchTemplate;
+  if (lt && lt.movedDefault !== false) {
+    settings.push(await revertLaunchTemplateDefault(api, clients, lt, inputs.dryRun));
   }
-  if (refresh) settings.push(await undoInstanceRefresh(api, clients, refresh, inputs.dryRun));
+  const wait: RefreshWaitBounds = {
+    runtime,
+    pollMs: inputs.pollSeconds * 1000,
+    maxWaitMs: REFRESH_MAX_WAIT_MS,
+  };
+  let undo: RefreshUndo | undefined;
+  if (refresh) {
+    undo = await undoInstanceRefresh(api, clients, refresh, inputs.dryRun, wait).catch((e: unknown) => ({
+      result: {
+        setting: `instance refresh ${refresh.id} of ${refresh.asgName}`,
+        action: 'failed' as const,
+        detail: (e as Error).message,
+      },
+      instancesLeft: true,
+      settled: false,
+    }));
+    settings.push(undo.result);
+  }
   const groupSetting = await restoreGroupVersion(ctx, record);
   if (groupSetting) settings.push(groupSetting);
 
+  // SSM restores only the instances that ran the in-place install (the canary, ssm batches);
+  // members Auto Scaling launched are never sent a restore. While a refresh could not be stopped it
+  // goes on replacing the group's instances: a restore sent to one of them races its termination,
+  // so group members wait for a rerun (the undo row already fails the rollback).
+  if (undo && !undo.settled && !inputs.dryRun && group) {
+    const members = new Set(group.instanceIds);
+    const replacing = plan.restore.filter((r) => members.has(r.id));
+    plan.restore = plan.restore.filter((r) => !members.has(r.id));
+    for (const r of replacing) {
+      plan.unreachable.push({
+        id: r.id,
+        source: r.source,
+        state: r.state,
+        why: `not sent: instance refresh ${refresh?.id} may still be replacing the instances of ${refresh?.asgName}; run rollback again once it ends`,
+      });
+    }
+  }
   const results = await restoreInstances(ctx, record, plan, script);
+
+  // Instances the refresh launched that still run the new version: a finished or cancelled refresh
+  // cannot be rolled back, so a refresh back to the previous configuration replaces them. Only once
+  // no refresh of the group is active (a second one would be refused); the undo row says why not.
+  if (lt && refresh && undo?.instancesLeft && (undo.settled || inputs.dryRun)) {
+    const asgName = refresh.asgName;
+    settings.push(
+      await revertGroupInstances(api, clients, {
+        asgName,
+        lt,
+        before: followedVersion(lt, record.extra),
+        known: record.settings.revertRefresh,
+        minHealthyPercentage: inputs.minHealthyPercentage,
+        dryRun: inputs.dryRun,
+        wait,
+        onStarted: (id) => {
+          record.settings.revertRefresh = { id, asgName, status: 'Pending' };
+          publishRecord(ctx, record);
+        },
+        onProgress: (s) => {
+          record.settings.revertRefresh = {
+            id: s.id,
+            asgName,
+            status: s.status,
+            percentComplete: s.percentComplete,
+          };
+        },
+      }),
+    );
+  }
 
   // The queue last: its visibility timeout was raised for the fixed worker.
   settings.push(await restoreVisibilityTimeout(ctx, record));
@@ -261,6 +335,9 @@ async function restoreInstances(
       result: 'gone',
       detail: g.why,
     });
+  }
+  for (const a of plan.leftToAutoScaling) {
+    results.push({ id: a.id, source: a.source, state: a.state, result: 'not touched', detail: a.why });
   }
   for (const u of plan.untouched) {
     results.push({

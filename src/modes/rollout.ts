@@ -1,8 +1,8 @@
 // Runbook phase 3: the rest of the fleet gets the fix the canary proved, then the queue's
 // visibility timeout is raised. strategy ssm replaces the file in place, batch by batch, through
-// SSM's own fan-out; strategy asg bakes an AMI of the canary, points the launch template's default
-// at it and lets an instance refresh replace the group. The record is written as it goes, so a
-// halt, a failure or a cancellation leaves a true account for rollback.
+// SSM's own fan-out; strategy asg bakes an AMI of the canary, makes a launch template version from
+// the one the group launches and lets an instance refresh replace the group. The record is written
+// as it goes, so a halt, a failure or a cancellation leaves a true account for rollback.
 import { Input, Output, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
@@ -14,9 +14,11 @@ import {
   describeGroup,
   describeInstanceRefresh,
   isTerminalRefresh,
+  ownLaunchOverrides,
   RefreshAlreadyInProgress,
   startInstanceRefresh,
   waitForInstanceRefresh,
+  type DesiredRefreshConfig,
   type GroupInfo,
   type RefreshState,
 } from '../aws/autoscaling.js';
@@ -93,6 +95,10 @@ export interface AsgView {
   asgName: string;
   templateName: string;
   groupVersion?: string;
+  /** The version the new one is made from (the one the group launches). */
+  sourceVersion?: number;
+  /** The group follows $Default, so the default moves to the new version. */
+  movesDefault: boolean;
   autoRollback: boolean;
   imageId?: string;
   imageState?: string;
@@ -620,59 +626,89 @@ async function rolloutThroughAsg(
   const templateName = inputs.launchTemplateName;
   if (!asgName) throw new InputError(Input.AsgName, 'is required with strategy asg');
   if (!templateName) throw new InputError(Input.LaunchTemplateName, 'is required with strategy asg');
-  const asg: AsgView = { asgName, templateName, autoRollback: false, plan: [] };
+  const asg: AsgView = { asgName, templateName, autoRollback: false, movesDefault: false, plan: [] };
   view.asg = asg;
 
   const group = await describeGroup(api, clients, asgName);
   if (!group) return `Rollout failed: Auto Scaling group ${asgName} does not exist`;
   const template = await describeLaunchTemplate(api, clients, templateName);
+  const groupTemplate = group.launchTemplate;
   const usesTemplate =
-    group.launchTemplate &&
-    (group.launchTemplate.id === template.id || group.launchTemplate.name === templateName);
-  if (!usesTemplate) {
-    const uses = group.launchTemplate
-      ? `launch template ${group.launchTemplate.name ?? group.launchTemplate.id}`
+    groupTemplate && (groupTemplate.id === template.id || groupTemplate.name === templateName);
+  if (!groupTemplate || !usesTemplate) {
+    const uses = groupTemplate
+      ? `launch template ${groupTemplate.name ?? groupTemplate.id}`
       : group.launchConfigurationName
         ? `launch configuration ${group.launchConfigurationName}`
         : 'no launch template';
     return `Rollout refused: Auto Scaling group ${asgName} uses ${uses}, not ${templateName}`;
   }
-  asg.groupVersion = group.launchTemplate?.version ?? '$Default';
-  const fixedVersion = /^[0-9]+$/.test(asg.groupVersion);
-  if (fixedVersion && group.launchTemplate?.mixed) {
-    // A refresh names a desired configuration per launch template only for plain groups; a mixed
-    // instances policy pinned to a version would be refreshed onto the same old version.
-    return `Rollout refused: Auto Scaling group ${asgName} pins version ${asg.groupVersion} of ${templateName} in a mixed instances policy; point it at $Default, or roll out with strategy ssm`;
+  if (groupTemplate.mixed) {
+    // An override with its own launch template or AMI launches from that, not from the version made
+    // here: those instance types would come back without the fix (API_LaunchTemplateOverrides).
+    const own = ownLaunchOverrides(group.mixedInstancesPolicy);
+    if (own.length > 0) {
+      return `Rollout refused: the mixed instances policy of ${asgName} launches ${own.map((o) => `${o.what} from ${o.launches}`).join(', ')}, which a new version of ${templateName} does not reach; roll out with strategy ssm`;
+    }
   }
-  // AWS allows auto-rollback only when the refresh names a desired configuration with a fixed
-  // version; a group that follows $Default/$Latest picks the new default up by itself.
-  asg.autoRollback = fixedVersion;
-  // Kept from the first run: a rerun after a successful refresh finds the group already on the new
-  // version, and rollback needs the version it had before this deployment.
+  // Kept from the first run: a rerun after a successful refresh finds a pinned group already on the
+  // new version, and both the new version's source and rollback need the version it had before.
+  const known =
+    record.settings.launchTemplate?.id === template.id ? record.settings.launchTemplate : undefined;
+  const firstGroupVersion = (record.extra.rolloutAsg as { groupVersion?: unknown } | undefined)?.groupVersion;
+  asg.groupVersion =
+    typeof firstGroupVersion === 'string' && known
+      ? firstGroupVersion
+      : (known?.groupVersion ?? groupTemplate.version ?? '$Default');
+  const pinned = /^[0-9]+$/.test(asg.groupVersion);
+  // The group launches what it names: a pinned number, or what $Default / $Latest resolve to. The
+  // new version carries that version's user data, instance type and network settings with only
+  // the image changed (CreateLaunchTemplateVersion SourceVersion: the new version inherits the
+  // source's launch parameters).
+  asg.sourceVersion =
+    known?.sourceVersion ??
+    (pinned
+      ? Number(asg.groupVersion)
+      : asg.groupVersion === '$Latest'
+        ? template.latestVersion
+        : template.defaultVersion);
+  // Only a group that follows $Default is moved by the default; the default is shared by every
+  // other group and launch of the template, so it is left alone otherwise. A pinned group gets the
+  // new version through the refresh's desired configuration; $Latest names the new version anyway.
+  asg.movesDefault = asg.groupVersion === '$Default';
+  // Auto Scaling rolls a refresh back only when it names a desired configuration and the group a
+  // version number (API_RollbackInstanceRefresh, instance-refresh-rollback).
+  asg.autoRollback = pinned;
   record.extra.rolloutAsg ??= { groupVersion: asg.groupVersion };
   if (asg.groupVersion === '$Latest') {
     warn(
       ctx,
       record,
-      `group ${asgName} follows $Latest: a launch template version made after ours would be rolled out instead`,
+      `group ${asgName} follows $Latest: a launch template version made after ours would be rolled out instead, and rollback cannot take $Latest back without deleting a version (it never does)`,
     );
   }
 
   const canaryId = record.canary?.instanceId;
   const imageName = `emergency-deploy-${record.deploymentId}`;
-  const previousDefault =
-    record.settings.launchTemplate?.id === template.id
-      ? record.settings.launchTemplate.previousDefault
-      : template.defaultVersion;
+  const previousDefault = known ? known.previousDefault : template.defaultVersion;
   asg.previousDefault = previousDefault;
+  const sourceWhy = pinned
+    ? `the version ${asgName} pins`
+    : asg.groupVersion === '$Latest'
+      ? `$Latest, which ${asgName} follows`
+      : `the current default version, which ${asgName} follows`;
+  const desiredKind = !pinned ? 'none' : groupTemplate.mixed ? 'mixed-instances-policy' : 'launch-template';
 
   if (inputs.dryRun) {
     asg.plan = [
       `create image ${imageName} from the canary ${canaryId ?? '(none in the record)'} with NoReboot ${inputs.imageNoReboot}, and wait up to ${formatDuration(IMAGE_MAX_WAIT_MS / 1000)} for it`,
-      `create a version of launch template ${templateName} (${template.id}) from its current default version ${template.defaultVersion} with the new image`,
-      `set the new version as the default of ${templateName} (rollback restores version ${previousDefault})`,
+      `create a version of launch template ${templateName} (${template.id}) from version ${asg.sourceVersion} (${sourceWhy}) with the new image`,
+      asg.movesDefault
+        ? `set the new version as the default of ${templateName} (rollback restores version ${previousDefault})`
+        : `leave the default version ${template.defaultVersion} of ${templateName} as it is (other groups and launches use it)`,
       `start an instance refresh of ${asgName} (${group.instanceIds.length} instance(s), group uses version ${asg.groupVersion}): MinHealthyPercentage ${inputs.minHealthyPercentage}` +
         `${inputs.refreshCheckpoints.length ? `, checkpoints ${inputs.refreshCheckpoints.join(',')}% with ${inputs.pauseSeconds}s delay` : ''}` +
+        `${desiredKind === 'none' ? '' : `, desired configuration: the new version${desiredKind === 'mixed-instances-policy' ? ' in the mixed instances policy, overrides kept' : ''}`}` +
         `, auto-rollback ${asg.autoRollback ? 'on' : 'not available (the group follows ' + asg.groupVersion + ')'}`,
       `follow it every ${inputs.pollSeconds}s for up to ${formatDuration(REFRESH_MAX_WAIT_MS / 1000)}`,
     ];
@@ -686,10 +722,9 @@ async function rolloutThroughAsg(
   if (imageFailure) return imageFailure;
   const imageId = asg.imageId as string;
 
-  // 2. A new launch template version from the CURRENT default, with only the image changed.
+  // 2. A new launch template version from the one the group launches, with only the image changed.
   let newVersion: number;
-  const known = record.settings.launchTemplate;
-  if (known && known.id === template.id && known.newVersion > 0) {
+  if (known && known.newVersion > 0) {
     newVersion = known.newVersion;
     report.info(
       `launch template ${templateName}: version ${newVersion} was made by an earlier run of this deployment`,
@@ -697,29 +732,57 @@ async function rolloutThroughAsg(
   } else {
     newVersion = await createLaunchTemplateVersion(api, clients, {
       templateId: template.id,
-      sourceVersion: template.defaultVersion,
+      sourceVersion: asg.sourceVersion,
       imageId,
       description: `emergency-deploy ${record.deploymentId}: image ${imageId} of canary ${canaryId}`,
       clientToken: `${record.deploymentId}-${imageId}`,
     });
-    record.settings.launchTemplate = { id: template.id, name: templateName, previousDefault, newVersion };
+    record.settings.launchTemplate = {
+      id: template.id,
+      name: templateName,
+      previousDefault,
+      newVersion,
+      sourceVersion: asg.sourceVersion,
+      groupVersion: asg.groupVersion,
+      mixed: groupTemplate.mixed,
+      movedDefault: false,
+    };
     publisher.write(true);
     report.info(
-      `launch template ${templateName}: version ${newVersion} made from default version ${template.defaultVersion} with ${imageId}`,
+      `launch template ${templateName}: version ${newVersion} made from version ${asg.sourceVersion} (${sourceWhy}) with ${imageId}`,
     );
   }
   asg.newVersion = newVersion;
+  const lt = record.settings.launchTemplate as NonNullable<DeploymentRecord['settings']['launchTemplate']>;
 
-  // 3. The new version becomes the default, by number.
-  if (template.defaultVersion !== newVersion) {
+  // 3. For a group that follows $Default only: the new version becomes the default, by number.
+  // Written as intended before the call, so a rollout killed during it still has it undone.
+  if (asg.movesDefault && template.defaultVersion !== newVersion) {
+    lt.movedDefault = true;
+    publisher.write(true);
     await setDefaultLaunchTemplateVersion(api, clients, template.id, newVersion);
     report.info(
       `launch template ${templateName}: default version ${template.defaultVersion} → ${newVersion}`,
     );
+  } else if (!asg.movesDefault) {
+    report.info(
+      `launch template ${templateName}: default version ${template.defaultVersion} left as it is; ${asgName} gets version ${newVersion} through the refresh`,
+    );
   }
 
   // 4. The instance refresh: started once, followed until it ends.
-  const refresh = await startOrResumeRefresh(ctx, record, asg, group, template.id, newVersion, publisher);
+  const desired: DesiredRefreshConfig | undefined =
+    desiredKind === 'launch-template'
+      ? { kind: 'launch-template', launchTemplateId: template.id, version: String(newVersion) }
+      : desiredKind === 'mixed-instances-policy' && group.mixedInstancesPolicy
+        ? {
+            kind: 'mixed-instances-policy',
+            launchTemplateId: template.id,
+            version: String(newVersion),
+            policy: group.mixedInstancesPolicy,
+          }
+        : undefined;
+  const refresh = await startOrResumeRefresh(ctx, record, asg, group, desired, publisher);
   let lastLine = '';
   const waited = await waitForInstanceRefresh(api, clients, runtime, asgName, refresh, {
     pollMs: inputs.pollSeconds * 1000,
@@ -734,7 +797,9 @@ async function rolloutThroughAsg(
   });
   noteRefresh(record, asg, waited.state);
   publisher.write(true);
-  const restore = `rollback will restore the launch template default to version ${previousDefault}`;
+  const restore = lt.movedDefault
+    ? `rollback will restore the launch template default to version ${previousDefault}`
+    : `the launch template default was not changed; rollback puts the instances the refresh replaced back on version ${asg.groupVersion}`;
   if (waited.outcome === 'cancelled') {
     await cancelInstanceRefresh(api, clients, asgName).catch((e) =>
       warn(ctx, record, `could not cancel the instance refresh: ${errorMessage(e)}`),
@@ -819,7 +884,9 @@ function noteRefresh(record: DeploymentRecord, asg: AsgView, s: RefreshState): v
   asg.percentComplete = s.percentComplete;
   asg.instancesToUpdate = s.instancesToUpdate;
   asg.statusReason = s.statusReason;
+  // Keeps what the start recorded (the desired configuration rollback decides by).
   record.settings.refresh = {
+    ...record.settings.refresh,
     id: s.id,
     asgName: asg.asgName,
     status: s.status,
@@ -833,8 +900,7 @@ async function startOrResumeRefresh(
   record: DeploymentRecord,
   asg: AsgView,
   group: GroupInfo,
-  templateId: string,
-  newVersion: number,
+  desired: DesiredRefreshConfig | undefined,
   publisher: Publisher,
 ): Promise<string> {
   const { inputs, report, api, clients } = ctx;
@@ -856,22 +922,26 @@ async function startOrResumeRefresh(
       minHealthyPercentage: inputs.minHealthyPercentage,
       checkpointPercentages: inputs.refreshCheckpoints,
       checkpointDelaySeconds: inputs.pauseSeconds,
-      desired: asg.autoRollback ? { launchTemplateId: templateId, version: String(newVersion) } : undefined,
-      autoRollback: asg.autoRollback,
+      desired,
+      autoRollback: asg.autoRollback && desired !== undefined,
     });
   } catch (e) {
     if (e instanceof RefreshAlreadyInProgress) {
+      const changed = asg.movesDefault
+        ? `The launch template default is now version ${asg.newVersion}; rollback will restore version ${asg.previousDefault}`
+        : `The launch template default and the group were not changed`;
       throw new DeploymentFailure(
-        `Rollout failed: ${e.message}, not started by this deployment; it was left alone. The launch template default is now version ${newVersion}; rollback will restore version ${asg.previousDefault}`,
+        `Rollout failed: ${e.message}, not started by this deployment; it was left alone. ${changed}`,
       );
     }
     throw e;
   }
   asg.refreshId = id;
-  record.settings.refresh = { id, asgName: asg.asgName, status: 'Pending' };
+  record.settings.refresh = { id, asgName: asg.asgName, status: 'Pending', desired: desired?.kind ?? 'none' };
   publisher.write(true);
   report.info(
-    `instance refresh ${id} started on ${asg.asgName} (${group.instanceIds.length} instance(s)): MinHealthyPercentage ${inputs.minHealthyPercentage}, auto-rollback ${asg.autoRollback ? 'on' : 'off'}`,
+    `instance refresh ${id} started on ${asg.asgName} (${group.instanceIds.length} instance(s)): MinHealthyPercentage ${inputs.minHealthyPercentage}, ` +
+      `desired configuration ${desired ? `version ${desired.version}${desired.kind === 'mixed-instances-policy' ? ' in the mixed instances policy' : ''}` : 'none (the group follows ' + asg.groupVersion + ')'}, auto-rollback ${asg.autoRollback && desired ? 'on' : 'off'}`,
   );
   return id;
 }

@@ -134,8 +134,16 @@ export function renderRolloutSummary(record: DeploymentRecord, view: RolloutView
             ['Image', a.imageId ? `${a.imageId} (${a.imageState ?? 'unknown'})` : undefined],
             ['Launch template', a.templateName],
             ['Group uses version', a.groupVersion],
-            ['Default version before', a.previousDefault],
-            ['New default version', a.newVersion],
+            ['Made from version', a.sourceVersion],
+            ['New version', a.newVersion],
+            [
+              'Default version',
+              a.previousDefault === undefined
+                ? undefined
+                : a.movesDefault && a.newVersion !== undefined
+                  ? `${a.previousDefault} → ${a.newVersion}`
+                  : `${a.previousDefault} (not changed)`,
+            ],
             ['Instance refresh', a.refreshId],
             ['Refresh status', a.refreshStatus],
             ['Percent complete', a.percentComplete],

@@ -944,6 +944,10 @@ describe('faults in the middle of a deployment', () => {
         name: 'cis-file-processor-lt',
         previousDefault: 3,
         newVersion: 4,
+        sourceVersion: 3,
+        groupVersion: '$Default',
+        mixed: false,
+        movedDefault: true,
       });
       expect(r.settings.refresh).toBeUndefined();
     },
@@ -972,6 +976,128 @@ describe('faults in the middle of a deployment', () => {
     expect(outcome.verdict).toBe('pass');
     expect(asg.commandCalls(DescribeInstanceRefreshesCommand)).toHaveLength(4);
   });
+
+  fault(
+    'default move refused by EC2 for a $Default group: fails naming it; the record already says the default may have moved',
+    async () => {
+      const { ctx, report, asg } = asgWorld(({ ec2 }) =>
+        ec2
+          .on(ModifyLaunchTemplateCommand)
+          .rejects(
+            awsError('UnauthorizedOperation', 403, 'You are not authorized to perform this operation'),
+          ),
+      );
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toContain('ec2:ModifyLaunchTemplate failed');
+      expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+      // Written before the call: a rollback checks the default whether or not the call landed.
+      expect(published(report).settings.launchTemplate?.movedDefault).toBe(true);
+    },
+  );
+
+  /**
+   * Rollback of a pinned group (version 2) whose refresh to version 4 succeeded: the group is back
+   * on 2 already, one member still runs version 4, so a refresh back is needed.
+   */
+  function asgRollbackWorld(edit: (m: { asg: ReturnType<typeof mockClient> }) => void) {
+    const rec = record([], (r) => {
+      r.settings.launchTemplate = {
+        id: 'lt-0123456789abcdef0',
+        name: 'cis-file-processor-lt',
+        previousDefault: 3,
+        newVersion: 4,
+        sourceVersion: 2,
+        groupVersion: '2',
+        mixed: false,
+        movedDefault: false,
+      };
+      r.settings.refresh = {
+        id: 'refresh-1',
+        asgName: 'cis-file-processor-asg',
+        status: 'InProgress',
+        desired: 'launch-template',
+      };
+      r.extra.rolloutAsg = { groupVersion: '2' };
+    });
+    const t = testContext({ mode: 'rollback', record: JSON.stringify(rec) });
+    const ec2 = mockClient(t.ctx.clients.ec2);
+    const asg = mockClient(t.ctx.clients.autoscaling);
+    mockClient(t.ctx.clients.ssm);
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    // DescribeAutoScalingGroups: each member's launch template version (API_Instance).
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'cis-file-processor-asg',
+          Instances: [
+            {
+              InstanceId: id(9),
+              LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '4' },
+            },
+          ],
+          LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '2' },
+        },
+      ],
+    } as never);
+    edit({ asg });
+    return { ...t, ec2, asg };
+  }
+
+  fault(
+    'refresh back refused by Auto Scaling (another refresh in progress): rollback fails naming it and saying to run again',
+    async () => {
+      const { ctx, asg } = asgRollbackWorld(({ asg }) => {
+        asg.on(DescribeInstanceRefreshesCommand).resolves({
+          InstanceRefreshes: [
+            { InstanceRefreshId: 'refresh-1', Status: 'Successful', PercentageComplete: 100 },
+          ],
+        });
+        asg
+          .on(StartInstanceRefreshCommand)
+          .rejects(
+            awsError('InstanceRefreshInProgressFault', 400, 'An Instance Refresh is already in progress'),
+          );
+      });
+      const outcome = await rollback(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(1);
+      expect(outcome.failure).toContain(
+        'instances of cis-file-processor-asg on version 4 could not be restored: an instance refresh is already in progress on Auto Scaling group cis-file-processor-asg; run rollback again once it ends',
+      );
+    },
+  );
+
+  fault(
+    "Auto Scaling's own rollback of the refresh ends RollbackFailed: rollback fails naming it and refreshes the group back itself",
+    async () => {
+      const { ctx, asg } = asgRollbackWorld(({ asg }) => {
+        asg
+          .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['refresh-1'] })
+          .resolvesOnce({ InstanceRefreshes: [{ InstanceRefreshId: 'refresh-1', Status: 'InProgress' }] })
+          .resolves({
+            InstanceRefreshes: [
+              { InstanceRefreshId: 'refresh-1', Status: 'RollbackFailed', StatusReason: 'launch failed' },
+            ],
+          });
+        asg.on(RollbackInstanceRefreshCommand).resolves({ InstanceRefreshId: 'refresh-1' });
+        asg.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: 'refresh-2' });
+        asg
+          .on(DescribeInstanceRefreshesCommand, { InstanceRefreshIds: ['refresh-2'] })
+          .resolves({ InstanceRefreshes: [{ InstanceRefreshId: 'refresh-2', Status: 'Successful' }] });
+      });
+      const outcome = await rollback(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toContain(
+        'instance refresh refresh-1 of cis-file-processor-asg could not be restored: RollbackFailed: launch failed',
+      );
+      expect(asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input).toMatchObject({
+        DesiredConfiguration: { LaunchTemplate: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '2' } },
+        Preferences: { SkipMatching: true },
+      });
+      expect(outcome.summary).toMatch(/instances of cis-file-processor-asg on version 4 .* restored/);
+    },
+  );
 
   fault(
     'rollback cut short (one instance unreachable), run again: the second run restores it and reports the rest already done',

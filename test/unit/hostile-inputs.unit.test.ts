@@ -318,6 +318,12 @@ export const CORPUS: Case[] = [
     input: Input.RefreshCheckpoints,
     raw: { 'refresh-checkpoints': '50,20' },
   },
+  {
+    // API_RefreshPreferences: the refresh would end Successful at 50% with half the group unfixed.
+    what: 'refresh checkpoints that stop short of 100',
+    input: Input.RefreshCheckpoints,
+    raw: { 'refresh-checkpoints': '20,50' },
+  },
   // bad regions
   { what: 'a city, not a region', input: Input.Region, raw: { region: 'tokyo' } },
   { what: 'an upper-case region', input: Input.Region, raw: { region: 'AP-NORTHEAST-1' } },

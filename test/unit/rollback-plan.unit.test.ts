@@ -1,6 +1,8 @@
 import {
   classifyRestore,
   planRollback,
+  plannedIds,
+  refreshReversible,
   recordSaysTouched,
   refreshDecision,
   rollbackReasons,
@@ -138,7 +140,7 @@ describe('planRollback', () => {
     ).toThrow(/refusing to restore from it/);
   });
 
-  it('adds Auto Scaling group members the record and tags do not know', () => {
+  it('never sends a restore to Auto Scaling group members the record and tags do not know: they are left to the refresh undo', () => {
     const rec = record({ [A]: installed('c', 0) });
     const plan = planRollback({
       deploymentId: DEP,
@@ -151,10 +153,28 @@ describe('planRollback', () => {
       ]),
       groupIds: [B, A],
     });
-    expect(plan.restore.map((r) => [r.id, r.source])).toEqual([
-      [A, 'record'],
-      [B, 'asg'],
+    // A (the canary) ran the in-place install and is still there: restored over SSM. B was
+    // launched by Auto Scaling (from the image with the fix, or the previous configuration): the
+    // refresh's rollback or a refresh back replaces it; a restore would race its termination.
+    expect(plan.restore.map((r) => [r.id, r.source])).toEqual([[A, 'record']]);
+    expect(plan.leftToAutoScaling).toEqual([
+      expect.objectContaining({ id: B, source: 'asg', state: 'running' }),
     ]);
+    expect(plannedIds(plan)).toEqual([A, B]);
+  });
+
+  it('still restores a canary that is a member of the group', () => {
+    const rec = record({ [A]: installed('c', 0) });
+    const plan = planRollback({
+      deploymentId: DEP,
+      target: TARGET,
+      record: rec,
+      tagged: [],
+      states: new Map([[A, 'running']]),
+      groupIds: [A],
+    });
+    expect(plan.restore.map((r) => r.id)).toEqual([A]);
+    expect(plan.leftToAutoScaling).toEqual([]);
   });
 });
 
@@ -279,5 +299,17 @@ describe('refreshDecision', () => {
     expect(refreshDecision('Cancelling')).toBe('already');
     expect(refreshDecision('Successful')).toBe('follow-up');
     expect(refreshDecision(undefined)).toBe('follow-up');
+  });
+});
+
+describe('refreshReversible', () => {
+  // API_RollbackInstanceRefresh: no rollback without a desired configuration, or for a group on
+  // $Latest/$Default; rollout records 'none' for exactly those refreshes.
+  it('knows AWS refuses to roll back a refresh started without a desired configuration', () => {
+    expect(refreshReversible('none')).toBe(false);
+    expect(refreshReversible('launch-template')).toBe(true);
+    expect(refreshReversible('mixed-instances-policy')).toBe(true);
+    // Older records do not say: rollback is tried, and a refusal cancels.
+    expect(refreshReversible(undefined)).toBeUndefined();
   });
 });

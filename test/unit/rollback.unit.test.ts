@@ -3,7 +3,9 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
   RollbackInstanceRefreshCommand,
+  StartInstanceRefreshCommand,
   UpdateAutoScalingGroupCommand,
+  type StartInstanceRefreshCommandInput,
   type UpdateAutoScalingGroupCommandInput,
 } from '@aws-sdk/client-auto-scaling';
 import {
@@ -74,9 +76,22 @@ class FakeWorld {
   ltDefault = 4;
   refreshStatus = 'InProgress';
   refreshIrreversible = false;
+  /** RollbackInstanceRefresh refused for want of permission (the refresh goes on). */
+  refreshRollbackDenied = false;
   groupIds: string[] = [];
   /** The launch template the group names, when it names one. */
-  groupTemplate?: { version: string; mixed?: boolean };
+  groupTemplate?: { version: string; mixed?: boolean; overrides?: { InstanceType: string }[] };
+  /** The launch template version each member reports (API_Instance LaunchTemplate.Version). */
+  memberVersions = new Map<string, string>();
+  /**
+   * Rollback and cancel are asynchronous: the status read right after the call is
+   * RollbackInProgress / Cancelling, the next one RollbackSuccessful / Cancelled (DescribeInstanceRefreshes).
+   */
+  settles = true;
+  /** Statuses, in order, of a refresh rollback starts (the refresh back to the previous version). */
+  backStatuses = ['Pending', 'InProgress', 'Successful'];
+  backReads = 0;
+  startRefreshes: StartInstanceRefreshCommandInput[] = [];
   /** UpdateAutoScalingGroup refused (AccessDenied), or accepted without taking effect */
   groupUpdate: 'ok' | 'denied' | 'ignored' = 'ok';
   /** every AWS change, in order, to check what rollback undoes first */
@@ -272,10 +287,22 @@ function setup(world: FakeWorld, raw: RawInputs) {
         {
           AutoScalingGroupName: 'cis-workers',
           DesiredCapacity: world.groupIds.length,
-          Instances: world.groupIds.map((InstanceId) => ({ InstanceId })),
+          Instances: world.groupIds.map((InstanceId) => ({
+            InstanceId,
+            LaunchTemplate: world.memberVersions.has(InstanceId)
+              ? {
+                  LaunchTemplateId: 'lt-0123456789abcdef0',
+                  LaunchTemplateName: 'cis-file-processor-lt',
+                  Version: world.memberVersions.get(InstanceId),
+                }
+              : undefined,
+          })),
           LaunchTemplate: gt && !gt.mixed ? spec : undefined,
           MixedInstancesPolicy: gt?.mixed
-            ? { LaunchTemplate: { LaunchTemplateSpecification: spec } }
+            ? {
+                LaunchTemplate: { LaunchTemplateSpecification: spec, Overrides: gt.overrides },
+                InstancesDistribution: { OnDemandBaseCapacity: 1 },
+              }
             : undefined,
         },
       ],
@@ -284,19 +311,35 @@ function setup(world: FakeWorld, raw: RawInputs) {
   asg.on(UpdateAutoScalingGroupCommand).callsFake((input: UpdateAutoScalingGroupCommandInput) => {
     if (world.groupUpdate === 'denied')
       throw awsError('AccessDenied', 403, 'User is not authorized to perform this operation');
-    world.changes.push(`group version ${input.LaunchTemplate?.Version}`);
-    if (world.groupUpdate === 'ok' && world.groupTemplate && input.LaunchTemplate?.Version)
-      world.groupTemplate.version = input.LaunchTemplate.Version;
+    const version =
+      input.LaunchTemplate?.Version ??
+      input.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.Version;
+    world.changes.push(`group version ${version}`);
+    if (world.groupUpdate === 'ok' && world.groupTemplate && version) world.groupTemplate.version = version;
     return {};
   });
-  asg.on(DescribeInstanceRefreshesCommand).callsFake(() => ({
-    InstanceRefreshes: [
-      { InstanceRefreshId: 'refresh-1', Status: world.refreshStatus, PercentageComplete: 40 },
-    ],
-  }));
+  asg.on(DescribeInstanceRefreshesCommand).callsFake((input: { InstanceRefreshIds?: string[] }) => {
+    if (input.InstanceRefreshIds?.[0] === 'refresh-back-1') {
+      const Status = world.backStatuses[Math.min(world.backReads++, world.backStatuses.length - 1)];
+      return { InstanceRefreshes: [{ InstanceRefreshId: 'refresh-back-1', Status }] };
+    }
+    const Status = world.refreshStatus;
+    if (world.settles && Status === 'RollbackInProgress') world.refreshStatus = 'RollbackSuccessful';
+    if (world.settles && Status === 'Cancelling') world.refreshStatus = 'Cancelled';
+    return {
+      InstanceRefreshes: [{ InstanceRefreshId: 'refresh-1', Status, PercentageComplete: 40 }],
+    };
+  });
+  asg.on(StartInstanceRefreshCommand).callsFake((input: StartInstanceRefreshCommandInput) => {
+    world.startRefreshes.push(input);
+    world.changes.push('refresh back started');
+    return { InstanceRefreshId: 'refresh-back-1' };
+  });
   asg.on(RollbackInstanceRefreshCommand).callsFake(() => {
     if (world.refreshIrreversible)
       throw awsError('IrreversibleInstanceRefreshFault', 400, 'no desired configuration');
+    if (world.refreshRollbackDenied)
+      throw awsError('AccessDenied', 403, 'User is not authorized to perform this operation');
     world.refreshStatus = 'RollbackInProgress';
     return { InstanceRefreshId: 'refresh-1' };
   });
@@ -305,6 +348,11 @@ function setup(world: FakeWorld, raw: RawInputs) {
     return { InstanceRefreshId: 'refresh-1' };
   });
   return { ...t, ec2, ssm, sqs, asg };
+}
+
+/** The record as the last write published it (the `record` output). */
+function parseRecordOutput(report: { outputs: Record<string, string | undefined> }): DeploymentRecord {
+  return JSON.parse(report.outputs.record ?? '{}') as DeploymentRecord;
 }
 
 function withRecord(record: DeploymentRecord, extra: RawInputs = {}): RawInputs {
@@ -448,7 +496,7 @@ describe('rollback mode', () => {
     expect(second.summary).toMatch(/queue visibility timeout \(s\) \| 300 \| 900 \| 300 \| already/);
   });
 
-  it('reverts an asg rollout: launch template default, refresh rolled back, group members restored', async () => {
+  it('reverts an asg rollout: launch template default, refresh rolled back by Auto Scaling, only the canary restored over SSM', async () => {
     const world = fleetOf(A);
     world.add(D, {}, false); // launched by the refresh from the image with the fix
     world.add(E, { backup: false, file: 'old' }, false); // launched from the previous image
@@ -461,7 +509,7 @@ describe('rollback mode', () => {
       newVersion: 4,
     };
     rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
-    const { ctx, ec2, asg } = setup(world, withRecord(rec));
+    const { ctx, ec2, asg, ssm } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
 
     expect(out.verdict).toBe('pass');
@@ -472,14 +520,100 @@ describe('rollback mode', () => {
     expect(world.ltDefault).toBe(3);
     expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(1);
     expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
-    expect(world.instances.get(D)?.file).toBe('old');
-    expect(out.record.instances[D]).toMatchObject({ rb: 'restored', s: 'installed' });
-    // Launched from the old image: nothing to undo, not a failure, not added to the record.
+    // Auto Scaling's rollback replaces what the refresh launched (API_RollbackInstanceRefresh):
+    // those instances are never sent a restore, which would race their termination.
+    const sent = ssm.commandCalls(SendCommandCommand).flatMap((c) => c.args[0].input.InstanceIds ?? []);
+    expect(sent).toEqual([A]);
+    expect(world.instances.get(D)?.file).toBe('new');
+    expect(out.record.instances[D]).toBeUndefined();
     expect(out.record.instances[E]).toBeUndefined();
+    // Followed until it ended RollbackSuccessful: nothing left for a refresh back.
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
     expect(out.summary).toMatch(
       /launch template cis-file-processor-lt default version \| 3 \| 4 \| 3 \| restored/,
     );
-    expect(out.summary).toMatch(/instance refresh refresh-1 of cis-workers .* rolled back/);
+    expect(out.summary).toMatch(
+      /instance refresh refresh-1 of cis-workers .* RollbackSuccessful .* rolled back/,
+    );
+  });
+
+  it('cancels the running refresh of a $Default group without asking AWS to roll it back, restores the canary, then refreshes the group back on the restored default', async () => {
+    const world = fleetOf(A);
+    world.add(D, {}, false); // launched by the refresh, runs the fix
+    world.groupIds = [A, D];
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.launchTemplate = {
+      id: 'lt-0123456789abcdef0',
+      name: 'cis-file-processor-lt',
+      previousDefault: 3,
+      newVersion: 4,
+      sourceVersion: 3,
+      groupVersion: '$Default',
+      mixed: false,
+      movedDefault: true,
+    };
+    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress', desired: 'none' };
+    const { ctx, asg, ssm, report } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.failure).toBeUndefined();
+    // AWS refuses RollbackInstanceRefresh for a refresh without a desired configuration or a group
+    // on $Default (API_RollbackInstanceRefresh): it is not asked, the refresh is cancelled.
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(0);
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(1);
+    expect(world.ltDefault).toBe(3);
+    const sent = ssm.commandCalls(SendCommandCommand).flatMap((c) => c.args[0].input.InstanceIds ?? []);
+    expect(sent).toEqual([A]);
+    // The canary is restored before the refresh back starts (no restore to an instance being replaced).
+    expect(world.changes).toEqual(['restore sent', 'refresh back started']);
+    // A plain refresh: the group follows $Default, which is version 3 again.
+    expect(world.startRefreshes).toEqual([
+      {
+        AutoScalingGroupName: 'cis-workers',
+        Strategy: 'Rolling',
+        Preferences: { MinHealthyPercentage: 90 },
+        DesiredConfiguration: undefined,
+      },
+    ]);
+    expect(out.summary).toMatch(/instance refresh refresh-1 of cis-workers .* Cancelled .* cancelled/);
+    expect(out.summary).toMatch(
+      /instances of cis-workers on version 4 \| version \$Default \| version 4 \| refresh refresh-back-1 Successful \| restored/,
+    );
+    expect(parseRecordOutput(report).settings.revertRefresh).toMatchObject({
+      id: 'refresh-back-1',
+      asgName: 'cis-workers',
+    });
+  });
+
+  it('sends no restore to a group member while a refresh that could not be stopped may be replacing it', async () => {
+    const world = fleetOf(A, B);
+    world.groupIds = [A];
+    world.refreshRollbackDenied = true;
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'installed', c: 1 }, // in place, outside the group
+    });
+    rec.settings.refresh = {
+      id: 'refresh-1',
+      asgName: 'cis-workers',
+      status: 'InProgress',
+      desired: 'launch-template',
+    };
+    const { ctx, ssm, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.verdict).toBe('fail');
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    const sent = ssm.commandCalls(SendCommandCommand).flatMap((c) => c.args[0].input.InstanceIds ?? []);
+    expect(sent).toEqual([B]);
+    expect(world.instances.get(A)?.file).toBe('new');
+    expect(out.record.instances[A].rb).toBe('failed');
+    expect(out.failure).toContain(
+      `${A} (not sent: instance refresh refresh-1 may still be replacing the instances of cis-workers; run rollback again once it ends)`,
+    );
+    expect(out.failure).toContain(
+      'instance refresh refresh-1 of cis-workers could not be restored: autoscaling:RollbackInstanceRefresh failed',
+    );
   });
 
   it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {
@@ -722,26 +856,134 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
     expect(out.failure).toContain(`${GROUP_ROW} could not be restored: set to 2, but reads back 4`);
   });
 
-  it('does not rewrite a mixed instances policy: fails saying what to set by hand', async () => {
+  it('points a mixed instances policy back at its version, keeping overrides and distribution, and refreshes back only the members on the new version', async () => {
     const world = pinnedWorld();
-    world.groupTemplate = { version: '4', mixed: true };
+    world.groupTemplate = { version: '4', mixed: true, overrides: [{ InstanceType: 'c6i.large' }] };
+    world.add(D, {}, false);
+    world.add(E, { backup: false, file: 'old' }, false);
+    world.groupIds = [D, E];
+    world.memberVersions.set(D, '4').set(E, '2');
+    const rec = pinnedRecord();
+    rec.settings.launchTemplate = {
+      ...rec.settings.launchTemplate!,
+      sourceVersion: 2,
+      groupVersion: '2',
+      mixed: true,
+      movedDefault: false,
+    };
+    rec.settings.refresh = { ...rec.settings.refresh!, desired: 'mixed-instances-policy' };
+    const { ctx, asg, ec2, ssm } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+
+    expect(out.failure).toBeUndefined();
+    // The rollout never moved the default: rollback leaves it too.
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: 'cis-workers',
+      MixedInstancesPolicy: {
+        LaunchTemplate: {
+          LaunchTemplateSpecification: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '2' },
+          Overrides: [{ InstanceType: 'c6i.large' }],
+        },
+        InstancesDistribution: { OnDemandBaseCapacity: 1 },
+      },
+    });
+    expect(world.groupTemplate?.version).toBe('2');
+    // A finished refresh cannot be rolled back (instance-refresh-rollback): a refresh back to
+    // version 2, SkipMatching so E (already on 2) stays.
+    expect(world.startRefreshes).toEqual([
+      {
+        AutoScalingGroupName: 'cis-workers',
+        Strategy: 'Rolling',
+        Preferences: { MinHealthyPercentage: 90, SkipMatching: true },
+        DesiredConfiguration: {
+          MixedInstancesPolicy: {
+            LaunchTemplate: {
+              LaunchTemplateSpecification: { LaunchTemplateId: 'lt-0123456789abcdef0', Version: '2' },
+              Overrides: [{ InstanceType: 'c6i.large' }],
+            },
+            InstancesDistribution: { OnDemandBaseCapacity: 1 },
+          },
+        },
+      },
+    ]);
+    const sent = ssm.commandCalls(SendCommandCommand).flatMap((c) => c.args[0].input.InstanceIds ?? []);
+    expect(sent).toEqual([A]);
+    expect(world.changes).toEqual(['group version 2', 'restore sent', 'refresh back started']);
+    expect(out.summary).toContain('1 of 2 on version 4 when it started');
+  });
+
+  it('starts no refresh back when every member reports a version other than the deployment’s', async () => {
+    const world = pinnedWorld();
+    world.groupIds = [E];
+    world.add(E, { backup: false, file: 'old' }, false);
+    world.memberVersions.set(E, '2');
     const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
     const out = await rollback(ctx);
-    expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.summary).toContain('no member on version 4');
+  });
+
+  it('a rerun follows the refresh back an earlier run started instead of starting another', async () => {
+    const world = pinnedWorld('2');
+    world.groupIds = [D];
+    world.add(D, {}, false);
+    world.memberVersions.set(D, '4');
+    world.backStatuses = ['InProgress', 'Successful'];
+    const rec = pinnedRecord();
+    rec.settings.revertRefresh = { id: 'refresh-back-1', asgName: 'cis-workers', status: 'InProgress' };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.failure).toBeUndefined();
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.summary).toMatch(/refresh refresh-back-1 Successful \| restored/);
+  });
+
+  it('fails, saying what to do, for a group on $Latest: rollback never deletes the version that is $Latest', async () => {
+    const world = pinnedWorld('$Latest');
+    world.groupIds = [D];
+    world.add(D, {}, false);
+    const rec = pinnedRecord('$Latest');
+    rec.settings.launchTemplate = {
+      ...rec.settings.launchTemplate!,
+      sourceVersion: 4,
+      groupVersion: '$Latest',
+      movedDefault: false,
+    };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
     expect(out.verdict).toBe('fail');
-    expect(out.failure).toContain('inside a mixed instances policy, which rollback does not rewrite');
-    expect(out.failure).toContain('set its launch template version to 2 by hand');
-    expect(world.instances.get(A)?.file).toBe('old');
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.failure).toContain('the group follows $Latest, which is version 4 with the fix');
   });
 
   it('leaves a group someone moved to another version since, and says so without failing', async () => {
     const world = pinnedWorld('7');
+    // A member still on the deployment's version: a refresh back would move the group off 7.
+    world.groupIds = [D];
+    world.add(D, {}, false);
+    world.memberVersions.set(D, '4');
     const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
     const out = await rollback(ctx);
     expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);
     expect(out.verdict).toBe('pass');
     expect(out.summary).toContain(`| ${GROUP_ROW} | 2 | 4 | 7 | needs follow-up |`);
     expect(out.summary).toContain('neither 2 (before the rollout) nor 4');
+    expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.summary).toContain('changed since the rollout, so no refresh back was started');
+  });
+
+  it('refuses a record whose typed launch template change is forged, before any AWS call', () => {
+    const forged = (edit: (lt: NonNullable<DeploymentRecord['settings']['launchTemplate']>) => void) => {
+      const rec = pinnedRecord();
+      edit(rec.settings.launchTemplate!);
+      return () => testContext({ mode: 'rollback', record: JSON.stringify(rec) });
+    };
+    expect(forged((lt) => (lt.groupVersion = '2; $(reboot)'))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.sourceVersion = -1))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.movedDefault = 'yes' as unknown as boolean))).toThrow(/^Input 'record'/);
+    expect(forged((lt) => (lt.groupVersion = '$Latest'))).not.toThrow();
   });
 
   it('refuses a malformed group version from the record without sending it', async () => {
@@ -773,7 +1015,7 @@ describe('recordedGroupVersion and groupVersionDecision', () => {
     expect(recordedGroupVersion({ rolloutAsg: 'x' }).kind).toBe('malformed');
   });
 
-  it('restores only a plain group naming exactly the deployment’s version of its template', () => {
+  it('restores only a group naming exactly the deployment’s version of its template', () => {
     const decide = (group: Parameters<typeof groupVersionDecision>[0]['group'], recorded = '2') =>
       groupVersionDecision({ recorded, template, group }).action;
     expect(decide(plain('4'))).toBe('restore');
@@ -783,7 +1025,8 @@ describe('recordedGroupVersion and groupVersionDecision', () => {
     expect(decide(plain(undefined))).toBe('leave'); // $Default now
     expect(decide({ id: 'lt-other', name: 'other', version: '4', mixed: false })).toBe('leave');
     expect(decide(undefined)).toBe('leave');
-    expect(decide({ ...plain('4'), mixed: true })).toBe('refuse');
+    // A mixed instances policy is restored too (its overrides sent back as read).
+    expect(decide({ ...plain('4'), mixed: true })).toBe('restore');
     expect(decide({ ...plain('2'), mixed: true })).toBe('already');
     // A record naming the deployment's own version as the one before: the earlier one is unknown.
     expect(decide(plain('4'), '4')).toBe('refuse');

@@ -16,6 +16,7 @@ import {
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { MixedInstancesPolicy } from '@aws-sdk/client-auto-scaling';
 import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollout } from '../../src/modes/rollout.js';
 import { parseRecord, type DeploymentRecord } from '../../src/record.js';
@@ -57,6 +58,8 @@ function canaryRecord(): DeploymentRecord {
 
 interface AsgWorld {
   groupVersion: string;
+  /** The group names its template inside this mixed instances policy instead of directly. */
+  mixedInstancesPolicy?: MixedInstancesPolicy;
   imageStates: string[];
   refreshStates: {
     Status: string;
@@ -69,7 +72,9 @@ interface AsgWorld {
 
 function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = canaryRecord()) {
   const w: AsgWorld = {
-    groupVersion: '3',
+    // Pinned to 2 while the template's default is 3 and its latest 4: the three differ, so a test
+    // tells which one the new version was made from.
+    groupVersion: '2',
     imageStates: ['pending', 'pending', 'available'],
     refreshStates: [
       { Status: 'Pending', PercentageComplete: 0, InstancesToUpdate: 3 },
@@ -115,6 +120,7 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
     };
   });
   ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-1', Progress: '57%' }] });
+  // DescribeLaunchTemplates (API_LaunchTemplate): DefaultVersionNumber and LatestVersionNumber.
   let defaultVersion = 3;
   ec2.on(DescribeLaunchTemplatesCommand).callsFake(() => ({
     LaunchTemplates: [
@@ -131,11 +137,16 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
     defaultVersion = Number(input.DefaultVersion);
     return {};
   });
+  // DescribeAutoScalingGroups (API_AutoScalingGroup): a group names either LaunchTemplate or a
+  // MixedInstancesPolicy whose LaunchTemplate.LaunchTemplateSpecification names the template.
   asg.on(DescribeAutoScalingGroupsCommand).resolves({
     AutoScalingGroups: [
       {
         AutoScalingGroupName: ASG,
-        LaunchTemplate: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: w.groupVersion },
+        LaunchTemplate: w.mixedInstancesPolicy
+          ? undefined
+          : { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: w.groupVersion },
+        MixedInstancesPolicy: w.mixedInstancesPolicy,
         MinSize: 3,
         MaxSize: 6,
         DesiredCapacity: 3,
@@ -173,7 +184,7 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
 }
 
 describe('rollout, strategy asg', () => {
-  it('images the canary, versions the template from its current default, refreshes the group, then the queue', async () => {
+  it('images the canary, versions the template from the version the group pins, refreshes the group with it, then the queue', async () => {
     const { ctx, ec2, asg, sqs, ssm, report } = setup({
       'refresh-checkpoints': '50,100',
       'pause-seconds': '300',
@@ -187,17 +198,18 @@ describe('rollout, strategy asg', () => {
       Name: `emergency-deploy-${DEPLOYMENT}`,
       NoReboot: true,
     });
-    // From the CURRENT default version (3), not version 1 as the runbook hard-coded.
+    // From the version the group launches (2), not the default (3): CreateLaunchTemplateVersion's
+    // SourceVersion makes the new version inherit that version's launch parameters
+    // (API_CreateLaunchTemplateVersion), so only the image changes for this group.
     expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0].args[0].input).toMatchObject({
       LaunchTemplateId: LT_ID,
-      SourceVersion: '3',
+      SourceVersion: '2',
       LaunchTemplateData: { ImageId: IMAGE },
     });
-    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0].args[0].input).toEqual({
-      LaunchTemplateId: LT_ID,
-      DefaultVersion: '5',
-    });
-    // The group pins a version: the refresh names the new one, and AWS allows auto-rollback.
+    // The default is shared with other groups and launches: a pinned group never moves it.
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    // The group pins a version: the refresh names the new one as its desired configuration
+    // (API_StartInstanceRefresh, API_DesiredConfiguration), and AWS allows auto-rollback.
     expect(asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input).toEqual({
       AutoScalingGroupName: ASG,
       Strategy: 'Rolling',
@@ -215,12 +227,22 @@ describe('rollout, strategy asg', () => {
 
     const s = outcome.record.settings;
     expect(s.image).toEqual({ id: IMAGE, sourceInstanceId: CANARY, state: 'available' });
-    expect(s.launchTemplate).toEqual({ id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 5 });
+    expect(s.launchTemplate).toEqual({
+      id: LT_ID,
+      name: LT_NAME,
+      previousDefault: 3,
+      newVersion: 5,
+      sourceVersion: 2,
+      groupVersion: '2',
+      mixed: false,
+      movedDefault: false,
+    });
     expect(s.refresh).toMatchObject({
       id: REFRESH,
       asgName: ASG,
       status: 'Successful',
       percentComplete: 100,
+      desired: 'launch-template',
     });
     expect(s.visibilityTimeout).toMatchObject({ before: 300, after: 900 });
     expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(1);
@@ -230,8 +252,9 @@ describe('rollout, strategy asg', () => {
       `instance refresh ${REFRESH}: InProgress, 40% complete, 2 instance(s) to update`,
     );
     expect(outcome.summary).toContain(IMAGE);
-    expect(outcome.summary).toContain('| New default version | 5 |');
-    expect(outcome.summary).toContain('| Default version before | 3 |');
+    expect(outcome.summary).toContain('| Made from version | 2 |');
+    expect(outcome.summary).toContain('| New version | 5 |');
+    expect(outcome.summary).toContain('| Default version | 3 (not changed) |');
   });
 
   it('records the version a pinned group named, in the shape rollback reads to point it back', async () => {
@@ -239,53 +262,120 @@ describe('rollout, strategy asg', () => {
     const outcome = await rollout(ctx);
     expect(outcome.verdict).toBe('pass');
     const written = parseRecord(report.outputs.record ?? '');
-    expect(written.extra.rolloutAsg).toEqual({ groupVersion: '3' });
-    expect(recordedGroupVersion(written.extra)).toEqual({ kind: 'pinned', version: '3' });
+    expect(written.extra.rolloutAsg).toEqual({ groupVersion: '2' });
+    expect(recordedGroupVersion(written.extra)).toEqual({ kind: 'pinned', version: '2' });
   });
 
-  it('refuses a group that pins a version inside a mixed instances policy, before changing anything', async () => {
-    const { ctx, asg, ec2 } = setup();
-    asg.on(DescribeAutoScalingGroupsCommand).resolves({
-      AutoScalingGroups: [
-        {
-          AutoScalingGroupName: ASG,
-          MixedInstancesPolicy: {
-            LaunchTemplate: {
-              LaunchTemplateSpecification: {
-                LaunchTemplateId: LT_ID,
-                LaunchTemplateName: LT_NAME,
-                Version: '3',
-              },
-            },
+  it('refreshes a group that pins a version inside a mixed instances policy through a MixedInstancesPolicy desired configuration, keeping its overrides', async () => {
+    // API_MixedInstancesPolicy / API_LaunchTemplateOverrides as DescribeAutoScalingGroups returns them.
+    const policy: MixedInstancesPolicy = {
+      LaunchTemplate: {
+        LaunchTemplateSpecification: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: '2' },
+        Overrides: [
+          { InstanceType: 'c6i.large', WeightedCapacity: '1' },
+          { InstanceType: 'c6i.xlarge', WeightedCapacity: '2' },
+        ],
+      },
+      InstancesDistribution: {
+        OnDemandBaseCapacity: 1,
+        OnDemandPercentageAboveBaseCapacity: 50,
+        SpotAllocationStrategy: 'price-capacity-optimized',
+      },
+    };
+    const { ctx, asg, ec2 } = setup({}, { mixedInstancesPolicy: policy });
+    const outcome = await rollout(ctx);
+    expect(outcome.failure).toBeUndefined();
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0].args[0].input.SourceVersion).toBe('2');
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    // DesiredConfiguration accepts a MixedInstancesPolicy (API_DesiredConfiguration). The whole
+    // policy is sent: an omitted InstancesDistribution falls back to defaults (API_MixedInstancesPolicy).
+    // LaunchTemplateSpecification names the id or the name, not both (API_LaunchTemplateSpecification).
+    expect(asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupName: ASG,
+      Strategy: 'Rolling',
+      Preferences: { MinHealthyPercentage: 90, SkipMatching: true, AutoRollback: true },
+      DesiredConfiguration: {
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateId: LT_ID, Version: '5' },
+            Overrides: policy.LaunchTemplate?.Overrides,
           },
-          MinSize: 3,
-          MaxSize: 6,
-          DesiredCapacity: 3,
-          DefaultCooldown: 300,
-          AvailabilityZones: ['ap-northeast-1a'],
-          HealthCheckType: 'EC2',
-          CreatedTime: new Date('2026-01-01T00:00:00Z'),
-          Instances: [],
+          InstancesDistribution: policy.InstancesDistribution,
         },
-      ],
+      },
     });
+    expect(outcome.record.settings.launchTemplate).toMatchObject({ mixed: true, movedDefault: false });
+    expect(outcome.record.settings.refresh?.desired).toBe('mixed-instances-policy');
+    expect(recordedGroupVersion(outcome.record.extra)).toEqual({ kind: 'pinned', version: '2' });
+  });
+
+  it('refuses a mixed instances policy whose overrides launch from their own template or image, before changing anything', async () => {
+    const policy: MixedInstancesPolicy = {
+      LaunchTemplate: {
+        LaunchTemplateSpecification: { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: '2' },
+        Overrides: [
+          { InstanceType: 'c6i.large' },
+          {
+            InstanceType: 'c7g.large',
+            LaunchTemplateSpecification: { LaunchTemplateName: 'arm-lt', Version: '7' },
+          },
+        ],
+      },
+    };
+    const { ctx, asg, ec2 } = setup({}, { mixedInstancesPolicy: policy });
     const outcome = await rollout(ctx);
     expect(outcome.verdict).toBe('fail');
-    expect(outcome.failure).toContain(`pins version 3 of ${LT_NAME} in a mixed instances policy`);
+    expect(outcome.failure).toBe(
+      `Rollout refused: the mixed instances policy of ${ASG} launches c7g.large from launch template arm-lt version 7, which a new version of ${LT_NAME} does not reach; roll out with strategy ssm`,
+    );
     expect(ec2.commandCalls(CreateImageCommand)).toHaveLength(0);
     expect(asg.commandCalls(StartInstanceRefreshCommand)).toHaveLength(0);
-    // Nothing was changed, so there is no pinned version for rollback to restore.
-    expect(recordedGroupVersion(outcome.record.extra)).toEqual({ kind: 'none' });
   });
 
   it('lets a group that follows $Default pick up the new default, without a desired configuration', async () => {
-    const { ctx, asg } = setup({ 'image-no-reboot': 'false' }, { groupVersion: '$Default' });
+    const { ctx, asg, ec2 } = setup({ 'image-no-reboot': 'false' }, { groupVersion: '$Default' });
     const outcome = await rollout(ctx);
     expect(outcome.verdict).toBe('pass');
+    // Made from what $Default resolves to (DefaultVersionNumber 3), then made the default.
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0].args[0].input.SourceVersion).toBe('3');
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)[0].args[0].input).toEqual({
+      LaunchTemplateId: LT_ID,
+      DefaultVersion: '5',
+    });
+    expect(outcome.record.settings.launchTemplate).toMatchObject({
+      previousDefault: 3,
+      sourceVersion: 3,
+      groupVersion: '$Default',
+      movedDefault: true,
+    });
+    expect(outcome.record.settings.refresh?.desired).toBe('none');
+    expect(outcome.summary).toContain('| Default version | 3 → 5 |');
     const start = asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input;
     expect(start.DesiredConfiguration).toBeUndefined();
     expect(start.Preferences).toEqual({ MinHealthyPercentage: 90 });
     expect(outcome.summary).toContain('off (the group follows a moving version)');
+  });
+
+  it('makes the version for a $Latest group from LatestVersionNumber and leaves the default alone', async () => {
+    const { ctx, asg, ec2 } = setup({}, { groupVersion: '$Latest' });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0].args[0].input.SourceVersion).toBe('4');
+    expect(ec2.commandCalls(ModifyLaunchTemplateCommand)).toHaveLength(0);
+    // A refresh of a $Latest group cannot be rolled back by AWS (API_RollbackInstanceRefresh).
+    expect(
+      asg.commandCalls(StartInstanceRefreshCommand)[0].args[0].input.DesiredConfiguration,
+    ).toBeUndefined();
+    expect(outcome.record.settings.launchTemplate).toMatchObject({ sourceVersion: 4, movedDefault: false });
+  });
+
+  it('refuses refresh checkpoints that do not end at 100, naming the input, before any AWS call', () => {
+    // API_RefreshPreferences: "To replace all instances in the Auto Scaling group, the last number
+    // in the array must be 100"; otherwise the refresh ends Successful at its last checkpoint.
+    expect(() => setup({ 'refresh-checkpoints': '20,50' })).toThrow(
+      "Input 'refresh-checkpoints' must end at 100 (ends at 50)",
+    );
+    expect(() => setup({ 'refresh-checkpoints': '100' })).not.toThrow();
   });
 
   it('passes NoReboot false when asked', async () => {
@@ -311,7 +401,7 @@ describe('rollout, strategy asg', () => {
     });
   });
 
-  it('fails when the refresh fails, saying rollback restores the template default; the queue is untouched', async () => {
+  it('fails when the refresh fails, saying what rollback undoes; the queue is untouched', async () => {
     const { ctx, sqs, report } = setup(
       {},
       {
@@ -331,16 +421,25 @@ describe('rollout, strategy asg', () => {
       `instance refresh ${REFRESH} of ${ASG} ended RollbackSuccessful: instances failed health checks.`,
     );
     expect(outcome.failure).toContain('Auto Scaling already rolled the group back');
-    expect(outcome.failure).toContain('rollback will restore the launch template default to version 3');
+    expect(outcome.failure).toContain(
+      'the launch template default was not changed; rollback puts the instances the refresh replaced back on version 2',
+    );
     expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
     const written = parseRecord(report.outputs.record ?? '');
     expect(written.settings.refresh).toMatchObject({ id: REFRESH, status: 'RollbackSuccessful' });
-    expect(written.settings.launchTemplate).toMatchObject({ previousDefault: 3, newVersion: 5 });
+    expect(written.settings.launchTemplate).toMatchObject({
+      previousDefault: 3,
+      newVersion: 5,
+      movedDefault: false,
+    });
     expect(written.phases.at(-1)).toMatchObject({ mode: 'rollout', verdict: 'fail' });
   });
 
   it('a plain Failed refresh is a failure too', async () => {
-    const { ctx } = setup({}, { refreshStates: [{ Status: 'Failed', StatusReason: 'launch failed' }] });
+    const { ctx } = setup(
+      {},
+      { groupVersion: '$Default', refreshStates: [{ Status: 'Failed', StatusReason: 'launch failed' }] },
+    );
     const outcome = await rollout(ctx);
     expect(outcome.failure).toMatch(
       /ended Failed: launch failed\. rollback will restore the launch template default to version 3$/,
@@ -386,10 +485,10 @@ describe('rollout, strategy asg', () => {
     record.settings.image = { id: IMAGE, sourceInstanceId: CANARY, state: 'available' };
     record.settings.launchTemplate = { id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 5 };
     record.settings.refresh = { id: REFRESH, asgName: ASG, status: 'InProgress' };
-    record.extra.rolloutAsg = { groupVersion: '2' };
+    record.extra.rolloutAsg = { groupVersion: '1' };
     const { ctx } = setup({}, { imageStates: ['available'] }, record);
     const outcome = await rollout(ctx);
-    expect(outcome.record.extra.rolloutAsg).toEqual({ groupVersion: '2' });
+    expect(outcome.record.extra.rolloutAsg).toEqual({ groupVersion: '1' });
   });
 
   it('dry-run describes the steps and sends nothing that changes anything', async () => {
@@ -405,7 +504,7 @@ describe('rollout, strategy asg', () => {
       report.lines.some(
         (l) =>
           l.startsWith('would create a version of launch template') &&
-          l.includes('current default version 3'),
+          l.includes(`from version 2 (the version ${ASG} pins)`),
       ),
     ).toBe(true);
     expect(outcome.summary).toContain('auto-rollback on');

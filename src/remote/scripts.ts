@@ -8,6 +8,7 @@
 // emulator returns no output at all). The codes are the ScriptExit constants below.
 import { Input } from '../constants.js';
 import { InputError } from '../errors.js';
+import { ereProblem } from './ere.js';
 import { backupPathFor, DEPLOYMENT_ID_PATTERN } from '../record.js';
 
 /** Prefix of every machine-readable line the scripts print. */
@@ -156,7 +157,11 @@ function checkPatterns(input: string, patterns: string[]): string[] {
   if (!Array.isArray(patterns) || patterns.length > MAX_PATTERNS) {
     throw new InputError(input, `must be a list of at most ${MAX_PATTERNS} patterns`);
   }
-  for (const p of patterns) check(input, p, PATTERN, 'printable ASCII of 1 to 200 characters');
+  for (const p of patterns) {
+    check(input, p, PATTERN, 'printable ASCII of 1 to 200 characters');
+    const problem = ereProblem(p);
+    if (problem !== undefined) throw new InputError(input, `pattern ${JSON.stringify(p)} ${problem}`);
+  }
   return patterns;
 }
 

@@ -13,6 +13,7 @@ import {
 } from './constants.js';
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from './errors.js';
+import { ereProblem } from './remote/ere.js';
 import {
   backupPathFor,
   DEPLOYMENT_ID_PATTERN,
@@ -152,9 +153,9 @@ export function parseLines(raw: string): string[] | undefined {
 }
 
 /**
- * Patterns are counted with `grep -E` on the instance, so each must be a POSIX extended regular
- * expression: JavaScript-only syntax (\d, lookarounds, lazy quantifiers) is refused rather than
- * silently matching something else there.
+ * Patterns are counted with GNU `grep -E` on the instance, so each must be a POSIX extended regular
+ * expression (GNU's \w \s \b and back-references work): Perl-only syntax (\d, lookarounds, lazy
+ * quantifiers) is refused, with its POSIX spelling, rather than silently matching something else.
  */
 export function parsePatterns(input: string, raw: string, fallback: string[]): string[] {
   const lines = parseLines(raw) ?? fallback;
@@ -167,12 +168,8 @@ export function parsePatterns(input: string, raw: string, fallback: string[]): s
     if (!/^[\x20-\x7e]+$/.test(p)) {
       throw new InputError(input, `has a pattern with a control or non-ASCII character: ${show(p)}`);
     }
-    if (/\\[dDsSwWbB]|\(\?|[*+?}]\?|\\[0-9]/.test(p)) {
-      throw new InputError(
-        input,
-        `pattern ${show(p)} uses syntax grep -E does not support (\\d, \\s, \\w, \\b, (?...), lazy quantifiers, back-references); use [0-9], [[:space:]], [[:alnum:]_]`,
-      );
-    }
+    const problem = ereProblem(p);
+    if (problem !== undefined) throw new InputError(input, `pattern ${show(p)} ${problem}`);
     try {
       new RegExp(p);
     } catch (e) {

@@ -44,11 +44,36 @@ const TRANSIENT = new Set([
   'ETIMEDOUT',
 ]);
 
+// Errors a request signed with a skewed clock gets (the SDK's own list, @smithy/core
+// service-error-classification CLOCK_SKEW_ERROR_CODES, without AccessDeniedException: that one is
+// nearly always a missing permission, and is retried only when the SDK says it corrected its clock).
+const CLOCK_SKEW = new Set([
+  'AuthFailure',
+  'InvalidSignatureException',
+  'RequestExpired',
+  'RequestInTheFuture',
+  'RequestTimeTooSkewed',
+  'SignatureDoesNotMatch',
+]);
+
 interface AwsErrorShape {
   name?: string;
   code?: string;
   $retryable?: unknown;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean };
+}
+
+/**
+ * A request refused for its signing time. The SDK reads the server's Date header from every answer
+ * (errors included) and moves the client's clock offset; when the move is 4 minutes or more it marks
+ * the error `$metadata.clockSkewCorrected` (@aws-sdk/core AwsSdkSigV4Signer.errorHandler). Its own
+ * retry strategy would then retry, but its retries are off here (maxAttempts 1): without this, a
+ * runner whose clock is off fails every client's first call.
+ */
+export function isClockSkewError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const err = e as AwsErrorShape;
+  return err.$metadata?.clockSkewCorrected === true || CLOCK_SKEW.has(err.name ?? '');
 }
 
 /** Throttling, 5xx and dropped connections are worth another try; anything else fails at once. */
@@ -75,11 +100,20 @@ export class AwsApi {
    * reads these names from the source.
    */
   async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    let skewRetried = false;
     for (let attempt = 1; ; attempt++) {
       this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
       try {
         return await send();
       } catch (e) {
+        // Once, at once, outside the attempt budget: the SDK has just taken the server's time, so
+        // the same request signed again carries a time the service accepts. A second refusal is a
+        // real one (bad credentials, or a clock the server's answer did not correct) and fails.
+        if (!skewRetried && isClockSkewError(e)) {
+          skewRetried = true;
+          attempt--;
+          continue;
+        }
         if (attempt >= this.retry.attempts || !isRetryable(e)) {
           if (e instanceof Error && !e.message.includes(operation)) {
             e.message = `${operation} failed: ${e.message || e.name}`;

@@ -3,7 +3,9 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -17,6 +19,8 @@ export interface AwsClients {
   ssm: SSMClient;
   cloudwatch: CloudWatchClient;
   autoscaling: AutoScalingClient;
+  sns: SNSClient;
+  events: EventBridgeClient;
 }
 
 export function createClients(region: string, version: string): AwsClients {
@@ -37,5 +41,7 @@ export function createClients(region: string, version: string): AwsClients {
     ssm: new SSMClient(config),
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new AutoScalingClient(config),
+    sns: new SNSClient(config),
+    events: new EventBridgeClient(config),
   };
 }

@@ -21,6 +21,8 @@ export interface QueueState extends QueueDepth {
   visibilityTimeout: number;
   /** From RedrivePolicy; undefined when the queue has none. */
   redrive?: { deadLetterTargetArn: string; maxReceiveCount: number };
+  /** The queue's access policy (JSON text), when it has one. */
+  policy?: string;
 }
 
 export class QueueNotFound extends Error {
@@ -74,6 +76,8 @@ const ATTRIBUTES: QueueAttributeName[] = [
   'ApproximateNumberOfMessagesDelayed',
   'VisibilityTimeout',
   'RedrivePolicy',
+  // The queue policy: its aws:SourceArn conditions name every bucket and topic allowed to send here.
+  'Policy',
 ];
 
 function count(v: string | undefined): number {
@@ -118,6 +122,7 @@ export async function getQueueState(api: AwsApi, clients: AwsClients, url: strin
     delayed: count(attrs.ApproximateNumberOfMessagesDelayed),
     visibilityTimeout: count(attrs.VisibilityTimeout),
     redrive,
+    policy: attrs.Policy || undefined,
   };
 }
 

@@ -339,6 +339,10 @@ export interface CanaryEvidenceRecord {
     unreadable: number;
     since: number;
     sinceSource: 'instance' | 'runner';
+    /** what the instance read from: the new main process's start, or `since` (no start known) */
+    window?: 'main-start' | 'since';
+    /** old-process lines left out of the window, at the last poll that said */
+    windowBefore?: number;
     firstCommandId?: string;
     lastCommandId?: string;
     seconds: number;
@@ -430,7 +434,9 @@ async function deployAndWatch(
     `Installed on ${id} in ${entry.t}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
   );
 
-  // 2. Watch: one command per poll, for canary-minutes, ending at the first sign of trouble.
+  // 2. Watch: one command per poll, for canary-minutes, ending at the first sign of trouble. The
+  // instance reads its journal from the new main process's start (mainStartBaseline, to the
+  // microsecond); `since` is only the fallback for a unit that reports no start, and a lower bound.
   const sinceSource = installed.restartedAt !== undefined ? 'instance' : 'runner';
   const since = installed.restartedAt ?? Math.floor(installStart / 1000);
   const restartsBaseline = installed.restarts ?? 0;
@@ -522,6 +528,7 @@ async function deployAndWatch(
     stoppedEarly,
   });
   const last = polls[polls.length - 1]?.report;
+  const lastReported = [...polls].reverse().find((p) => p.report.window !== undefined)?.report;
   const toNull = (n: number | undefined) => (n === undefined ? null : n);
   const patternOf = (kind: 'health' | 'error', i: number) =>
     (kind === 'health' ? view.patterns.health[i] : view.patterns.errors[i]) ?? '?';
@@ -543,6 +550,8 @@ async function deployAndWatch(
       unreadable: judgements.filter((j) => j.unreadable).length,
       since,
       sinceSource,
+      window: lastReported?.window,
+      windowBefore: lastReported?.windowBefore,
       firstCommandId: polls[0]?.commandId,
       lastCommandId: polls[polls.length - 1]?.commandId,
       seconds: seconds(watchStart, nowMs()),

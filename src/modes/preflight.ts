@@ -7,7 +7,19 @@ import { getBucketNotifications } from '../aws/s3.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { getIdentity } from '../aws/sts.js';
 import { stableOrder, type FleetInstance } from '../logic/fleet.js';
-import { findDuplicates, type DuplicatePair, type NotificationConfig } from '../logic/notifications.js';
+import { describeRule, listRuleNamesByTarget } from '../aws/eventbridge.js';
+import { listTopicSubscriptions } from '../aws/sns.js';
+import {
+  describePath,
+  findDuplicates,
+  findPathDuplicates,
+  otherSourcesInPolicy,
+  s3EventsOfRule,
+  type DeliveryPath,
+  type DuplicatePair,
+  type NotificationConfig,
+  type OtherSource,
+} from '../logic/notifications.js';
 import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary } from '../summary/preflight.js';
@@ -15,7 +27,15 @@ import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 
 export interface PreflightFindings {
   queues?: ResolvedQueues;
-  notifications?: { configs: NotificationConfig[]; duplicates: DuplicatePair[]; eventBridge: boolean };
+  notifications?: {
+    configs: NotificationConfig[];
+    duplicates: DuplicatePair[];
+    eventBridge: boolean;
+    /** every way this bucket's events reach the queue */
+    paths: DeliveryPath[];
+    /** other senders the queue policy allows (another bucket, a replication target, a topic) */
+    otherSources: OtherSource[];
+  };
   fleet: FleetInstance[];
   agents?: Map<string, string>;
   offline: string[];
@@ -71,24 +91,44 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
 
   if (inputs.bucket) {
     const n = await getBucketNotifications(api, clients, inputs.bucket);
-    const duplicates = findDuplicates(n.configs);
-    findings.notifications = { configs: n.configs, duplicates, eventBridge: n.eventBridge };
-    for (const d of duplicates) {
+    const paths = await deliveryPaths(ctx, record, inputs.bucket, queue.arn, n.configs, n.eventBridge);
+    const sameTarget = findDuplicates(n.configs);
+    const viaPaths = findPathDuplicates(paths);
+    const duplicates = [...sameTarget, ...viaPaths];
+    const topics = n.configs.filter((c) => c.kind === 'topic').map((c) => c.target);
+    const otherSources = otherSourcesInPolicy(queue.policy, inputs.bucket, topics);
+    findings.notifications = {
+      configs: n.configs,
+      duplicates,
+      eventBridge: n.eventBridge,
+      paths,
+      otherSources,
+    };
+    for (const d of sameTarget) {
       findings.problems.push(`bucket ${inputs.bucket}: configurations ${d.ids[0]} and ${d.ids[1]} ${d.why}`);
     }
-    const toQueue = n.configs.filter((c) => c.kind === 'queue' && c.target === queue.arn);
-    if (toQueue.length === 0) {
+    for (const d of viaPaths) findings.problems.push(`bucket ${inputs.bucket}: ${d.why}`);
+    if (paths.filter((p) => p.active).length === 0) {
       warn(
         ctx,
         record,
-        `bucket ${inputs.bucket} has no notification configuration that targets ${queue.name}`,
+        `bucket ${inputs.bucket} has no notification configuration that targets ${queue.name} (directly, through SNS or through EventBridge)`,
+      );
+    } else {
+      report.info(
+        `Bucket ${inputs.bucket} reaches ${queue.name} by: ${paths
+          .filter((p) => p.active)
+          .map(describePath)
+          .join('; ')}`,
       );
     }
-    if (n.eventBridge) {
+    for (const o of otherSources) {
       warn(
         ctx,
         record,
-        `bucket ${inputs.bucket} also sends events to EventBridge: check that no rule forwards them to ${queue.name} as well`,
+        o.kind === 'bucket'
+          ? `the policy of ${queue.name} also lets ${o.arn} send to it: when ${inputs.bucket} replicates to that bucket, or both receive the same files, each file's event arrives twice`
+          : `the policy of ${queue.name} also lets ${o.arn} send to it: another path into the queue, not checked for duplicates`,
       );
     }
   }
@@ -152,4 +192,88 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     },
     failure: verdict === 'fail' ? `Preflight failed: ${reason}` : undefined,
   };
+}
+
+/**
+ * Every way the bucket's events reach the queue: its queue configurations for this queue; its topic
+ * configurations whose topic has the queue as an SQS subscriber (raw delivery or not, the event
+ * arrives either way); and, with EventBridge delivery enabled on the bucket, the default bus's
+ * enabled rules that target the queue and whose pattern matches this bucket's events. A path that
+ * cannot be read (a topic in another account, a missing permission) is a warning, not a pass.
+ */
+async function deliveryPaths(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  bucket: string,
+  queueArn: string,
+  configs: NotificationConfig[],
+  eventBridge: boolean,
+): Promise<DeliveryPath[]> {
+  const { api, clients } = ctx;
+  const paths: DeliveryPath[] = [];
+  for (const c of configs) {
+    if (c.kind === 'queue' && c.target === queueArn) {
+      paths.push({
+        kind: 'direct',
+        id: c.id,
+        via: queueArn,
+        events: c.events,
+        prefix: c.prefix,
+        suffix: c.suffix,
+        active: true,
+      });
+    }
+  }
+  const topics = [...new Set(configs.filter((c) => c.kind === 'topic').map((c) => c.target))];
+  for (const topic of topics) {
+    let subscribed: boolean;
+    try {
+      const subs = await listTopicSubscriptions(api, clients, topic);
+      subscribed = subs.some((s) => s.protocol === 'sqs' && s.endpoint === queueArn);
+    } catch (e) {
+      warn(
+        ctx,
+        record,
+        `could not list the subscriptions of SNS topic ${topic} (${(e as Error).message}): a second path into the queue through it is not ruled out`,
+      );
+      continue;
+    }
+    if (!subscribed) continue;
+    for (const c of configs) {
+      if (c.kind === 'topic' && c.target === topic) {
+        paths.push({
+          kind: 'sns',
+          id: c.id,
+          via: topic,
+          events: c.events,
+          prefix: c.prefix,
+          suffix: c.suffix,
+          active: true,
+        });
+      }
+    }
+  }
+  if (eventBridge) {
+    try {
+      for (const name of await listRuleNamesByTarget(api, clients, queueArn)) {
+        const rule = await describeRule(api, clients, name);
+        const matched = s3EventsOfRule(rule.eventPattern, bucket);
+        if (!matched) continue;
+        paths.push({
+          kind: 'eventbridge',
+          id: rule.name,
+          via: rule.arn,
+          ...matched,
+          active: rule.state.startsWith('ENABLED'),
+        });
+      }
+    } catch (e) {
+      warn(
+        ctx,
+        record,
+        `bucket ${bucket} sends its events to EventBridge, and the rules that target the queue could not be read (${(e as Error).message}): a second path into the queue is not ruled out`,
+      );
+    }
+  }
+  return paths;
 }

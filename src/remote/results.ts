@@ -152,6 +152,13 @@ export interface WatchReport {
   service?: string;
   restarts?: number;
   mainStart?: string;
+  /**
+   * Where the journal was read from: `main-start` (the new main process's start, to the
+   * microsecond) or `since` (a time taken before the restart: the unit reported no start).
+   */
+  window?: 'main-start' | 'since';
+  /** journal lines before the main process's start that were left out (the old worker stopping) */
+  windowBefore?: number;
   /** last journal lines, printed when the check failed */
   tail: string[];
   /** false when the output had no result line at all (an emulator, or lost output) */
@@ -185,7 +192,13 @@ export function parseWatchOutput(stdout: string, healthCount: number, errorCount
     service: last(lines, 'service'),
     restarts: whole(last(lines, 'restarts')),
     mainStart: digits(last(lines, 'main_start')),
+    window: windowOf(last(lines, 'window')),
+    windowBefore: whole(last(lines, 'window_before')),
     tail: lines.get('tail') ?? [],
     reported: lines.size > 0,
   };
+}
+
+function windowOf(v: string | undefined): WatchReport['window'] {
+  return v === 'main-start' || v === 'since' ? v : undefined;
 }

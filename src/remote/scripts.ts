@@ -8,6 +8,7 @@
 // emulator returns no output at all). The codes are the ScriptExit constants below.
 import { Input } from '../constants.js';
 import { InputError } from '../errors.js';
+import { ereProblem } from './ere.js';
 import { backupPathFor, DEPLOYMENT_ID_PATTERN } from '../record.js';
 
 /** Prefix of every machine-readable line the scripts print. */
@@ -156,7 +157,11 @@ function checkPatterns(input: string, patterns: string[]): string[] {
   if (!Array.isArray(patterns) || patterns.length > MAX_PATTERNS) {
     throw new InputError(input, `must be a list of at most ${MAX_PATTERNS} patterns`);
   }
-  for (const p of patterns) check(input, p, PATTERN, 'printable ASCII of 1 to 200 characters');
+  for (const p of patterns) {
+    check(input, p, PATTERN, 'printable ASCII of 1 to 200 characters');
+    const problem = ereProblem(p);
+    if (problem !== undefined) throw new InputError(input, `pattern ${JSON.stringify(p)} ${problem}`);
+  }
   return patterns;
 }
 
@@ -436,11 +441,56 @@ export function buildWatchScript(p: WatchScriptParams): string {
 # emergency-deploy watch
 ${assignments(values)}
 log=$(mktemp)
-trap 'rm -f -- "$log"' EXIT
+trap 'rm -f -- "$log" "$log.dropped"' EXIT
 ${HELPERS}
 
-since=$(date -d "@$since_epoch" '+%Y-%m-%d %H:%M:%S')
-journalctl -u "$svc" --since "$since" --no-pager -o cat >"$log" 2>/dev/null || true
+# The window opens at the new main process's start, not at a time taken before the restart: the old
+# worker's lines while it stopped (up to the unit's stop timeout) are not the fix's. The start is
+# ExecMainStartTimestampMonotonic (microseconds since boot): the one taken right after our restart
+# (passed in, or saved by the install), else the running process's own. The journal is read in
+# monotonic form for this boot and cut at that start to the microsecond; a coarse --since (the
+# instance's own clock, 2 s early) only bounds how much is read.
+if [ -z "$main_start_baseline" ] && [ -n "$main_start_file" ] && [ -r "$main_start_file" ]; then
+  main_start_baseline=$(head -c 32 "$main_start_file" | tr -cd '0-9')
+  say "main_start_baseline=\${main_start_baseline:-unreadable}"
+fi
+window_mono=$main_start_baseline
+case "$window_mono" in ''|0|*[!0-9]*) window_mono=$(service_fact ExecMainStartTimestampMonotonic) ;; esac
+case "$window_mono" in ''|0|*[!0-9]*) window_mono='' ;; esac
+window_epoch=''
+if [ -n "$window_mono" ]; then
+  up=$(cut -d' ' -f1 /proc/uptime 2>/dev/null | cut -d. -f1) || true
+  case "$up" in ''|*[!0-9]*) ;; *) window_epoch=$(( $(date +%s) - up + window_mono / 1000000 - 2 )) ;; esac
+fi
+if [ -n "$window_mono" ]; then
+  # Never later than the caller's time: that one was taken before the restart.
+  if [ -z "$window_epoch" ] || [ "$window_epoch" -gt "$since_epoch" ]; then window_epoch=$since_epoch; fi
+  since=$(date -d "@$window_epoch" '+%Y-%m-%d %H:%M:%S')
+  # short-monotonic lines are "[ SECONDS.MICROS] host ident[pid]: message"; continuation lines of a
+  # multi-line entry are indented and follow their entry's fate; journalctl's "-- ..." notes go.
+  journalctl -u "$svc" -b --since "$since" --no-pager -o short-monotonic 2>/dev/null \\
+    | awk -v start="$window_mono" '
+        /^-- / { next }
+        match($0, /^\\[ *[0-9]+\\.[0-9]+\\]/) {
+          stamp = substr($0, 2, RLENGTH - 2); gsub(/ /, "", stamp); split(stamp, p, ".")
+          us = p[1] * 1000000 + substr(p[2] "000000", 1, 6)
+          keep = (us >= start + 0)
+          if (!keep) { dropped++; next }
+          rest = substr($0, RLENGTH + 2); i = index(rest, ": ")
+          print (i > 0 ? substr(rest, i + 2) : rest); next
+        }
+        { if (keep) print; else dropped++ }
+        END { printf "%d\\n", dropped > "/dev/stderr" }' >"$log" 2>"$log.dropped" || true
+  say "window=main-start"
+  say "window_mono=$window_mono"
+  say "window_before=$(head -c 20 "$log.dropped" 2>/dev/null | tr -cd '0-9')"
+  rm -f -- "$log.dropped"
+else
+  # No main-process start known (the unit reports none): the caller's time, taken before the restart.
+  since=$(date -d "@$since_epoch" '+%Y-%m-%d %H:%M:%S')
+  journalctl -u "$svc" --since "$since" --no-pager -o cat >"$log" 2>/dev/null || true
+  say "window=since"
+fi
 say "lines=$(wc -l <"$log" | tr -d ' ')"
 error_hits=0
 bad_pattern=0
@@ -473,10 +523,6 @@ case "$restarts" in
   ''|*[!0-9]*) ;;
   *) if [ "$restarts" -gt "$restarts_baseline" ]; then restarted=1; fi ;;
 esac
-if [ -z "$main_start_baseline" ] && [ -n "$main_start_file" ] && [ -r "$main_start_file" ]; then
-  main_start_baseline=$(head -c 32 "$main_start_file" | tr -cd '0-9')
-  say "main_start_baseline=\${main_start_baseline:-unreadable}"
-fi
 if [ -n "$main_start_baseline" ] && [ -n "$main_start" ] && [ "$main_start" != "$main_start_baseline" ]; then restarted=1; fi
 
 code=${ScriptExit.Ok}

@@ -88,7 +88,9 @@ export function renderCanarySummary(v: CanaryView): string {
     ]);
     rows.push([
       'Journal read since',
-      `${new Date(watch.since * 1000).toISOString()} (${watch.sinceSource} clock)`,
+      watch.window === 'main-start'
+        ? `the new main process's start (systemd ExecMainStartTimestamp)${watch.windowBefore ? `; ${watch.windowBefore} earlier line(s) of the old process left out` : ''}`
+        : `${new Date(watch.since * 1000).toISOString()} (${watch.sinceSource} clock, taken before the restart${watch.window === 'since' ? ': the unit reported no main-process start' : ''})`,
     ]);
   } else if (v.dryRun) {
     rows.push(['Watch', `${v.canaryMinutes} min, every ${v.pollSeconds}s`]);

@@ -1,5 +1,6 @@
 // The preflight section of the job summary: the runbook's RECORD fields and the fleet.
 import type { PreflightFindings } from '../modes/preflight.js';
+import { describePath } from '../logic/notifications.js';
 import type { DeploymentRecord } from '../record.js';
 import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
 
@@ -56,6 +57,35 @@ export function renderPreflightSummary(
         ]),
       ),
     );
+  }
+  if (bucket && f.notifications) {
+    const n = f.notifications;
+    out.push(heading(3, `Paths of ${bucket}'s events into ${q?.name ?? 'the queue'}`));
+    out.push(
+      `EventBridge delivery on the bucket: ${n.eventBridge ? 'enabled (rules on the default bus that target the queue were read)' : 'off'}`,
+    );
+    if (n.paths.length > 0) {
+      out.push(
+        table(
+          ['Path', 'Through', 'Events', 'Prefix', 'Suffix', 'Counted'],
+          n.paths.map((p) => [
+            describePath(p),
+            p.via,
+            p.events.join(', '),
+            p.prefix,
+            p.suffix,
+            p.active ? 'yes' : 'no (disabled)',
+          ]),
+        ),
+      );
+    } else {
+      out.push('No path found.');
+    }
+    if (n.otherSources.length > 0) {
+      out.push(
+        `Other senders the queue policy allows (aws:SourceArn): ${cell(n.otherSources.map((o) => `${o.arn} (${o.kind})`).join(', '), 1000)}`,
+      );
+    }
   }
   out.push(heading(3, `Fleet: ${f.fleet.length} running instance(s)`));
   out.push(

@@ -1,4 +1,6 @@
-import { AwsApi, isRetryable } from '../../src/aws/api.js';
+import { Readable } from 'node:stream';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AwsApi, isClockSkewError, isRetryable } from '../../src/aws/api.js';
 import { FakeClock } from '../support/fakes.js';
 import { awsError } from '../support/context.js';
 
@@ -52,5 +54,118 @@ describe('AwsApi.call', () => {
     ).rejects.toThrow(/AccessDenied/);
     expect(clock.sleeps).toEqual([]);
     expect(api.totalCalls()).toBe(1);
+  });
+});
+
+// A runner whose clock is an hour slow, against a real SDK client (retries off, as createClients
+// sets them) and a stand-in HTTP handler that judges the signature's time the way AWS does: a
+// request signed more than 15 minutes from the server's time is refused (SigV4 "Signature expired";
+// STS answers SignatureDoesNotMatch, 403, https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html),
+// and every answer carries the server's Date header, from which the SDK corrects its offset.
+describe('AwsApi.call with a skewed runner clock', () => {
+  const SERVER_NOW = Date.parse('2026-12-01T11:40:00Z');
+  const SKEW_MS = -60 * 60_000; // the runner is an hour behind
+  const amzDate = (h: Record<string, string>) => {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(h['x-amz-date'] ?? '');
+    return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+  };
+  function stsWith(answers: { signedAt: number }[]) {
+    const requestHandler = {
+      handle: async (req: { headers: Record<string, string> }) => {
+        const signedAt = amzDate(req.headers);
+        answers.push({ signedAt });
+        const ok = Math.abs(signedAt - SERVER_NOW) <= 15 * 60_000;
+        const body = ok
+          ? '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/deploy/gha</Arn><UserId>AROAEXAMPLE:gha</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></GetCallerIdentityResponse>'
+          : `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>Signature expired: ${req.headers['x-amz-date']} is now earlier than 20261201T112500Z (20261201T114000Z - 15 min.)</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`;
+        return {
+          // The shape of an HttpResponse (statusCode, headers, body), as a request handler returns it.
+          response: {
+            statusCode: ok ? 200 : 403,
+            headers: { 'content-type': 'text/xml', date: new Date(SERVER_NOW).toUTCString() },
+            body: Readable.from([Buffer.from(body)]),
+          },
+        };
+      },
+    };
+    return new STSClient({
+      region: 'ap-northeast-1',
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      requestHandler,
+      systemClockOffset: 0,
+    });
+  }
+
+  let realNow: () => number;
+  beforeEach(() => {
+    realNow = Date.now;
+    Date.now = () => SERVER_NOW + SKEW_MS;
+  });
+  afterEach(() => {
+    Date.now = realNow;
+  });
+
+  it('retries once, at once, after the SDK corrected its clock offset, and succeeds', async () => {
+    const answers: { signedAt: number }[] = [];
+    const sts = stsWith(answers);
+    const clock = new FakeClock();
+    const api = new AwsApi(clock.sleep);
+    const who = await api.call('sts:GetCallerIdentity', () => sts.send(new GetCallerIdentityCommand({})));
+    expect(who.Account).toBe('123456789012');
+    expect(answers).toHaveLength(2);
+    expect(SERVER_NOW - answers[0].signedAt).toBeGreaterThan(15 * 60_000);
+    expect(Math.abs(answers[1].signedAt - SERVER_NOW)).toBeLessThan(60_000);
+    expect(clock.sleeps).toEqual([]);
+    // The client keeps the offset: its next call is signed right the first time.
+    await api.call('sts:GetCallerIdentity', () => sts.send(new GetCallerIdentityCommand({})));
+    expect(answers).toHaveLength(3);
+  });
+
+  it('without the retry (the old behaviour) the first call fails, and the error says the clock was corrected', async () => {
+    const sts = stsWith([]);
+    const e = (await sts.send(new GetCallerIdentityCommand({})).catch((x: unknown) => x)) as {
+      name: string;
+      $metadata: { clockSkewCorrected?: boolean };
+    };
+    expect(e.name).toBe('SignatureDoesNotMatch');
+    expect(e.$metadata.clockSkewCorrected).toBe(true);
+    expect(isClockSkewError(e)).toBe(true);
+  });
+
+  it('retries a clock-skew error only once: a second refusal fails, naming the operation', async () => {
+    const clock = new FakeClock();
+    const api = new AwsApi(clock.sleep);
+    let n = 0;
+    await expect(
+      api.call('ec2:DescribeInstances', async () => {
+        n++;
+        return Promise.reject(awsError('AuthFailure', 401));
+      }),
+    ).rejects.toThrow(/ec2:DescribeInstances failed/);
+    expect(n).toBe(2);
+    expect(clock.sleeps).toEqual([]);
+    // A permission error is not a clock error unless the SDK says it corrected the clock.
+    expect(isClockSkewError(awsError('AccessDeniedException', 400))).toBe(false);
+    const corrected = awsError('AccessDeniedException', 400) as Error & {
+      $metadata: Record<string, unknown>;
+    };
+    corrected.$metadata.clockSkewCorrected = true;
+    expect(isClockSkewError(corrected)).toBe(true);
+  });
+
+  it('a skew retry does not use up the throttling budget', async () => {
+    const clock = new FakeClock();
+    const api = new AwsApi(clock.sleep, { attempts: 2, baseMs: 10, capMs: 10 }, () => 1);
+    let n = 0;
+    const r = await api.call('sqs:GetQueueAttributes', async () => {
+      n++;
+      if (n === 1) throw awsError('RequestExpired', 400);
+      if (n === 2) throw awsError('ThrottlingException', 400);
+      return 'ok';
+    });
+    expect(r).toBe('ok');
+    expect(n).toBe(3);
+    expect(clock.sleeps).toEqual([10]);
   });
 });

@@ -69,7 +69,11 @@ function watchOut(health: number[], errors: number[], extra: string[] = []): str
     'EWD main_start=5000000',
   ].join('\n');
 }
-const HEALTHY = watchOut([3, 3, 3], [0, 0, 0], ['EWD excerpt.health.0=Received 3 messages']);
+const HEALTHY = watchOut(
+  [3, 3, 3],
+  [0, 0, 0],
+  ['EWD window=main-start', 'EWD window_before=4', 'EWD excerpt.health.0=Received 3 messages'],
+);
 const QUIET = watchOut([0, 0, 0], [0, 0, 0]);
 
 interface World {
@@ -191,6 +195,9 @@ describe('canary: a healthy canary', () => {
         firstCommandId: 'cmd-watch-1',
         lastCommandId: 'cmd-watch-11',
         sinceSource: 'instance',
+        // The instance read from the new main process's start and left the old one's lines out.
+        window: 'main-start',
+        windowBefore: 4,
       },
       health: [
         { pattern: 'Received [0-9]+ messages?', count: 3 },
@@ -210,6 +217,9 @@ describe('canary: a healthy canary', () => {
 
     expect(outcome.summary).toContain('## Canary GO: i-0000000000000000a');
     expect(outcome.summary).toContain('Approve the deployment gate');
+    expect(outcome.summary).toContain(
+      'the new main process&#39;s start (systemd ExecMainStartTimestamp); 4 earlier line(s) of the old process left out',
+    );
     expect(outcome.summary).toContain(
       '| health (must appear) | Received &#91;0-9&#93;+ messages? | 3 | Received 3 messages |',
     );

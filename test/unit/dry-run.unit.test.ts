@@ -35,6 +35,8 @@ const PACKAGE_OF: Record<ClientName, string> = {
   ssm: '@aws-sdk/client-ssm',
   cloudwatch: '@aws-sdk/client-cloudwatch',
   autoscaling: '@aws-sdk/client-auto-scaling',
+  sns: '@aws-sdk/client-sns',
+  events: '@aws-sdk/client-eventbridge',
 };
 
 const policy = JSON.parse(readFileSync('iam/policy.json', 'utf8')) as {

@@ -16,6 +16,10 @@ import {
   GetQueueUrlCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
+import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
+import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
+import { describeRule, listRuleNamesByTarget } from '../../src/aws/eventbridge.js';
+import { listTopicSubscriptions } from '../../src/aws/sns.js';
 import {
   GetBucketNotificationConfigurationCommand,
   HeadObjectCommand,
@@ -176,6 +180,33 @@ const SITES: Site[] = [
     command: GetBucketNotificationConfigurationCommand,
     ok: { QueueConfigurations: [] },
     call: (ctx) => getBucketNotifications(...apiOf(ctx), 'cis-filesearch-storage-production'),
+  },
+  {
+    fn: 'listTopicSubscriptions',
+    file: 'src/aws/sns.ts',
+    op: 'sns:ListSubscriptionsByTopic',
+    client: 'sns',
+    command: ListSubscriptionsByTopicCommand,
+    ok: { Subscriptions: [] },
+    call: (ctx) => listTopicSubscriptions(...apiOf(ctx), 'arn:aws:sns:ap-northeast-1:123456789012:uploads'),
+  },
+  {
+    fn: 'listRuleNamesByTarget',
+    file: 'src/aws/eventbridge.ts',
+    op: 'events:ListRuleNamesByTarget',
+    client: 'events',
+    command: ListRuleNamesByTargetCommand,
+    ok: { RuleNames: [] },
+    call: (ctx) => listRuleNamesByTarget(...apiOf(ctx), `arn:aws:sqs:ap-northeast-1:123456789012:${QUEUE}`),
+  },
+  {
+    fn: 'describeRule',
+    file: 'src/aws/eventbridge.ts',
+    op: 'events:DescribeRule',
+    client: 'events',
+    command: DescribeRuleCommand,
+    ok: { Name: 'uploads-to-workers', State: 'ENABLED' },
+    call: (ctx) => describeRule(...apiOf(ctx), 'uploads-to-workers'),
   },
   {
     fn: 'putArtifact',

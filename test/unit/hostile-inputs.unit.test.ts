@@ -261,6 +261,17 @@ export const CORPUS: Case[] = [
     input: Input.HealthPatterns,
     raw: { 'health-patterns': Array.from({ length: 21 }, (_, i) => `p${i}`).join('\n') },
   },
+  // Perl regex syntax that GNU grep -E would run as something else (\d is a literal d there)
+  {
+    what: 'a Perl \\d in a health pattern',
+    input: Input.HealthPatterns,
+    raw: { 'health-patterns': 'Received \\d+ messages' },
+  },
+  {
+    what: 'a lookahead in an error pattern',
+    input: Input.ErrorPatterns,
+    raw: { 'error-patterns': 'ERROR(?!: retrying)' },
+  },
   {
     what: 'a 5,000-character error pattern',
     input: Input.ErrorPatterns,

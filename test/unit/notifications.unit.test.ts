@@ -1,8 +1,12 @@
 import {
   eventsOverlap,
   findDuplicates,
+  findPathDuplicates,
   keyFiltersOverlap,
+  otherSourcesInPolicy,
+  s3EventsOfRule,
   sharedEvents,
+  type DeliveryPath,
   type NotificationConfig,
 } from '../../src/logic/notifications.js';
 
@@ -102,5 +106,110 @@ describe('findDuplicates', () => {
       config('z', ['s3:ObjectCreated:Post', 's3:ObjectCreated:Put']),
     ]);
     expect(dups.map((d) => d.ids.join('+'))).toEqual(['x+y', 'x+z', 'y+z']);
+  });
+});
+
+// EventBridge event patterns (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html)
+// against S3's events on EventBridge (source "aws.s3", detail-type "Object Created" …,
+// detail.bucket.name, detail.object.key: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+describe('s3EventsOfRule', () => {
+  const B = 'cis-filesearch-storage-production';
+  it('reads source, detail-type, bucket name and key prefix/suffix as S3 notification terms', () => {
+    expect(
+      s3EventsOfRule(
+        JSON.stringify({
+          source: ['aws.s3'],
+          'detail-type': ['Object Created', 'Object Deleted'],
+          detail: { bucket: { name: [B] }, object: { key: [{ prefix: 'uploads/' }] } },
+        }),
+        B,
+      ),
+    ).toEqual({ events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'], prefix: 'uploads/', suffix: '' });
+  });
+  it('a pattern without detail-type or bucket matches every event of every bucket', () => {
+    expect(s3EventsOfRule(JSON.stringify({ source: ['aws.s3'] }), B)).toEqual({
+      events: ['s3:*'],
+      prefix: '',
+      suffix: '',
+    });
+    expect(sharedEvents(['s3:*'], ['s3:ObjectCreated:Put'])).toEqual(['s3:ObjectCreated:Put']);
+  });
+  it('does not match another source, another bucket, another family, or a scheduled rule', () => {
+    expect(s3EventsOfRule(JSON.stringify({ source: ['aws.ec2'] }), B)).toBeUndefined();
+    expect(s3EventsOfRule(JSON.stringify({ detail: { bucket: { name: ['other'] } } }), B)).toBeUndefined();
+    expect(
+      s3EventsOfRule(JSON.stringify({ detail: { bucket: { name: [{ prefix: 'cis-' }] } } }), B),
+    ).toBeDefined();
+    expect(
+      s3EventsOfRule(JSON.stringify({ 'detail-type': ['AWS API Call via CloudTrail'] }), B),
+    ).toBeUndefined();
+    expect(s3EventsOfRule(undefined, B)).toBeUndefined();
+  });
+  it('takes content filters it does not evaluate as matching (listed rather than missed)', () => {
+    expect(
+      s3EventsOfRule(JSON.stringify({ detail: { bucket: { name: [{ 'anything-but': 'x' }] } } }), B),
+    ).toBeDefined();
+    expect(s3EventsOfRule('{not json', B)).toEqual({ events: ['s3:*'], prefix: '', suffix: '' });
+  });
+});
+
+describe('findPathDuplicates', () => {
+  const path = (over: Partial<DeliveryPath>): DeliveryPath => ({
+    kind: 'direct',
+    id: 'direct',
+    via: 'q',
+    events: ['s3:ObjectCreated:*'],
+    prefix: '',
+    suffix: '',
+    active: true,
+    ...over,
+  });
+  it('pairs paths of different kinds whose events and keys overlap, and leaves disjoint or disabled ones', () => {
+    const direct = path({ prefix: 'uploads/' });
+    const rule = path({ kind: 'eventbridge', id: 'r', via: 'arn:rule', events: ['s3:*'] });
+    expect(findPathDuplicates([direct, rule]).map((d) => d.ids)).toEqual([['direct', 'r']]);
+    expect(findPathDuplicates([direct, { ...rule, prefix: 'archive/' }])).toEqual([]);
+    expect(findPathDuplicates([direct, { ...rule, events: ['s3:ObjectRemoved:*'] }])).toEqual([]);
+    expect(findPathDuplicates([direct, { ...rule, active: false }])).toEqual([]);
+    // Two queue configurations are findDuplicates' pair, not reported twice.
+    expect(findPathDuplicates([direct, path({ id: 'direct-2' })])).toEqual([]);
+  });
+});
+
+// IAM policy grammar: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html
+describe('otherSourcesInPolicy', () => {
+  const B = 'cis-filesearch-storage-production';
+  it('lists the aws:SourceArn senders other than this bucket and its topics, whatever the operator or key case', () => {
+    const policy = JSON.stringify({
+      Statement: [
+        { Effect: 'Allow', Condition: { ArnEquals: { 'aws:SourceArn': `arn:aws:s3:::${B}` } } },
+        {
+          Effect: 'Allow',
+          Condition: {
+            ArnLike: { 'AWS:SourceArn': ['arn:aws:s3:::replica', 'arn:aws:sns:ap-northeast-1:1:t'] },
+          },
+        },
+        {
+          Effect: 'Allow',
+          Condition: { StringEquals: { 'aws:SourceArn': 'arn:aws:events:ap-northeast-1:1:rule/r' } },
+        },
+        { Effect: 'Deny', Condition: { ArnEquals: { 'aws:SourceArn': 'arn:aws:s3:::denied' } } },
+      ],
+    });
+    expect(otherSourcesInPolicy(policy, B, ['arn:aws:sns:ap-northeast-1:1:t'])).toEqual([
+      { arn: 'arn:aws:s3:::replica', kind: 'bucket' },
+      { arn: 'arn:aws:events:ap-northeast-1:1:rule/r', kind: 'rule' },
+    ]);
+    expect(otherSourcesInPolicy(undefined, B, [])).toEqual([]);
+    expect(otherSourcesInPolicy('{bad', B, [])).toEqual([]);
+    expect(
+      otherSourcesInPolicy(
+        JSON.stringify({
+          Statement: { Effect: 'Allow', Condition: { ArnLike: { 'aws:SourceArn': 'arn:aws:s3:::x' } } },
+        }),
+        B,
+        [],
+      ),
+    ).toEqual([{ arn: 'arn:aws:s3:::x', kind: 'bucket' }]);
   });
 });

@@ -1,5 +1,7 @@
 import { DescribeInstancesCommand, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
+import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -30,6 +32,11 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   const ec2 = mockClient(t.ctx.clients.ec2);
   const ssm = mockClient(t.ctx.clients.ssm);
   const s3 = mockClient(t.ctx.clients.s3);
+  // No subscriptions and no rules unless a test says otherwise (and never a real request).
+  const sns = mockClient(t.ctx.clients.sns);
+  const events = mockClient(t.ctx.clients.events);
+  sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [] });
+  events.on(ListRuleNamesByTargetCommand).resolves({ RuleNames: [] });
   sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:role/deployer' });
@@ -60,7 +67,7 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   ssm.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({
     InstanceInformationList: input.Filters[0].Values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
   }));
-  return { ...t, sts, sqs, ec2, ssm, s3 };
+  return { ...t, sts, sqs, ec2, ssm, s3, sns, events };
 }
 
 describe('preflight', () => {
@@ -295,5 +302,193 @@ describe('preflight', () => {
     const out = await preflight(ctx);
     expect(out.summary).not.toContain('<img');
     expect(out.summary).toContain('&lt;img src=x onerror=alert(1)&gt;&#124;');
+  });
+});
+
+// The duplicate paths real S3 can have (S3 refuses two overlapping configurations of one bucket,
+// whatever their destinations, so these come from elsewhere). Mocks shaped as the references say:
+// - GetBucketNotificationConfiguration: QueueConfigurations / TopicConfigurations, and an
+//   EventBridgeConfiguration element (empty) when EventBridge delivery is on
+//   (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketNotificationConfiguration.html);
+// - SNS ListSubscriptionsByTopic: Subscriptions[] of SubscriptionArn, Owner, Protocol, Endpoint,
+//   TopicArn, paged by NextToken (https://docs.aws.amazon.com/sns/latest/api/API_ListSubscriptionsByTopic.html);
+// - EventBridge ListRuleNamesByTarget: RuleNames[], NextToken
+//   (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_ListRuleNamesByTarget.html);
+//   DescribeRule: Name, Arn, EventPattern (JSON text), State, EventBusName
+//   (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DescribeRule.html);
+// - SQS GetQueueAttributes Policy: the queue's access policy as JSON text
+//   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html).
+describe('preflight: duplicate delivery paths into the queue', () => {
+  const BUCKET = 'cis-filesearch-storage-production';
+  const TOPIC = 'arn:aws:sns:ap-northeast-1:123456789012:uploads-fanout';
+  const RULE_ARN = 'arn:aws:events:ap-northeast-1:123456789012:rule/uploads-to-workers';
+  const DIRECT = {
+    Id: 'uploads-to-queue',
+    QueueArn: QUEUE_ARN,
+    Events: ['s3:ObjectCreated:*' as const],
+    Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: 'uploads/' }] } },
+  };
+  const s3Pattern = (over: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [BUCKET] } },
+      ...over,
+    });
+  function rule(t: ReturnType<typeof setup>, pattern: string, state = 'ENABLED') {
+    t.events
+      .on(ListRuleNamesByTargetCommand, { TargetArn: QUEUE_ARN })
+      .resolves({ RuleNames: ['uploads-to-workers'] });
+    t.events.on(DescribeRuleCommand, { Name: 'uploads-to-workers' }).resolves({
+      Name: 'uploads-to-workers',
+      Arn: RULE_ARN,
+      EventPattern: pattern,
+      State: state as 'ENABLED',
+      EventBusName: 'default',
+    });
+  }
+
+  it('fails on EventBridge delivery with a rule that sends the bucket’s created objects to the queue beside a queue configuration', async () => {
+    const t = setup({ bucket: BUCKET });
+    t.s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      QueueConfigurations: [DIRECT],
+      EventBridgeConfiguration: {},
+    });
+    rule(t, s3Pattern());
+    const out = await preflight(t.ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain(
+      "queue configuration uploads-to-queue and EventBridge rule uploads-to-workers both deliver s3:ObjectCreated:* to the queue; key filters overlap (prefix 'uploads/' vs every key)",
+    );
+    expect(t.events).toHaveReceivedCommandWith(ListRuleNamesByTargetCommand, { TargetArn: QUEUE_ARN });
+    expect(out.summary).toContain('EventBridge rule uploads-to-workers');
+  });
+
+  it('a rule for another bucket, for deleted objects, for other keys, or disabled is no duplicate (the disabled one is listed)', async () => {
+    const patterns: [string, string][] = [
+      [s3Pattern({ detail: { bucket: { name: ['some-other-bucket'] } } }), 'ENABLED'],
+      [s3Pattern({ 'detail-type': ['Object Deleted'] }), 'ENABLED'],
+      [
+        s3Pattern({ detail: { bucket: { name: [BUCKET] }, object: { key: [{ prefix: 'archive/' }] } } }),
+        'ENABLED',
+      ],
+      [JSON.stringify({ source: ['aws.ec2'] }), 'ENABLED'],
+      [s3Pattern(), 'DISABLED'],
+    ];
+    for (const [pattern, state] of patterns) {
+      const t = setup({ bucket: BUCKET });
+      t.s3.on(GetBucketNotificationConfigurationCommand).resolves({
+        QueueConfigurations: [DIRECT],
+        EventBridgeConfiguration: {},
+      });
+      rule(t, pattern, state);
+      const out = await preflight(t.ctx);
+      expect([pattern, out.verdict]).toEqual([pattern, 'pass']);
+    }
+  });
+
+  it('without EventBridge delivery on the bucket, rules are not even read', async () => {
+    const t = setup({ bucket: BUCKET });
+    t.s3.on(GetBucketNotificationConfigurationCommand).resolves({ QueueConfigurations: [DIRECT] });
+    rule(t, s3Pattern());
+    expect((await preflight(t.ctx)).verdict).toBe('pass');
+    expect(t.events).not.toHaveReceivedCommand(ListRuleNamesByTargetCommand);
+  });
+
+  it('fails when the queue subscribes to the bucket’s SNS topic and an EventBridge rule also sends the same events', async () => {
+    const t = setup({ bucket: BUCKET });
+    t.s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      TopicConfigurations: [{ Id: 'fanout', TopicArn: TOPIC, Events: ['s3:ObjectCreated:Put'] }],
+      EventBridgeConfiguration: {},
+    });
+    // Two pages: the queue's subscription is on the second.
+    t.sns
+      .on(ListSubscriptionsByTopicCommand, { TopicArn: TOPIC, NextToken: undefined })
+      .resolves({
+        Subscriptions: [
+          {
+            SubscriptionArn: `${TOPIC}:1`,
+            Owner: '123456789012',
+            Protocol: 'email',
+            Endpoint: 'ops@example.com',
+            TopicArn: TOPIC,
+          },
+        ],
+        NextToken: 'page-2',
+      })
+      .on(ListSubscriptionsByTopicCommand, { TopicArn: TOPIC, NextToken: 'page-2' })
+      .resolves({
+        Subscriptions: [
+          {
+            SubscriptionArn: `${TOPIC}:2`,
+            Owner: '123456789012',
+            Protocol: 'sqs',
+            Endpoint: QUEUE_ARN,
+            TopicArn: TOPIC,
+          },
+        ],
+      });
+    rule(t, s3Pattern({ 'detail-type': undefined }));
+    const out = await preflight(t.ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain(
+      `topic configuration fanout via SNS topic ${TOPIC} and EventBridge rule uploads-to-workers both deliver s3:ObjectCreated:Put to the queue`,
+    );
+    expect(t.ctx.api.calls.get('sns:ListSubscriptionsByTopic')).toBe(2);
+  });
+
+  it('a topic the queue does not subscribe to is no path; one whose subscriptions cannot be read is a warning', async () => {
+    const t = setup({ bucket: BUCKET });
+    t.s3.on(GetBucketNotificationConfigurationCommand).resolves({
+      QueueConfigurations: [DIRECT],
+      TopicConfigurations: [{ Id: 'audit', TopicArn: TOPIC, Events: ['s3:ObjectRemoved:*'] }],
+    });
+    t.sns.on(ListSubscriptionsByTopicCommand).rejects(awsError('AuthorizationError', 403, 'not authorized'));
+    const out = await preflight(t.ctx);
+    expect(out.verdict).toBe('pass');
+    expect(t.report.warnings.join()).toMatch(
+      /could not list the subscriptions of SNS topic .*uploads-fanout/,
+    );
+  });
+
+  it('warns about another bucket the queue policy lets send to the queue (a replication target, say)', async () => {
+    const t = setup({ bucket: BUCKET });
+    t.s3.on(GetBucketNotificationConfigurationCommand).resolves({ QueueConfigurations: [DIRECT] });
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 's3.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: QUEUE_ARN,
+          Condition: {
+            ArnLike: {
+              'aws:SourceArn': [`arn:aws:s3:::${BUCKET}`, 'arn:aws:s3:::cis-filesearch-storage-dr'],
+            },
+            StringEquals: { 'aws:SourceAccount': '123456789012' },
+          },
+        },
+      ],
+    };
+    t.sqs.on(GetQueueAttributesCommand, { QueueUrl: QUEUE_URL }).resolves({
+      Attributes: {
+        QueueArn: QUEUE_ARN,
+        ApproximateNumberOfMessages: '0',
+        VisibilityTimeout: '300',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 5 }),
+        Policy: JSON.stringify(policy),
+      },
+    });
+    const out = await preflight(t.ctx);
+    expect(out.verdict).toBe('pass');
+    expect(t.report.warnings.join()).toContain(
+      `also lets arn:aws:s3:::cis-filesearch-storage-dr send to it: when ${BUCKET} replicates to that bucket`,
+    );
+    expect(t.report.warnings.join()).not.toContain(`arn:aws:s3:::${BUCKET} send`);
+    expect(t.sqs).toHaveReceivedCommandWith(GetQueueAttributesCommand, {
+      QueueUrl: QUEUE_URL,
+      AttributeNames: expect.arrayContaining(['Policy']),
+    });
   });
 });

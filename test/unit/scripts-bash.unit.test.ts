@@ -42,9 +42,22 @@ case "$1" in
     if [ -e "$STUB/show_$prop" ]; then echo "$prop=$(cat "$STUB/show_$prop")"; else echo "$prop=0"; fi ;;
   *) exit 0 ;;
 esac`,
+  // journal: one entry a line; "@SECONDS.MICROS message" stamps an entry with its monotonic time
+  // (default 1000000.000000, after any main-process start the tests set). With -o short-monotonic
+  // the stub prints what journalctl prints, "[ SECONDS.MICROS] host ident[pid]: message"
+  // (journalctl(1), OUTPUT OPTIONS, short-monotonic), plus the "-- ..." note journalctl begins with.
   journalctl: `#!/bin/bash
 echo "journalctl $*" >>"$STUB/calls"
-cat "$STUB/journal" 2>/dev/null || true`,
+case " $* " in
+  *" short-monotonic "*)
+    echo "-- Logs begin at Mon 2026-11-30 00:00:00 UTC. --"
+    while IFS= read -r line; do
+      stamp=1000000.000000
+      if [ "\${line#@}" != "$line" ]; then stamp=\${line%% *}; stamp=\${stamp#@}; line=\${line#* }; fi
+      printf '[%14s] ip-10-0-0-1 python3[4242]: %s\\n' "$stamp" "$line"
+    done <"$STUB/journal" 2>/dev/null || true ;;
+  *) sed 's/^@[0-9.]* //' "$STUB/journal" 2>/dev/null || true ;;
+esac`,
   aws: `#!/bin/bash
 echo "aws $*" >>"$STUB/calls"
 [ "$1 $2" = "s3 cp" ] || exit 2
@@ -509,6 +522,84 @@ describe('watch and health-check scripts under bash', () => {
     const after = check();
     expect(after.code).toBe(ScriptExit.Restarted);
     expect(after.stdout).toContain('EWD main_start_baseline=5000000');
+  });
+
+  // The restart as systemd does it: the old worker is stopped (its last lines, stamped before the new
+  // main process starts) and the new one started. ExecMainStartTimestampMonotonic is the new main
+  // process's start in microseconds since boot (systemd.exec(5)/org.freedesktop.systemd1(5): the
+  // ExecMain* properties describe the main process), the same clock journalctl's short-monotonic
+  // output shows (journalctl(1), OUTPUT OPTIONS).
+  const STOPPING = [
+    '@199.250000 ERROR could not delete message (the old worker, while it stops)',
+    '@199.900000 Successfully processed uploads/old.pdf',
+    '@199.999999 Traceback (most recent call last):',
+  ];
+  const STARTED = ['@200.000001 Received 1 message', '@200.100000 Deleted message 7'];
+
+  it('watch: the old worker’s lines while it stopped count neither as errors nor as health', () => {
+    const s = box();
+    s.set('journal', `${[...STOPPING, ...STARTED].join('\n')}\n`);
+    s.set('show_ExecMainStartTimestampMonotonic', '200000000');
+    const r = watch(s, { mainStartBaseline: '200000000' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const w = parseWatchOutput(r.stdout, 3, 3);
+    expect(w).toMatchObject({ lines: 2, health: [1, 0, 1], errors: [0, 0, 0] });
+    expect(r.stdout).toContain('EWD window=main-start\n');
+    expect(r.stdout).toContain('EWD window_before=3\n');
+    expect(
+      s.calls().some((c) => c.includes('-u file-processor -b --since') && c.endsWith('-o short-monotonic')),
+    ).toBe(true);
+    // The same journal read from the time before the restart (what the watch did before) fails it.
+    s.set('show_ExecMainStartTimestampMonotonic', '0');
+    const old = watch(s);
+    expect(old.code).toBe(ScriptExit.ErrorPattern);
+    expect(old.stdout).toContain('EWD window=since\n');
+  });
+
+  it('watch: without a baseline the running main process’s start opens the window; its own errors count', () => {
+    const s = box();
+    s.set(
+      'journal',
+      `${[...STOPPING, ...STARTED, '@260.5 ERROR the fix broke too', '  continued'].join('\n')}\n`,
+    );
+    s.set('show_ExecMainStartTimestampMonotonic', '200000000');
+    const r = watch(s);
+    expect(r.code).toBe(ScriptExit.ErrorPattern);
+    const w = parseWatchOutput(r.stdout, 3, 3);
+    expect(w.errors).toEqual([0, 1, 0]);
+    expect(w.lines).toBe(4);
+    expect(w.excerpts.filter((e) => e.kind === 'error').map((e) => e.line)).toEqual([
+      'ERROR the fix broke too',
+    ]);
+  });
+
+  it('health check: the window opens at the main-process start the install saved, not the runner’s time', () => {
+    const s = sandbox();
+    boxes.push(s);
+    const stateDir = join(s.root, 'run', 'emergency-deploy');
+    s.set('show_ExecMainStartTimestampMonotonic', '200000000');
+    expect(install(s).code).toBe(0);
+    s.set('journal', `${[...STOPPING, ...STARTED].join('\n')}\n`);
+    const r = s.run(
+      buildHealthCheckScript({
+        serviceName: 'file-processor',
+        // A runner time well after the restart: the instance's own start decides, so nothing the new
+        // worker said between the restart and this time is missed either.
+        sinceEpochSeconds: 32_000_000_000,
+        errorPatterns: ['ERROR', 'Traceback'],
+        deploymentId: DEP,
+        stateDir,
+      }),
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('EWD main_start_baseline=200000000');
+    expect(r.stdout).toContain('EWD window_before=3');
+    expect(parseWatchOutput(r.stdout, 0, 2)).toMatchObject({ lines: 2, errors: [0, 0] });
+    const since = s.calls().find((c) => c.includes(' -b --since '));
+    expect(since).toBeDefined();
+    // The coarse --since is the instance's clock at the main-process start (2 s early), not the year 2984.
+    expect(since).not.toContain('2984');
   });
 
   it('service status: 0 when active, Inactive otherwise', () => {

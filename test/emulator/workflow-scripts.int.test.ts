@@ -69,9 +69,11 @@ beforeEach(() => {
   stub = join(base, 'stub');
   workspace = join(base, 'workspace');
   temp = join(base, 'runner-temp');
-  for (const d of [stub, join(stub, 'bin'), join(stub, 'artifacts'), join(workspace, 'dist'), temp])
+  // Where every job checks out the action of the workflow's own release (job `release`).
+  const actionDist = join(workspace, '.emergency-deploy-action', 'dist');
+  for (const d of [stub, join(stub, 'bin'), join(stub, 'artifacts'), actionDist, temp])
     mkdirSync(d, { recursive: true });
-  symlinkSync(DIST, join(workspace, 'dist', 'index.js'));
+  symlinkSync(DIST, join(actionDist, 'index.js'));
   writeFileSync(join(stub, 'bin', 'gh'), GH);
   writeFileSync(join(stub, 'bin', 'date'), DATE);
   writeFileSync(join(stub, 'bin', 'sleep'), '#!/usr/bin/env bash\necho "$1" >> "$STUB/sleeps"\n');
@@ -88,8 +90,17 @@ interface StepRun {
   summary: string;
 }
 
-/** Runs one `run:` step of a workflow with the given step env (what its `${{ }}` would give). */
-function runStep(file: string, job: string, name: string, env: Record<string, string>): StepRun {
+/**
+ * Runs one `run:` step of a workflow with the given step env (what its `${{ }}` would give), and
+ * `runnerEnv`: variables the runner itself sets (e.g. the OIDC token request's).
+ */
+function runStep(
+  file: string,
+  job: string,
+  name: string,
+  env: Record<string, string>,
+  runnerEnv: Record<string, string> = {},
+): StepRun {
   const step = workflow(file).jobs[job].steps.find((s) => s.name === name);
   if (!step?.run) throw new Error(`${file} ${job}: no run step named ${name}`);
   // The test gives a value for every env key the step declares, and no other.
@@ -114,6 +125,7 @@ function runStep(file: string, job: string, name: string, env: Record<string, st
       GITHUB_REPOSITORY: 'acme/workers',
       GITHUB_RUN_ID: '4242',
       GITHUB_SERVER_URL: 'https://github.com',
+      ...runnerEnv,
       ...env,
     },
   });
@@ -150,6 +162,64 @@ function jobRecords(): Record<string, DeploymentRecord> {
 
 const ghLog = () => (existsSync(join(stub, 'gh.log')) ? readFileSync(join(stub, 'gh.log'), 'utf8') : '');
 const comment = (login: string, body: string) => ({ user: { login }, body, author_association: 'MEMBER' });
+
+describe('the release job: which action the workflow runs', () => {
+  // GitHub's token service, as curl sees it: {"value": JWT}. The JWT's payload carries the claims
+  // (https://docs.github.com/en/actions/reference/security/oidc): job_workflow_ref names the
+  // workflow the job runs from, which in a called workflow is the called one, not the caller's.
+  const token = (claims: object) =>
+    [{ alg: 'RS256', typ: 'JWT' }, claims]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .concat('c2lnbmF0dXJl')
+      .join('.');
+  const serve = (claims: object) => {
+    writeFileSync(join(stub, 'token.json'), JSON.stringify({ value: token(claims) }));
+    const curl = '#!/usr/bin/env bash\nprintf \'%s\\n\' "$*" >> "$STUB/curl.log"\ncat "$STUB/token.json"\n';
+    writeFileSync(join(stub, 'bin', 'curl'), curl);
+    chmodSync(join(stub, 'bin', 'curl'), 0o755);
+  };
+  const SHA = 'f'.repeat(40);
+  const runStepWith = (file: string, runnerEnv: Record<string, string>) =>
+    runStep(file, 'release', "Read the workflow's repository and commit from the OIDC token", {}, runnerEnv);
+  const env = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.example/x?api-version=2.0',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+  };
+
+  it('names the called workflow’s repository and commit, not the caller’s', () => {
+    serve({
+      repository: 'acme/file-processor-ops',
+      sub: 'repo:acme/file-processor-ops:ref:refs/heads/main',
+      job_workflow_ref:
+        'your-org/emergency-worker-deploy/.github/workflows/emergency-deploy.yml@refs/tags/v1',
+      job_workflow_sha: SHA,
+    });
+    for (const file of ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml']) {
+      const run = runStepWith(file, env);
+      expect({ file, status: run.status, stderr: run.stderr }).toEqual({ file, status: 0, stderr: '' });
+      expect(run.outputs).toEqual({
+        repository: 'your-org/emergency-worker-deploy',
+        ref: 'refs/tags/v1',
+        sha: SHA,
+      });
+      // The token never reaches the log or the summary.
+      expect(run.stdout + run.summary).not.toContain(token({}).split('.')[0] + '.');
+    }
+    expect(readFileSync(join(stub, 'curl.log'), 'utf8')).toContain('audience=emergency-deploy-release');
+  });
+
+  it('fails, naming the claim, when the token names no workflow or commit', () => {
+    serve({ job_workflow_ref: 'your-org/x/.github/workflows/a.yml@refs/tags/v1', job_workflow_sha: 'main' });
+    let run = runStepWith('emergency-deploy.yml', env);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toContain('::error::The OIDC token has no job_workflow_sha');
+    serve({ job_workflow_ref: 'your-org/x@v1; rm -rf /', job_workflow_sha: SHA });
+    run = runStepWith('emergency-deploy.yml', env);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toContain('job_workflow_ref is not OWNER/REPO/.github/workflows/FILE@REF');
+    expect(run.outputs).toEqual({});
+  });
+});
 
 describe('emergency-deploy.yml: the fallback GO/NO-GO gate', () => {
   const ask = (approvers = 'lead-sre, @second') =>

@@ -31,6 +31,8 @@ export const Input = {
   Strategy: 'strategy',
   BatchSize: 'batch-size',
   PauseSeconds: 'pause-seconds',
+  CanarySessionSeconds: 'canary-session-seconds',
+  RolloutSessionSeconds: 'rollout-session-seconds',
   MaxErrors: 'max-errors',
   AsgName: 'asg-name',
   LaunchTemplateName: 'launch-template-name',

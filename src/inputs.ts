@@ -60,6 +60,9 @@ export interface Inputs {
   strategy: Strategy;
   batchSize: BatchSize;
   pauseSeconds: number;
+  /** The AWS session the canary / rollout job gets, in seconds; undefined: not checked. */
+  canarySessionSeconds?: number;
+  rolloutSessionSeconds?: number;
   maxErrors: number;
   asgName?: string;
   launchTemplateName?: string;
@@ -126,6 +129,11 @@ export function parseWhole(input: string, raw: string, fallback: number, min: nu
   const n = Number(raw);
   if (n < min || n > max) throw new InputError(input, `must be from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+/** A whole number in range, or undefined when the input is empty. */
+function optionalWhole(input: string, raw: string, min: number, max: number): number | undefined {
+  return raw === '' ? undefined : parseWhole(input, raw, min, min, max);
 }
 
 export function parseBatchSize(input: string, raw: string): BatchSize {
@@ -532,6 +540,19 @@ export function parseInputs(
     strategy,
     batchSize: parseBatchSize(Input.BatchSize, get(Input.BatchSize)),
     pauseSeconds: parseWhole(Input.PauseSeconds, get(Input.PauseSeconds), 120, 0, 3600),
+    // STS sessions last 900 s to 12 h (the role's MaxSessionDuration caps them).
+    canarySessionSeconds: optionalWhole(
+      Input.CanarySessionSeconds,
+      get(Input.CanarySessionSeconds),
+      900,
+      43200,
+    ),
+    rolloutSessionSeconds: optionalWhole(
+      Input.RolloutSessionSeconds,
+      get(Input.RolloutSessionSeconds),
+      900,
+      43200,
+    ),
     maxErrors: parseWhole(Input.MaxErrors, get(Input.MaxErrors), 0, 0, 5000),
     asgName,
     launchTemplateName,

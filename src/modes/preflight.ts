@@ -7,6 +7,7 @@ import { getBucketNotifications } from '../aws/s3.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { getIdentity } from '../aws/sts.js';
 import { stableOrder, type FleetInstance } from '../logic/fleet.js';
+import { sessionWarnings } from '../logic/session.js';
 import { findDuplicates, type DuplicatePair, type NotificationConfig } from '../logic/notifications.js';
 import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
@@ -105,6 +106,8 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     findings.problems.push(`no running instance matches the filters ${record.fleet.filters.join('; ')}`);
   }
 
+  warnShortSessions(ctx, record, findings.fleet.length);
+
   if (inputs.ssmCheck && findings.fleet.length > 0) {
     findings.agents = await getAgentStatus(
       api,
@@ -152,4 +155,30 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     },
     failure: verdict === 'fail' ? `Preflight failed: ${reason}` : undefined,
   };
+}
+
+/**
+ * Warns (never fails) when the canary or the rollout planned from the inputs would outlast the
+ * AWS session its job gets (canary-session-seconds, rollout-session-seconds; the workflow gives
+ * those jobs' role-duration-seconds). Unset: not checked, because preflight's own session says
+ * nothing about the later jobs'.
+ */
+function warnShortSessions(ctx: ModeContext, record: DeploymentRecord, fleetSize: number): void {
+  const { inputs } = ctx;
+  const warnings = sessionWarnings(
+    {
+      canaryMinutes: inputs.canaryMinutes,
+      strategy: inputs.strategy,
+      batchSize: inputs.batchSize,
+      pauseSeconds: inputs.pauseSeconds,
+      fleetSize,
+    },
+    {
+      canary: inputs.canarySessionSeconds,
+      rollout: inputs.rolloutSessionSeconds,
+      canarySource: 'canary-session-seconds',
+      rolloutSource: 'rollout-session-seconds',
+    },
+  );
+  for (const w of warnings) warn(ctx, record, w);
 }

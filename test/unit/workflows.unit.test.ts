@@ -847,5 +847,17 @@ describe('AWS session durations', () => {
         longest = Math.max(longest, asked);
       }
     expect(longest).toBe(role.MaxSessionDuration);
+    // Preflight judges the plan against the sessions the canary and rollout jobs really ask for.
+    const sessionOf = (job: Job) =>
+      job.steps.find((s) => usesAction(s, 'aws-actions/configure-aws-credentials'))?.with?.[
+        'role-duration-seconds'
+      ];
+    expect(actionStep(deploy.jobs.preflight)?.with).toMatchObject({
+      'canary-session-seconds': String(sessionOf(deploy.jobs.canary)),
+      'rollout-session-seconds': String(sessionOf(deploy.jobs.rollout)),
+      'canary-minutes': '${{ inputs.canary-minutes }}',
+      'batch-size': '${{ inputs.batch-size }}',
+      'pause-seconds': '${{ inputs.pause-seconds }}',
+    });
   });
 });

@@ -10,7 +10,12 @@ import {
   type SessionPlan,
 } from '../../src/logic/session.js';
 import { parseInputs } from '../../src/inputs.js';
-import { reader, type RawInputs } from '../support/context.js';
+import { preflight } from '../../src/modes/preflight.js';
+import { reader, testContext, type RawInputs } from '../support/context.js';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
 
 const plan = (p: Partial<SessionPlan> = {}): SessionPlan => ({
   canaryMinutes: 5,
@@ -78,5 +83,53 @@ describe('canary-session-seconds / rollout-session-seconds inputs', () => {
     expect(ok.rolloutSessionSeconds).toBeUndefined();
     expect(() => parse({ 'rollout-session-seconds': '60' })).toThrow(/rollout-session-seconds.*900 to 43200/);
     expect(() => parse({ 'canary-session-seconds': '1h' })).toThrow(/canary-session-seconds/);
+  });
+});
+
+describe('preflight with the sessions of the later jobs', () => {
+  const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/q';
+  function run(raw: RawInputs) {
+    const t = testContext({ mode: 'preflight', 'queue-name': 'q', 'ssm-check': 'false', ...raw });
+    // Response shapes as the API references give them: GetCallerIdentity, GetQueueUrl,
+    // GetQueueAttributes (string attribute values), DescribeInstances (Reservations[].Instances[]).
+    mockClient(t.ctx.clients.sts)
+      .on(GetCallerIdentityCommand)
+      .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:role/deployer' });
+    const sqs = mockClient(t.ctx.clients.sqs);
+    sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: {
+        QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:q',
+        ApproximateNumberOfMessages: '10',
+        ApproximateNumberOfMessagesNotVisible: '0',
+        ApproximateNumberOfMessagesDelayed: '0',
+        VisibilityTimeout: '300',
+      },
+    });
+    const ids = Array.from({ length: 201 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
+    mockClient(t.ctx.clients.ec2)
+      .on(DescribeInstancesCommand)
+      .resolves({
+        Reservations: [
+          { Instances: ids.map((id) => ({ InstanceId: id, State: { Name: 'running' as const }, Tags: [] })) },
+        ],
+      });
+    return { ...t, out: preflight(t.ctx) };
+  }
+
+  it('warns, without failing, when the rollout of 201 instances outlasts its 6-hour session', async () => {
+    const { report, out } = run({ 'canary-session-seconds': '12600', 'rollout-session-seconds': '21600' });
+    const result = await out;
+    expect(result.verdict).toBe('pass');
+    expect(report.warnings.join('\n')).toContain(
+      'rollout of 200 instance(s) is planned to take at least 598 min',
+    );
+    expect(result.record.warnings.join('\n')).toContain('rollout-session-seconds');
+  });
+
+  it('says nothing when the sessions are not given', async () => {
+    const { report, out } = run({});
+    await out;
+    expect(report.warnings.join('\n')).not.toContain('session');
   });
 });

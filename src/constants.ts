@@ -33,6 +33,7 @@ export const Input = {
   PauseSeconds: 'pause-seconds',
   CanarySessionSeconds: 'canary-session-seconds',
   RolloutSessionSeconds: 'rollout-session-seconds',
+  NotifyTopicArn: 'notify-topic-arn',
   MaxErrors: 'max-errors',
   AsgName: 'asg-name',
   LaunchTemplateName: 'launch-template-name',

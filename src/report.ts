@@ -5,6 +5,8 @@ import type { OutputName } from './constants.js';
 export interface Reporter {
   info(message: string): void;
   warning(message: string): void;
+  /** An error annotation that does not fail the step (optional: a warning stands in). */
+  error?(message: string): void;
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
   setOutput(name: OutputName, value: string): void;
 }
@@ -12,6 +14,7 @@ export interface Reporter {
 export class MemoryReporter implements Reporter {
   readonly lines: string[] = [];
   readonly warnings: string[] = [];
+  readonly errors: string[] = [];
   readonly outputs: Partial<Record<OutputName, string>> = {};
   readonly outputWrites: OutputName[] = [];
   info(message: string): void {
@@ -20,6 +23,10 @@ export class MemoryReporter implements Reporter {
   warning(message: string): void {
     this.warnings.push(message);
     this.lines.push(`warning: ${message}`);
+  }
+  error(message: string): void {
+    this.errors.push(message);
+    this.lines.push(`error: ${message}`);
   }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.lines.push(`::group::${name}`);

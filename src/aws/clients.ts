@@ -6,6 +6,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { USER_AGENT } from '../constants.js';
 
@@ -17,6 +18,7 @@ export interface AwsClients {
   ssm: SSMClient;
   cloudwatch: CloudWatchClient;
   autoscaling: AutoScalingClient;
+  sns: SNSClient;
 }
 
 export function createClients(region: string, version: string): AwsClients {
@@ -37,5 +39,6 @@ export function createClients(region: string, version: string): AwsClients {
     ssm: new SSMClient(config),
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new AutoScalingClient(config),
+    sns: new SNSClient(config),
   };
 }

@@ -13,6 +13,7 @@ export const SERVICE_OF_PACKAGE: Record<string, string> = {
   '@aws-sdk/client-cloudwatch': 'cloudwatch',
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-s3': 's3',
+  '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-sqs': 'sqs',
   '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-sts': 'sts',

@@ -35,6 +35,7 @@ const PACKAGE_OF: Record<ClientName, string> = {
   ssm: '@aws-sdk/client-ssm',
   cloudwatch: '@aws-sdk/client-cloudwatch',
   autoscaling: '@aws-sdk/client-auto-scaling',
+  sns: '@aws-sdk/client-sns',
 };
 
 const policy = JSON.parse(readFileSync('iam/policy.json', 'utf8')) as {

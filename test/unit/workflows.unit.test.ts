@@ -35,7 +35,7 @@ type Workflow = {
 };
 
 const ROOT = process.cwd();
-const FILES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'ci.yml'];
+const FILES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'ci.yml', 'release.yml'];
 const text = (file: string) => readFileSync(join(ROOT, '.github/workflows', file), 'utf8');
 const load = (file: string) => parse(text(file)) as Workflow;
 const needsOf = (job: Job) =>
@@ -57,6 +57,7 @@ const deploy = load('emergency-deploy.yml');
 const rollback = load('rollback.yml');
 const checkpoints = load('checkpoints.yml');
 const ci = load('ci.yml');
+const release = load('release.yml');
 
 describe('emergency-deploy.yml', () => {
   const jobs = deploy.jobs;
@@ -328,6 +329,53 @@ describe('ci.yml', () => {
   });
 });
 
+describe('release.yml', () => {
+  const { check, release: tag } = release.jobs;
+  const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n');
+
+  it('is dispatched with a version, one release at a time, never cancelled half way', () => {
+    expect(Object.keys(release.on)).toEqual(['workflow_dispatch']);
+    const inputs = (release.on.workflow_dispatch as { inputs: Record<string, { required: boolean }> }).inputs;
+    expect(Object.keys(inputs)).toEqual(['version']);
+    expect(release.concurrency).toEqual({ group: 'release', 'cancel-in-progress': false });
+  });
+
+  it('refuses a stale dist/, a red CI, another branch, or a version package.json and CHANGELOG.md lack', () => {
+    expect(check.steps[0].if).toBe(
+      "github.ref != format('refs/heads/{0}', github.event.repository.default_branch)",
+    );
+    expect(runs(check)).toContain('npm run build');
+    expect(runs(check)).toContain('git diff --exit-code --stat -- dist/');
+    // CI is green on this very commit: a successful run of ci.yml for github.sha.
+    expect(runs(check)).toContain('actions/workflows/ci.yml/runs?head_sha=$SHA&status=success');
+    expect(check.steps.find((s) => s.run?.includes('head_sha'))?.env?.SHA).toBe('${{ github.sha }}');
+    expect(runs(check)).toContain('require("./package.json").version');
+    expect(runs(check)).toContain('CHANGELOG.md');
+    expect(check.permissions).toEqual({ contents: 'read', actions: 'read' });
+  });
+
+  it('tags vX.Y.Z once, moves the major tag to it, and publishes the release; only after the checks', () => {
+    expect(needsOf(tag)).toEqual(['check']);
+    expect(tag.permissions).toEqual({ contents: 'write' });
+    const script = runs(tag);
+    expect(script).toContain('-f ref="refs/tags/v$VERSION"');
+    expect(script).toMatch(
+      /--method PATCH "repos\/\$GITHUB_REPOSITORY\/git\/refs\/tags\/v\$MAJOR" -f sha="\$SHA" -F force=true/,
+    );
+    expect(script).not.toMatch(/git\/refs\/tags\/v\$VERSION" -f sha/);
+    expect(script).toContain('gh release create "v$VERSION"');
+    expect(script).toContain('--verify-tag');
+    expect(tag.steps.every((s) => s.with?.['persist-credentials'] !== true)).toBe(true);
+  });
+
+  it('has a CHANGELOG whose newest section is the version package.json carries', () => {
+    const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+    expect(/^## \[([^\]]+)\]/m.exec(changelog)?.[1]).toBe(version);
+  });
+});
+
 describe('every workflow', () => {
   const all = FILES.map((f) => [f, load(f)] as const);
 
@@ -361,7 +409,11 @@ describe('every workflow', () => {
       else expect(wf.permissions).toEqual({ contents: 'read' });
       for (const [name, job] of Object.entries(wf.jobs)) {
         for (const [scope, level] of Object.entries(job.permissions ?? {})) {
-          expect({ file, name, scope, ok: allowed[scope]?.includes(level) ?? false }).toEqual({
+          // Only the release workflow's tagging job writes to the repository.
+          const ok =
+            (allowed[scope]?.includes(level) ?? false) ||
+            (file === 'release.yml' && name === 'release' && scope === 'contents' && level === 'write');
+          expect({ file, name, scope, ok }).toEqual({
             file,
             name,
             scope,

@@ -50,6 +50,11 @@ case "$args" in
   *"actions/artifacts/"*"/zip"*) id=$(echo "$args" | sed -E 's|.*actions/artifacts/([0-9]+)/zip.*|\1|'); cat "$STUB/artifacts/$id.zip" ;;
   *"/deployments?environment=production"*) cat "$STUB/deployment-id" ;;
   *"/statuses"*) echo '{}' ;;
+  *"/git/ref/tags/"*) tag=$(echo "$args" | sed -E 's|.*/git/ref/tags/([^ ]+).*|\1|')
+    grep -qxF "$tag" "$STUB/tags" 2>/dev/null || { echo '{"message":"Not Found"}'; exit 1; }; echo '{}' ;;
+  *"/git/refs"*) echo '{}' ;;
+  *"actions/workflows/ci.yml/runs"*) cat "$STUB/ci-passed" ;;
+  "release create"*) ;;
   *) echo "gh stand-in: unexpected call: $args" >&2; exit 1 ;;
 esac
 `;
@@ -218,6 +223,122 @@ describe('the release job: which action the workflow runs', () => {
     expect(run.status).not.toBe(0);
     expect(run.stdout).toContain('job_workflow_ref is not OWNER/REPO/.github/workflows/FILE@REF');
     expect(run.outputs).toEqual({});
+  });
+});
+
+describe('release.yml', () => {
+  const CHANGELOG = [
+    '# Changelog',
+    '',
+    '## [1.2.0] - 2026-12-01',
+    '',
+    '### Added',
+    '',
+    '- notify-topic-arn',
+    '',
+    '## [1.1.0] - 2026-11-01',
+    '',
+    '- older',
+    '',
+  ].join('\n');
+  const prepare = (version: string, changelog = CHANGELOG) => {
+    writeFileSync(join(workspace, 'package.json'), JSON.stringify({ name: 'x', version }));
+    writeFileSync(join(workspace, 'CHANGELOG.md'), changelog);
+  };
+  const check = (version: string) =>
+    runStep(
+      'release.yml',
+      'check',
+      'Check the version against package.json, CHANGELOG.md and the existing tags',
+      {
+        VERSION: version,
+        GH_TOKEN: 't',
+      },
+    );
+
+  it('accepts a version package.json and the CHANGELOG carry, not yet tagged, and names its major', () => {
+    prepare('1.2.0');
+    const r = check('1.2.0');
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: '' });
+    expect(r.outputs).toEqual({ major: '1' });
+    expect(ghLog()).toContain('api repos/acme/workers/git/ref/tags/v1.2.0');
+  });
+
+  it('refuses a malformed or 0.x version, another package.json version, no CHANGELOG section, an existing tag', () => {
+    prepare('1.2.0');
+    expect(check('v1.2').stdout).toContain("::error::version must be X.Y.Z (digits), got 'v1.2'.");
+    expect(check('1.2.0; rm -rf /').status).not.toBe(0);
+    prepare('0.3.0', CHANGELOG.replace('1.2.0', '0.3.0'));
+    expect(check('0.3.0').stdout).toContain('::error::version 0.x has no stable major tag');
+    prepare('1.1.9');
+    expect(check('1.2.0').stdout).toContain('::error::package.json says 1.1.9, not 1.2.0');
+    prepare('1.3.0');
+    expect(check('1.3.0').stdout).toContain("::error::CHANGELOG.md has no '## [1.3.0]' section.");
+    prepare('1.2.0');
+    writeFileSync(join(stub, 'tags'), 'v1.2.0\n');
+    const r = check('1.2.0');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('::error::v1.2.0 is already released; tags of a release never move.');
+  });
+
+  it('refuses unless CI passed on this very commit', () => {
+    const ci = (passed: string) => {
+      writeFileSync(join(stub, 'ci-passed'), passed);
+      return runStep('release.yml', 'check', 'Refuse unless CI passed on this commit', {
+        GH_TOKEN: 't',
+        SHA: 'a'.repeat(40),
+      });
+    };
+    const red = ci('0');
+    expect(red.status).toBe(1);
+    expect(red.stdout).toContain(`::error::CI has not passed on ${'a'.repeat(40)}`);
+    expect(ghLog()).toContain(
+      `actions/workflows/ci.yml/runs?head_sha=${'a'.repeat(40)}&status=success&per_page=1`,
+    );
+    expect(ci('1').status).toBe(0);
+  });
+
+  it('creates vX.Y.Z, moves the major tag when it exists (creates it otherwise), publishes the notes', () => {
+    const tagStep = (tags: string) => {
+      writeFileSync(join(stub, 'tags'), tags);
+      writeFileSync(join(stub, 'gh.log'), '');
+      return runStep(
+        'release.yml',
+        'release',
+        'Create the tags (the full version, and the moving major tag)',
+        {
+          GH_TOKEN: 't',
+          VERSION: '1.2.0',
+          MAJOR: '1',
+          SHA: 'b'.repeat(40),
+        },
+      );
+    };
+    expect(tagStep('v1\n').status).toBe(0);
+    expect(ghLog()).toContain(
+      `api --method POST repos/acme/workers/git/refs -f ref=refs/tags/v1.2.0 -f sha=${'b'.repeat(40)}`,
+    );
+    expect(ghLog()).toContain(
+      `api --method PATCH repos/acme/workers/git/refs/tags/v1 -f sha=${'b'.repeat(40)} -F force=true`,
+    );
+    expect(tagStep('').status).toBe(0);
+    expect(ghLog()).toContain(
+      `api --method POST repos/acme/workers/git/refs -f ref=refs/tags/v1 -f sha=${'b'.repeat(40)}`,
+    );
+    expect(ghLog()).not.toContain('PATCH');
+
+    prepare('1.2.0');
+    const r = runStep('release.yml', 'release', "Publish the release with the CHANGELOG's section", {
+      GH_TOKEN: 't',
+      VERSION: '1.2.0',
+      SHA: 'b'.repeat(40),
+    });
+    expect(r.status).toBe(0);
+    expect(ghLog()).toContain('release create v1.2.0 --repo acme/workers --verify-tag --title v1.2.0');
+    const notes = readFileSync(join(temp, 'notes.md'), 'utf8');
+    expect(notes).toContain('- notify-topic-arn');
+    expect(notes).not.toContain('older');
+    expect(notes).toContain(`uses: acme/workers@${'b'.repeat(40)} # v1.2.0`);
   });
 });
 

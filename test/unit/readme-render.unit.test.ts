@@ -95,3 +95,24 @@ describe('the README’s examples', () => {
     for (const u of bySha) expect(u.comment).toMatch(/# v\d+\.\d+\.\d+$/);
   });
 });
+
+describe('action.yml for a marketplace listing', () => {
+  const action = parse(readFileSync('action.yml', 'utf8')) as {
+    name: string;
+    description: string;
+    author: string;
+    branding: { icon: string; color: string };
+  };
+
+  it('has a name, a one-line description, an author and branding GitHub accepts', () => {
+    expect(action.name).toBe('Emergency worker deploy');
+    expect(action.description).not.toContain('\n');
+    expect(action.description.length).toBeGreaterThan(20);
+    expect(action.author).toMatch(/\S/);
+    // https://docs.github.com/en/actions/reference/workflows-and-actions/metadata-syntax#branding
+    expect(['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark']).toContain(
+      action.branding.color,
+    );
+    expect(action.branding.icon).toMatch(/^[a-z0-9-]+$/);
+  });
+});

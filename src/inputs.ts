@@ -61,6 +61,11 @@ export interface Inputs {
   strategy: Strategy;
   batchSize: BatchSize;
   pauseSeconds: number;
+  /** The AWS session the canary / rollout job gets, in seconds; undefined: not checked. */
+  canarySessionSeconds?: number;
+  rolloutSessionSeconds?: number;
+  /** SNS topic the client notifications are published to; undefined: shown only. */
+  notifyTopicArn?: string;
   maxErrors: number;
   asgName?: string;
   launchTemplateName?: string;
@@ -127,6 +132,36 @@ export function parseWhole(input: string, raw: string, fallback: number, min: nu
   const n = Number(raw);
   if (n < min || n > max) throw new InputError(input, `must be from ${min} to ${max}, got ${n}`);
   return n;
+}
+
+// arn:PARTITION:sns:REGION:ACCOUNT:NAME; topic names are 1-256 of A-Z a-z 0-9 - _
+// (https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html).
+const TOPIC_ARN =
+  /^arn:aws(?:-[a-z]+)*:sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)$/;
+
+/** The topic's ARN, in the deployment's region (the SNS client is that region's), standard type only. */
+function parseTopicArn(raw: string, region: string): string | undefined {
+  if (raw === '') return undefined;
+  const m = TOPIC_ARN.exec(raw);
+  if (!m)
+    throw new InputError(
+      Input.NotifyTopicArn,
+      `must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got ${show(raw)}`,
+    );
+  // E-mail subscriptions exist on standard topics only, and a FIFO topic would need a group id.
+  if (m[4])
+    throw new InputError(Input.NotifyTopicArn, 'must be a standard topic: FIFO topics cannot deliver e-mail');
+  if (m[1] !== region)
+    throw new InputError(
+      Input.NotifyTopicArn,
+      `is in ${m[1]}, but the deployment's region is ${region}: use a topic in ${region}`,
+    );
+  return raw;
+}
+
+/** A whole number in range, or undefined when the input is empty. */
+function optionalWhole(input: string, raw: string, min: number, max: number): number | undefined {
+  return raw === '' ? undefined : parseWhole(input, raw, min, min, max);
 }
 
 export function parseBatchSize(input: string, raw: string): BatchSize {
@@ -552,6 +587,20 @@ export function parseInputs(
     strategy,
     batchSize: parseBatchSize(Input.BatchSize, get(Input.BatchSize)),
     pauseSeconds: parseWhole(Input.PauseSeconds, get(Input.PauseSeconds), 120, 0, 3600),
+    // STS sessions last 900 s to 12 h (the role's MaxSessionDuration caps them).
+    canarySessionSeconds: optionalWhole(
+      Input.CanarySessionSeconds,
+      get(Input.CanarySessionSeconds),
+      900,
+      43200,
+    ),
+    notifyTopicArn: parseTopicArn(get(Input.NotifyTopicArn), regionRaw),
+    rolloutSessionSeconds: optionalWhole(
+      Input.RolloutSessionSeconds,
+      get(Input.RolloutSessionSeconds),
+      900,
+      43200,
+    ),
     maxErrors: parseWhole(Input.MaxErrors, get(Input.MaxErrors), 0, 0, 5000),
     asgName,
     launchTemplateName,

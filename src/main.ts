@@ -10,6 +10,7 @@ import { publishRecord, type ModeContext, type ModeOutcome } from './context.js'
 import { errorMessage, InputError } from './errors.js';
 import { parseInputs, type InputReader } from './inputs.js';
 import { RUNNERS } from './modes/index.js';
+import { sendNotifications } from './notify.js';
 import type { GithubInfo } from './record.js';
 import type { Reporter } from './report.js';
 import { systemRuntime, type Runtime } from './runtime.js';
@@ -29,6 +30,7 @@ export interface MainDeps {
 export const coreReporter: Reporter = {
   info: (m) => core.info(m),
   warning: (m) => core.warning(m),
+  error: (m) => core.error(m),
   group: (name, fn) => core.group(name, fn),
   setOutput: (name, value) => core.setOutput(name, value),
 };
@@ -86,6 +88,8 @@ export async function run(overrides: Partial<MainDeps> = {}): Promise<ModeOutcom
     };
     if (inputs.dryRun) deps.report.info('dry-run: nothing will be changed');
     outcome = await runner(ctx);
+    // Where the client notifications become outputs, they are also sent (notify-topic-arn).
+    await sendNotifications(ctx, outcome);
     publishRecord(ctx, outcome.record);
     deps.report.setOutput(Output.Verdict, outcome.verdict);
     for (const [name, value] of Object.entries(outcome.outputs ?? {})) {

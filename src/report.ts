@@ -5,6 +5,8 @@ import type { OutputName } from './constants.js';
 export interface Reporter {
   info(message: string): void;
   warning(message: string): void;
+  /** An error annotation that does not fail the step (optional: a warning stands in). */
+  error?(message: string): void;
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
   setOutput(name: OutputName, value: string): void;
 }

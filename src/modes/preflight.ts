@@ -20,6 +20,7 @@ import {
   type NotificationConfig,
   type OtherSource,
 } from '../logic/notifications.js';
+import { sessionWarnings } from '../logic/session.js';
 import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary } from '../summary/preflight.js';
@@ -144,6 +145,8 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   if (findings.fleet.length === 0) {
     findings.problems.push(`no running instance matches the filters ${record.fleet.filters.join('; ')}`);
   }
+
+  warnShortSessions(ctx, record, findings.fleet.length);
 
   if (inputs.ssmCheck && findings.fleet.length > 0) {
     findings.agents = await getAgentStatus(
@@ -276,4 +279,30 @@ async function deliveryPaths(
     }
   }
   return paths;
+}
+
+/**
+ * Warns (never fails) when the canary or the rollout planned from the inputs would outlast the
+ * AWS session its job gets (canary-session-seconds, rollout-session-seconds; the workflow gives
+ * those jobs' role-duration-seconds). Unset: not checked, because preflight's own session says
+ * nothing about the later jobs'.
+ */
+function warnShortSessions(ctx: ModeContext, record: DeploymentRecord, fleetSize: number): void {
+  const { inputs } = ctx;
+  const warnings = sessionWarnings(
+    {
+      canaryMinutes: inputs.canaryMinutes,
+      strategy: inputs.strategy,
+      batchSize: inputs.batchSize,
+      pauseSeconds: inputs.pauseSeconds,
+      fleetSize,
+    },
+    {
+      canary: inputs.canarySessionSeconds,
+      rollout: inputs.rolloutSessionSeconds,
+      canarySource: 'canary-session-seconds',
+      rolloutSource: 'rollout-session-seconds',
+    },
+  );
+  for (const w of warnings) warn(ctx, record, w);
 }

@@ -50,6 +50,11 @@ case "$args" in
   *"actions/artifacts/"*"/zip"*) id=$(echo "$args" | sed -E 's|.*actions/artifacts/([0-9]+)/zip.*|\1|'); cat "$STUB/artifacts/$id.zip" ;;
   *"/deployments?environment=production"*) cat "$STUB/deployment-id" ;;
   *"/statuses"*) echo '{}' ;;
+  *"/git/ref/tags/"*) tag=$(echo "$args" | sed -E 's|.*/git/ref/tags/([^ ]+).*|\1|')
+    grep -qxF "$tag" "$STUB/tags" 2>/dev/null || { echo '{"message":"Not Found"}'; exit 1; }; echo '{}' ;;
+  *"/git/refs"*) echo '{}' ;;
+  *"actions/workflows/ci.yml/runs"*) cat "$STUB/ci-passed" ;;
+  "release create"*) ;;
   *) echo "gh stand-in: unexpected call: $args" >&2; exit 1 ;;
 esac
 `;
@@ -69,9 +74,11 @@ beforeEach(() => {
   stub = join(base, 'stub');
   workspace = join(base, 'workspace');
   temp = join(base, 'runner-temp');
-  for (const d of [stub, join(stub, 'bin'), join(stub, 'artifacts'), join(workspace, 'dist'), temp])
+  // Where every job checks out the action of the workflow's own release (job `release`).
+  const actionDist = join(workspace, '.emergency-deploy-action', 'dist');
+  for (const d of [stub, join(stub, 'bin'), join(stub, 'artifacts'), actionDist, temp])
     mkdirSync(d, { recursive: true });
-  symlinkSync(DIST, join(workspace, 'dist', 'index.js'));
+  symlinkSync(DIST, join(actionDist, 'index.js'));
   writeFileSync(join(stub, 'bin', 'gh'), GH);
   writeFileSync(join(stub, 'bin', 'date'), DATE);
   writeFileSync(join(stub, 'bin', 'sleep'), '#!/usr/bin/env bash\necho "$1" >> "$STUB/sleeps"\n');
@@ -88,8 +95,17 @@ interface StepRun {
   summary: string;
 }
 
-/** Runs one `run:` step of a workflow with the given step env (what its `${{ }}` would give). */
-function runStep(file: string, job: string, name: string, env: Record<string, string>): StepRun {
+/**
+ * Runs one `run:` step of a workflow with the given step env (what its `${{ }}` would give), and
+ * `runnerEnv`: variables the runner itself sets (e.g. the OIDC token request's).
+ */
+function runStep(
+  file: string,
+  job: string,
+  name: string,
+  env: Record<string, string>,
+  runnerEnv: Record<string, string> = {},
+): StepRun {
   const step = workflow(file).jobs[job].steps.find((s) => s.name === name);
   if (!step?.run) throw new Error(`${file} ${job}: no run step named ${name}`);
   // The test gives a value for every env key the step declares, and no other.
@@ -114,6 +130,7 @@ function runStep(file: string, job: string, name: string, env: Record<string, st
       GITHUB_REPOSITORY: 'acme/workers',
       GITHUB_RUN_ID: '4242',
       GITHUB_SERVER_URL: 'https://github.com',
+      ...runnerEnv,
       ...env,
     },
   });
@@ -150,6 +167,180 @@ function jobRecords(): Record<string, DeploymentRecord> {
 
 const ghLog = () => (existsSync(join(stub, 'gh.log')) ? readFileSync(join(stub, 'gh.log'), 'utf8') : '');
 const comment = (login: string, body: string) => ({ user: { login }, body, author_association: 'MEMBER' });
+
+describe('the release job: which action the workflow runs', () => {
+  // GitHub's token service, as curl sees it: {"value": JWT}. The JWT's payload carries the claims
+  // (https://docs.github.com/en/actions/reference/security/oidc): job_workflow_ref names the
+  // workflow the job runs from, which in a called workflow is the called one, not the caller's.
+  const token = (claims: object) =>
+    [{ alg: 'RS256', typ: 'JWT' }, claims]
+      .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+      .concat('c2lnbmF0dXJl')
+      .join('.');
+  const serve = (claims: object) => {
+    writeFileSync(join(stub, 'token.json'), JSON.stringify({ value: token(claims) }));
+    const curl = '#!/usr/bin/env bash\nprintf \'%s\\n\' "$*" >> "$STUB/curl.log"\ncat "$STUB/token.json"\n';
+    writeFileSync(join(stub, 'bin', 'curl'), curl);
+    chmodSync(join(stub, 'bin', 'curl'), 0o755);
+  };
+  const SHA = 'f'.repeat(40);
+  const runStepWith = (file: string, runnerEnv: Record<string, string>) =>
+    runStep(file, 'release', "Read the workflow's repository and commit from the OIDC token", {}, runnerEnv);
+  const env = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.example/x?api-version=2.0',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+  };
+
+  it('names the called workflow’s repository and commit, not the caller’s', () => {
+    serve({
+      repository: 'acme/file-processor-ops',
+      sub: 'repo:acme/file-processor-ops:ref:refs/heads/main',
+      job_workflow_ref:
+        'your-org/emergency-worker-deploy/.github/workflows/emergency-deploy.yml@refs/tags/v1',
+      job_workflow_sha: SHA,
+    });
+    for (const file of ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml']) {
+      const run = runStepWith(file, env);
+      expect({ file, status: run.status, stderr: run.stderr }).toEqual({ file, status: 0, stderr: '' });
+      expect(run.outputs).toEqual({
+        repository: 'your-org/emergency-worker-deploy',
+        ref: 'refs/tags/v1',
+        sha: SHA,
+      });
+      // The token never reaches the log or the summary.
+      expect(run.stdout + run.summary).not.toContain(token({}).split('.')[0] + '.');
+    }
+    expect(readFileSync(join(stub, 'curl.log'), 'utf8')).toContain('audience=emergency-deploy-release');
+  });
+
+  it('fails, naming the claim, when the token names no workflow or commit', () => {
+    serve({ job_workflow_ref: 'your-org/x/.github/workflows/a.yml@refs/tags/v1', job_workflow_sha: 'main' });
+    let run = runStepWith('emergency-deploy.yml', env);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toContain('::error::The OIDC token has no job_workflow_sha');
+    serve({ job_workflow_ref: 'your-org/x@v1; rm -rf /', job_workflow_sha: SHA });
+    run = runStepWith('emergency-deploy.yml', env);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toContain('job_workflow_ref is not OWNER/REPO/.github/workflows/FILE@REF');
+    expect(run.outputs).toEqual({});
+  });
+});
+
+describe('release.yml', () => {
+  const CHANGELOG = [
+    '# Changelog',
+    '',
+    '## [1.2.0] - 2026-12-01',
+    '',
+    '### Added',
+    '',
+    '- notify-topic-arn',
+    '',
+    '## [1.1.0] - 2026-11-01',
+    '',
+    '- older',
+    '',
+  ].join('\n');
+  const prepare = (version: string, changelog = CHANGELOG) => {
+    writeFileSync(join(workspace, 'package.json'), JSON.stringify({ name: 'x', version }));
+    writeFileSync(join(workspace, 'CHANGELOG.md'), changelog);
+  };
+  const check = (version: string) =>
+    runStep(
+      'release.yml',
+      'check',
+      'Check the version against package.json, CHANGELOG.md and the existing tags',
+      {
+        VERSION: version,
+        GH_TOKEN: 't',
+      },
+    );
+
+  it('accepts a version package.json and the CHANGELOG carry, not yet tagged, and names its major', () => {
+    prepare('1.2.0');
+    const r = check('1.2.0');
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: '' });
+    expect(r.outputs).toEqual({ major: '1' });
+    expect(ghLog()).toContain('api repos/acme/workers/git/ref/tags/v1.2.0');
+  });
+
+  it('refuses a malformed or 0.x version, another package.json version, no CHANGELOG section, an existing tag', () => {
+    prepare('1.2.0');
+    expect(check('v1.2').stdout).toContain("::error::version must be X.Y.Z (digits), got 'v1.2'.");
+    expect(check('1.2.0; rm -rf /').status).not.toBe(0);
+    prepare('0.3.0', CHANGELOG.replace('1.2.0', '0.3.0'));
+    expect(check('0.3.0').stdout).toContain('::error::version 0.x has no stable major tag');
+    prepare('1.1.9');
+    expect(check('1.2.0').stdout).toContain('::error::package.json says 1.1.9, not 1.2.0');
+    prepare('1.3.0');
+    expect(check('1.3.0').stdout).toContain("::error::CHANGELOG.md has no '## [1.3.0]' section.");
+    prepare('1.2.0');
+    writeFileSync(join(stub, 'tags'), 'v1.2.0\n');
+    const r = check('1.2.0');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('::error::v1.2.0 is already released; tags of a release never move.');
+  });
+
+  it('refuses unless CI passed on this very commit', () => {
+    const ci = (passed: string) => {
+      writeFileSync(join(stub, 'ci-passed'), passed);
+      return runStep('release.yml', 'check', 'Refuse unless CI passed on this commit', {
+        GH_TOKEN: 't',
+        SHA: 'a'.repeat(40),
+      });
+    };
+    const red = ci('0');
+    expect(red.status).toBe(1);
+    expect(red.stdout).toContain(`::error::CI has not passed on ${'a'.repeat(40)}`);
+    expect(ghLog()).toContain(
+      `actions/workflows/ci.yml/runs?head_sha=${'a'.repeat(40)}&status=success&per_page=1`,
+    );
+    expect(ci('1').status).toBe(0);
+  });
+
+  it('creates vX.Y.Z, moves the major tag when it exists (creates it otherwise), publishes the notes', () => {
+    const tagStep = (tags: string) => {
+      writeFileSync(join(stub, 'tags'), tags);
+      writeFileSync(join(stub, 'gh.log'), '');
+      return runStep(
+        'release.yml',
+        'release',
+        'Create the tags (the full version, and the moving major tag)',
+        {
+          GH_TOKEN: 't',
+          VERSION: '1.2.0',
+          MAJOR: '1',
+          SHA: 'b'.repeat(40),
+        },
+      );
+    };
+    expect(tagStep('v1\n').status).toBe(0);
+    expect(ghLog()).toContain(
+      `api --method POST repos/acme/workers/git/refs -f ref=refs/tags/v1.2.0 -f sha=${'b'.repeat(40)}`,
+    );
+    expect(ghLog()).toContain(
+      `api --method PATCH repos/acme/workers/git/refs/tags/v1 -f sha=${'b'.repeat(40)} -F force=true`,
+    );
+    expect(tagStep('').status).toBe(0);
+    expect(ghLog()).toContain(
+      `api --method POST repos/acme/workers/git/refs -f ref=refs/tags/v1 -f sha=${'b'.repeat(40)}`,
+    );
+    expect(ghLog()).not.toContain('PATCH');
+
+    prepare('1.2.0');
+    const r = runStep('release.yml', 'release', "Publish the release with the CHANGELOG's section", {
+      GH_TOKEN: 't',
+      VERSION: '1.2.0',
+      SHA: 'b'.repeat(40),
+    });
+    expect(r.status).toBe(0);
+    expect(ghLog()).toContain('release create v1.2.0 --repo acme/workers --verify-tag --title v1.2.0');
+    const notes = readFileSync(join(temp, 'notes.md'), 'utf8');
+    expect(notes).toContain('- notify-topic-arn');
+    expect(notes).not.toContain('older');
+    expect(notes).toContain(`uses: acme/workers@${'b'.repeat(40)} # v1.2.0`);
+  });
+});
 
 describe('emergency-deploy.yml: the fallback GO/NO-GO gate', () => {
   const ask = (approvers = 'lead-sre, @second') =>

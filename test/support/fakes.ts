@@ -31,6 +31,7 @@ export function fakeRuntime(clock = new FakeClock()): Runtime & { clock: FakeClo
 export class MemoryReporter implements Reporter {
   readonly lines: string[] = [];
   readonly warnings: string[] = [];
+  readonly errors: string[] = [];
   readonly outputs: Partial<Record<OutputName, string>> = {};
   readonly outputWrites: OutputName[] = [];
   info(message: string): void {
@@ -39,6 +40,10 @@ export class MemoryReporter implements Reporter {
   warning(message: string): void {
     this.warnings.push(message);
     this.lines.push(`warning: ${message}`);
+  }
+  error(message: string): void {
+    this.errors.push(message);
+    this.lines.push(`error: ${message}`);
   }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.lines.push(`::group::${name}`);

@@ -10,6 +10,7 @@
 // 3. An instance terminated mid-rollout; image creation and instance refresh refused by AWS;
 //    tagging and the queue refused mid-rollout; a rollback cut short and run again.
 // Cases already proven elsewhere are listed in RELIABILITY.md, not repeated here.
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   GetQueueAttributesCommand,
@@ -88,6 +89,7 @@ import {
   sendShellCommand,
   waitForInvocation,
 } from '../../src/aws/ssm-commands.js';
+import { publishToTopic } from '../../src/aws/sns-publish.js';
 import { getIdentity } from '../../src/aws/sts.js';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { ModeContext } from '../../src/context.js';
@@ -136,6 +138,17 @@ interface Site {
 const apiOf = (ctx: ModeContext) => [ctx.api, ctx.clients] as const;
 
 const SITES: Site[] = [
+  {
+    fn: 'publishToTopic',
+    file: 'src/aws/sns-publish.ts',
+    op: 'sns:Publish',
+    client: 'sns',
+    command: PublishCommand,
+    // https://docs.aws.amazon.com/sns/latest/api/API_Publish.html: the response carries MessageId.
+    ok: { MessageId: '5e3f0c2a-0000-4000-8000-000000000001' },
+    call: (ctx) =>
+      publishToTopic(...apiOf(ctx), 'arn:aws:sns:ap-northeast-1:123456789012:notices', 'subject', 'message'),
+  },
   {
     fn: 'getIdentity',
     file: 'src/aws/sts.ts',

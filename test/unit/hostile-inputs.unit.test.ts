@@ -305,6 +305,31 @@ export const CORPUS: Case[] = [
   { what: 'negative canary minutes', input: Input.CanaryMinutes, raw: { 'canary-minutes': '-5' } },
   { what: 'zero poll seconds', input: Input.PollSeconds, raw: { 'poll-seconds': '0' } },
   { what: 'negative pause', input: Input.PauseSeconds, raw: { 'pause-seconds': '-1' } },
+  {
+    what: 'a session shorter than STS allows',
+    input: Input.CanarySessionSeconds,
+    raw: { 'canary-session-seconds': '899' },
+  },
+  {
+    what: 'a session with a unit',
+    input: Input.RolloutSessionSeconds,
+    raw: { 'rollout-session-seconds': '6h' },
+  },
+  {
+    what: 'a topic name instead of its ARN',
+    input: Input.NotifyTopicArn,
+    raw: { 'notify-topic-arn': 'file-processing-client-notifications' },
+  },
+  {
+    what: 'a topic ARN with a command after it',
+    input: Input.NotifyTopicArn,
+    raw: { 'notify-topic-arn': 'arn:aws:sns:ap-northeast-1:123456789012:notices;id' },
+  },
+  {
+    what: 'a topic in another region',
+    input: Input.NotifyTopicArn,
+    raw: { 'notify-topic-arn': 'arn:aws:sns:us-east-1:123456789012:notices' },
+  },
   { what: 'verify minutes in words', input: Input.VerifyMinutes, raw: { 'verify-minutes': 'ten' } },
   { what: 'a unit suffix', input: Input.SampleSeconds, raw: { 'sample-seconds': '30s' } },
   { what: 'a fraction', input: Input.CanaryMinutes, raw: { 'canary-minutes': '1.5' } },

@@ -34,8 +34,19 @@ function modeOf(s: Statement): Mode | undefined {
 function grantedTo(mode: Mode): Set<string> {
   return new Set(policy.Statement.filter((s) => modeOf(s) === mode).flatMap((s) => list(s.Action)));
 }
+/**
+ * main.ts publishes the client notifications a mode gives as outputs (src/notify.ts): a mode whose
+ * source writes one can therefore send what sendNotifications sends.
+ */
+const notifyOps = source.reachableOps('src/notify.ts', 'sendNotifications');
+const writesNotification = (m: Mode) =>
+  /Output\.Notification(Before|After)\b/.test(readFileSync(`src/modes/${m}.ts`, 'utf8'));
 const reachable = Object.fromEntries(
-  MODES.map((m) => [m, source.reachableOps(`src/modes/${m}.ts`, m)]),
+  MODES.map((m) => {
+    const ops = source.reachableOps(`src/modes/${m}.ts`, m);
+    if (writesNotification(m)) for (const op of notifyOps) ops.add(op);
+    return [m, ops];
+  }),
 ) as Record<Mode, Set<string>>;
 
 /**
@@ -59,7 +70,7 @@ const IMPLIED: Partial<Record<Mode, Record<string, string>>> = {
 
 /** Actions whose IAM definition has resource types: a statement granting them must not be "anything". */
 const RESOURCE_SCOPED =
-  /^(sqs:|s3:|ssm:SendCommand$|ec2:(CreateTags|CreateImage|CreateLaunchTemplateVersion|ModifyLaunchTemplate|RunInstances)$|autoscaling:((Start|Cancel|Rollback)InstanceRefresh|UpdateAutoScalingGroup)$|iam:PassRole$)/;
+  /^(sqs:|s3:|sns:|ssm:SendCommand$|ec2:(CreateTags|CreateImage|CreateLaunchTemplateVersion|ModifyLaunchTemplate|RunInstances)$|autoscaling:((Start|Cancel|Rollback)InstanceRefresh|UpdateAutoScalingGroup)$|iam:PassRole$)/;
 
 describe('what the source can send', () => {
   it('goes only through the AWS gateways: every .send( is an SDK command inside api.call with its own IAM name', () => {
@@ -185,6 +196,19 @@ describe('iam/policy.json', () => {
         });
       }
     }
+  });
+
+  it('publishes the client notifications to one topic, from the modes that write them', () => {
+    expect([...notifyOps]).toEqual(['sns:Publish']);
+    const publish = policy.Statement.filter((s) => list(s.Action).includes('sns:Publish'));
+    expect(publish.length).toBeGreaterThan(0);
+    for (const s of publish) {
+      expect(list(s.Action)).toEqual(['sns:Publish']);
+      expect(list(s.Resource)).toEqual([
+        'arn:aws:sns:ap-northeast-1:123456789012:file-processing-client-notifications',
+      ]);
+    }
+    expect(MODES.filter(writesNotification)).toEqual(expect.arrayContaining(['preflight', 'verify']));
   });
 
   it('sends commands only with AWS-RunShellScript, and only to instances carrying the fleet tag', () => {

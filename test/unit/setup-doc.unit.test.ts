@@ -1,6 +1,7 @@
 // docs/SETUP.md and iam/trust-policy.json describe the workflows; these checks keep them true.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { renderDeploymentLog } from '../../src/summary/deployment-log.js';
 import { renderNotificationAfter } from '../../src/summary/notifications.js';
 import { at, completedRecord } from '../support/sample-record.js';
@@ -109,5 +110,63 @@ describe('iam/trust-policy.json', () => {
       'environment:production',
     ]);
     for (const sub of subs) expect(sub).not.toMatch(/[*?]/);
+  });
+});
+
+describe('adopting the workflows from another repository (docs/SETUP.md)', () => {
+  type Job = { environment?: string | { name: string }; steps: { uses?: string }[] };
+  const REUSABLE = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml'];
+  const load = (f: string) =>
+    parse(readFileSync(join('.github/workflows', f), 'utf8')) as { jobs: Record<string, Job> };
+  const section = doc.slice(doc.indexOf('### Adopting the workflows from another repository'));
+
+  it('shows the caller workflow exactly as docs/examples has it', () => {
+    expect(fenced('yaml', '### Adopting the workflows from another repository')).toBe(
+      readFileSync('docs/examples/emergency-deploy.yml', 'utf8').trimEnd(),
+    );
+    for (const words of [
+      '`job_workflow_ref`',
+      '`job_workflow_sha`',
+      'schedule:',
+      'id-token: write',
+      'issues: write',
+    ])
+      expect({ words, explained: section.includes(words) }).toEqual({ words, explained: true });
+  });
+
+  it('shows iam/trust-policy-caller.json, whose subjects are exactly the AWS jobs’ of the called workflows', () => {
+    const file = readFileSync('iam/trust-policy-caller.json', 'utf8');
+    expect(fenced('json', 'iam/trust-policy-caller.json')).toBe(file.trimEnd());
+    const policy = JSON.parse(file) as {
+      Statement: { Condition: { StringEquals: Record<string, string | string[]> } }[];
+    };
+    const c = policy.Statement[0].Condition.StringEquals;
+    expect(c['token.actions.githubusercontent.com:aud']).toBe('sts.amazonaws.com');
+    // The caller's repository as the subject's repo; the called workflow as its job_workflow_ref
+    // (the subject GitHub builds when the caller's repository includes job_workflow_ref:
+    // https://docs.github.com/en/actions/reference/security/oidc).
+    const called = /uses: ([\w.-]+\/[\w.-]+)\/\.github\/workflows\/emergency-deploy\.yml@(\S+)/.exec(
+      readFileSync('docs/examples/emergency-deploy.yml', 'utf8'),
+    )!;
+    const expected = new Set<string>();
+    for (const f of REUSABLE)
+      for (const job of Object.values(load(f).jobs)) {
+        if (!job.steps.some((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'))) continue;
+        const env = typeof job.environment === 'string' ? job.environment : job.environment?.name;
+        const context = env ? `environment:${env}` : 'ref:refs/heads/main';
+        expected.add(
+          `repo:acme/file-processor-ops:${context}:job_workflow_ref:${called[1]}/.github/workflows/${f}@refs/tags/${called[2]}`,
+        );
+      }
+    expect(new Set(c['token.actions.githubusercontent.com:sub'])).toEqual(expected);
+    for (const sub of c['token.actions.githubusercontent.com:sub']) expect(sub).not.toMatch(/[*?]/);
+  });
+
+  it('gives the role’s MaxSessionDuration as JSON and as the CLI command, matching iam/role.json', () => {
+    const role = JSON.parse(readFileSync('iam/role.json', 'utf8')) as { MaxSessionDuration: number };
+    expect(doc).toContain(`"MaxSessionDuration": ${role.MaxSessionDuration}`);
+    expect(doc).toContain(
+      `aws iam update-role --role-name emergency-worker-deploy --max-session-duration ${role.MaxSessionDuration}`,
+    );
   });
 });

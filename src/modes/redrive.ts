@@ -24,6 +24,7 @@ import {
   type Review,
 } from '../logic/redrive.js';
 import { markPhase, type RedriveEntry } from '../record.js';
+import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRedriveSummary } from '../summary/redrive.js';
 import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
@@ -141,10 +142,12 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
       dryRun: inputs.dryRun,
     });
     publishRecord(ctx, record);
+    // The last mode that ran writes the after notification: now with what the DLQ review found.
+    const after = renderNotificationAfter(record, runtime.clock.now());
     return {
       verdict,
       record,
-      summary: renderRedriveSummary({
+      summary: `${renderRedriveSummary({
         deploymentId: record.deploymentId,
         verdict,
         reason,
@@ -154,8 +157,9 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
         review,
         progress,
         notes,
-      }),
+      })}\n\n${notificationsSection({ after })}`,
       outputs: {
+        [Output.NotificationAfter]: after,
         [Output.DlqDepth]: entry.after?.dlq !== undefined ? String(entry.after.dlq) : String(dlq.visible),
         [Output.QueueDepth]:
           entry.after?.queue !== undefined ? String(entry.after.queue) : String(queue.visible),

@@ -441,6 +441,9 @@ describe('mode redrive', () => {
     expect(runtime.clock.sleeps[0]).toBe(REVIEW_VISIBILITY_SECONDS * 1000);
     expect(out.record.redrive).toMatchObject({ status: 'COMPLETED', moved: 3, toMove: 3, verdict: 'pass' });
     expect(out.record.redrive?.after).toMatchObject({ dlq: 0, dlqRose: false });
+    // redrive ran last: it writes the after notification.
+    expect(out.outputs?.['notification-after']).toContain('Dear customer');
+    expect(out.summary).toContain('**After the work**');
     expect(out.summary).toContain('Progress (3 reads)');
     expect(sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
   });

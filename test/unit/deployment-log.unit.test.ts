@@ -181,11 +181,7 @@ describe('the deployment log has no blanks (issue 16)', () => {
     const m = /<pre>(Deployment Log[\s\S]*?)<\/pre>/.exec(md);
     expect(m).not.toBeNull();
     // The block is escaped for the summary; the entities it uses are turned back to read it.
-    return m![1]
-      .replace(/&#91;/g, '[')
-      .replace(/&#93;/g, ']')
-      .replace(/&#95;/g, '_')
-      .replace(/&#42;/g, '*');
+    return m![1].replace(/&#91;/g, '[').replace(/&#93;/g, ']').replace(/&#95;/g, '_').replace(/&#42;/g, '*');
   }
   const value = (text: string, label: string) =>
     text

@@ -170,6 +170,16 @@ function instancesDeployedText(record: DeploymentRecord): string {
   return `${c.installed} (${parts.join('; ')})`;
 }
 
+/**
+ * When the sign-off was given. GitHub's review history for a run (EnvironmentApprovals) carries no
+ * time, so the log states the start of the job the gate held back: the approval came just before.
+ */
+function approvalTimeText(record: DeploymentRecord): string {
+  const gated = phases(record).find((p) => p.mode === 'rollout' && !p.dryRun);
+  const at = parseTime(gated?.startedAt);
+  return at ? `just before ${jstAndUtc(at)} (when the gated rollout started)` : 'no gated phase ran';
+}
+
 /** YES or NO, and why, always. */
 function rollbackText(record: DeploymentRecord): string {
   const rb = rollbackFacts(record);
@@ -319,6 +329,7 @@ export function deploymentLogBlock(record: DeploymentRecord, options: Deployment
     `${pad('Duration')}${start && end ? formatDuration(end.getTime() - start.getTime()) : 'not recorded'}`,
     `${pad('Deployer')}${g.actor ? `@${g.actor}` : 'not recorded'}`,
     `${pad('Approver')}${approverText(options.approvals)}`,
+    `${pad('Approval Time')}${approvalTimeText(record)}`,
     `${pad('Commit')}${g.sha ? `${g.sha}${g.ref ? ` (${g.ref})` : ''}` : 'not recorded'}`,
     `${pad('Instances Deployed')}${instancesDeployedText(record)}`,
     `${pad('Rollback Required')}${rollbackText(record)}`,
@@ -417,6 +428,7 @@ export function renderDeploymentLog(record: DeploymentRecord, options: Deploymen
         ['Duration', start && end ? formatDuration(end.getTime() - start.getTime()) : undefined],
         ['Deployer', g.actor ? `@${g.actor}` : undefined],
         ['Approver', approverText(options.approvals)],
+        ['Approval time', approvalTimeText(record)],
         ['Commit', g.sha ? `${g.sha}${g.ref ? ` (${g.ref})` : ''}` : undefined],
         [
           'Workflow run',

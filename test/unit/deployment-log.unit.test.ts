@@ -202,6 +202,7 @@ describe('the deployment log has no blanks (issue 16)', () => {
       'Duration',
       'Deployer',
       'Approver',
+      'Approval Time',
       'Commit',
       'Instances Deployed',
       'Rollback Required',

@@ -180,7 +180,17 @@ export function redriveRefusal(record: DeploymentRecord | undefined): string | u
   if (!record) return 'there is no record: nothing shows that verify passed for this deployment';
   const state = outcome(record);
   if (state === 'rolled-back') return `deployment ${record.deploymentId} was rolled back`;
-  if (state === 'completed') return undefined;
+  if (state === 'completed') {
+    // A dry-run deployment installed nothing: its verify passing says nothing about the fix.
+    const installed = phases(record).some(
+      (p) =>
+        !p.dryRun &&
+        ((p.mode === 'rollout' && p.verdict === 'pass') || (p.mode === 'canary' && p.verdict === 'go')),
+    );
+    return installed
+      ? undefined
+      : `the record of ${record.deploymentId} shows no fix installed (only dry runs)`;
+  }
   const verify = [...phases(record)].reverse().find((p) => p.mode === 'verify');
   if (!verify) return `the record of ${record.deploymentId} has no verify phase`;
   return `verify of ${record.deploymentId} did not pass (${verify.verdict ?? 'not finished'})`;

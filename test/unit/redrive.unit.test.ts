@@ -324,6 +324,10 @@ describe('the redrive preconditions', () => {
     noVerify.phases = noVerify.phases.filter((p) => p.mode !== 'verify');
     expect(redriveRefusal(noVerify)).toMatch(/no verify phase/);
     expect(redriveRefusal(verifiedRecord())).toBeUndefined();
+    // A dry-run deployment whose verify passed installed nothing.
+    const dry = verifiedRecord();
+    for (const p of dry.phases) p.dryRun = true;
+    expect(redriveRefusal(dry)).toMatch(/no fix installed \(only dry runs\)/);
   });
 
   it('reads the RedriveAllowPolicy: absent or allowAll allow, denyAll and byQueue without the queue refuse', () => {

@@ -17,6 +17,7 @@ import {
   timeSpan,
   type InstanceCounts,
 } from '../logic/record-facts.js';
+import { sampledRate } from '../logic/processing-rate.js';
 import { formatDurationJa, formatDuration, formatEn, formatJa } from './time.js';
 
 export interface NotificationOptions {
@@ -257,6 +258,10 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     done === 'completed'
       ? 'Subject: [Completed] Fix applied to the file processing system'
       : 'Subject: [Status report] Fix for the file processing system';
+  // CloudWatch's rate, else the deletions verify's samples show (a lower bound).
+  const rate =
+    num(after?.metrics.filesPerHour) ??
+    (after && after.checkpoint !== 'before' ? sampledRate(record, after.checkpoint) : undefined);
   const afterLabelJa = after ? CHECKPOINT_JA[after.checkpoint] : '未計測';
   const afterLabelEn = after ? CHECKPOINT_EN[after.checkpoint] : 'not yet measured';
   const arrowJa = (a: number | undefined, b: number | undefined) => `${countJa(a)} → ${countJa(b)}`;
@@ -279,9 +284,7 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     `■ 処理状況（作業前 → ${afterLabelJa}）`,
     `  処理待ちのファイル: ${arrowJa(num(before?.visible), num(after?.metrics.visible))}`,
     `  処理できず保留中のファイル: ${arrowJa(num(before?.dlqVisible), num(after?.metrics.dlqVisible))}`,
-    ...(num(after?.metrics.filesPerHour) !== undefined
-      ? [`  処理速度: 1時間あたり ${countJa(Math.round(num(after?.metrics.filesPerHour) ?? 0))}`]
-      : []),
+    ...(rate !== undefined ? [`  処理速度: 1時間あたり ${countJa(Math.round(rate))}`] : []),
     `■ 切り戻し（ロールバック）: ${rb.required ? 'あり' : 'なし'}`,
     '',
     done === 'completed'
@@ -305,9 +308,7 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     `- Processing (before → ${afterLabelEn})`,
     `  Files waiting to be processed: ${arrowEn(num(before?.visible), num(after?.metrics.visible))}`,
     `  Files held after failed processing: ${arrowEn(num(before?.dlqVisible), num(after?.metrics.dlqVisible))}`,
-    ...(num(after?.metrics.filesPerHour) !== undefined
-      ? [`  Processing rate: ${countEn(Math.round(num(after?.metrics.filesPerHour) ?? 0))} per hour`]
-      : []),
+    ...(rate !== undefined ? [`  Processing rate: ${countEn(Math.round(rate))} per hour`] : []),
     `- Rollback: ${rb.required ? 'yes' : 'no'}`,
     '',
     done === 'completed'

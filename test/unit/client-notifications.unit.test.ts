@@ -153,6 +153,22 @@ describe('the notification after the work', () => {
     expect(renderNotificationAfter(completedRecord(), new Date(at(31)))).toContain('working normally');
   });
 
+  it('states the processing rate from the queue samples when CloudWatch had none', () => {
+    const record = completedRecord();
+    delete record.metrics['10m']!.filesPerHour;
+    (record.extra.verify as Record<string, Record<string, unknown>>)['10m'].samples = {
+      t: [0, 600],
+      v: [3000, 2000],
+      f: [0, 0],
+      d: [0, 0],
+      l: [67, 67],
+      r: [5, 5],
+    };
+    const text = renderNotificationAfter(record, new Date(at(31)));
+    expect(text).toContain('処理速度: 1時間あたり 6,000 件');
+    expect(text).toContain('Processing rate: 6,000 files per hour');
+  });
+
   it('says the work continues when a phase failed and no rollback ran yet', () => {
     const record = completedRecord();
     record.phases[record.phases.length - 1].verdict = 'fail';

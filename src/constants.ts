@@ -1,7 +1,7 @@
 // Names fixed by the contract (../shared/CONTRACT.md) and the extensions documented in README.md.
 // action.yml declares the same names; test/unit/action-yml.unit.test.ts keeps them in step.
 
-export const MODES = ['preflight', 'canary', 'rollout', 'verify', 'rollback'] as const;
+export const MODES = ['preflight', 'canary', 'rollout', 'verify', 'rollback', 'redrive'] as const;
 export type Mode = (typeof MODES)[number];
 
 export const Input = {
@@ -58,6 +58,9 @@ export const Input = {
   RecordFile: 'record-file',
   DeploymentId: 'deployment-id',
   DryRun: 'dry-run',
+  RedriveSample: 'redrive-sample',
+  RedriveRate: 'redrive-rate',
+  RedriveForce: 'redrive-force',
 } as const;
 export type InputName = (typeof Input)[keyof typeof Input];
 
@@ -95,6 +98,10 @@ export const MAX_VISIBILITY_TIMEOUT = 43_200;
 export const MAX_RECORD_BYTES = 1_000_000;
 // SendCommand accepts at most 50 instance ids.
 export const SSM_MAX_TARGETS = 50;
+// StartMessageMoveTask: MaxNumberOfMessagesPerSecond is at most 500 (API_StartMessageMoveTask).
+export const MAX_REDRIVE_RATE = 500;
+// The review reads at most this many DLQ messages (ReceiveMessage returns 10 at a time).
+export const MAX_REDRIVE_SAMPLE = 1000;
 
 // Tags written on an instance before its file is replaced, so rollback can find what a deployment
 // touched even when the job that touched it died before writing its record.

@@ -6,6 +6,8 @@ import {
   DEFAULT_HEALTH_PATTERNS,
   Input,
   MAX_RECORD_BYTES,
+  MAX_REDRIVE_RATE,
+  MAX_REDRIVE_SAMPLE,
   MAX_VISIBILITY_TIMEOUT,
   MODES,
   type InputName,
@@ -90,6 +92,12 @@ export interface Inputs {
   record?: DeploymentRecord;
   deploymentId?: string;
   dryRun: boolean;
+  /** DLQ messages the redrive review reads (never deletes). */
+  redriveSample: number;
+  /** MaxNumberOfMessagesPerSecond of the message move task. */
+  redriveRate: number;
+  /** Redrive although the record does not show verify passing for this deployment. */
+  redriveForce: boolean;
 }
 
 /** Reads one raw input; the runner passes every input as a string ('' when unset). */
@@ -497,11 +505,27 @@ export function parseInputs(
   if (record && record.region !== regionRaw) {
     throw new InputError(recordInput, `was made in region ${show(record.region)}, not ${regionRaw}`);
   }
-  // preflight and verify read the queue first thing: without one they would fail after an AWS call.
-  if ((mode === 'preflight' || mode === 'verify') && !queueName && !queueUrl && !record?.queue?.url) {
+  // preflight, verify and redrive read the queue first thing: without one they would fail after an
+  // AWS call.
+  if (
+    (mode === 'preflight' || mode === 'verify' || mode === 'redrive') &&
+    !queueName &&
+    !queueUrl &&
+    !record?.queue?.url
+  ) {
     throw new InputError(
       Input.QueueName,
       `or '${Input.QueueUrl}' is required for ${mode} (or a record that names the queue)`,
+    );
+  }
+
+  const dlqName = optional(Input.DlqName, get(Input.DlqName), QUEUE_NAME, 'an SQS queue name');
+  // A redrive moves the DLQ's messages: a dlq-name that is not the DLQ the record found for this
+  // queue would move another queue's messages, so it is refused before anything is read.
+  if (mode === 'redrive' && dlqName && record?.queue?.dlqName && record.queue.dlqName !== dlqName) {
+    throw new InputError(
+      Input.DlqName,
+      `names ${show(dlqName)}, but the dead-letter queue of ${show(record.queue.name ?? '')} in the record is ${show(record.queue.dlqName)}`,
     );
   }
 
@@ -547,7 +571,7 @@ export function parseInputs(
     region: regionRaw,
     queueName,
     queueUrl,
-    dlqName: optional(Input.DlqName, get(Input.DlqName), QUEUE_NAME, 'an SQS queue name'),
+    dlqName,
     bucket: optional(Input.Bucket, get(Input.Bucket), BUCKET, 'an S3 bucket name'),
     instanceFilters: parseFilters(Input.InstanceFilters, read(Input.InstanceFilters)),
     ssmCheck: parseBoolean(Input.SsmCheck, get(Input.SsmCheck), true),
@@ -634,5 +658,8 @@ export function parseInputs(
     record,
     deploymentId,
     dryRun: parseBoolean(Input.DryRun, get(Input.DryRun), false),
+    redriveSample: parseWhole(Input.RedriveSample, get(Input.RedriveSample), 100, 1, MAX_REDRIVE_SAMPLE),
+    redriveRate: parseWhole(Input.RedriveRate, get(Input.RedriveRate), 50, 1, MAX_REDRIVE_RATE),
+    redriveForce: parseBoolean(Input.RedriveForce, get(Input.RedriveForce), false),
   };
 }

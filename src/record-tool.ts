@@ -3,8 +3,12 @@
 // the same, tested renderers as the modes (no second build, no npm install in an emergency).
 //
 //   report --record FILE --out DIR [--approvals FILE] [--summary]
-//     writes DIR/deployment-record.json, DIR/deployment-log.md, DIR/notification-before.txt and
-//     DIR/notification-after.txt; with --summary also appends the log to the job summary.
+//     writes DIR/deployment-record.json, DIR/deployment-log.md, DIR/incident-report.md,
+//     DIR/notification-before.txt and DIR/notification-after.txt; with --summary also appends the
+//     log to the job summary. writeReport() is the same, for the rehearsal.
+//   incident-report --record FILE --out FILE [--approvals FILE]
+//     writes the incident report (timeline, approvals, metrics, issues, DLQ review and redrive,
+//     rollback, leftovers) as Markdown.
 //   plan-checkpoint --records DIR [--now ISO] [--out FILE]
 //     finds every deployment-record.json under DIR, decides which later checkpoint (1h, 24h) is due
 //     and sets the step outputs checkpoint, deployment-id, sha and reason; when one is due, writes
@@ -25,6 +29,7 @@ import { decideGate, parseApprovers, parseComments } from './logic/gate.js';
 import { parseTime, phases, timeSpan } from './logic/record-facts.js';
 import { DEPLOYMENT_ID_PATTERN, parseRecord, type DeploymentRecord } from './record.js';
 import { renderDeploymentLog, type Approval } from './summary/deployment-log.js';
+import { renderIncidentReport } from './summary/incident-report.js';
 import { escapeHtml } from './summary/markdown.js';
 import {
   notificationsSection,
@@ -35,6 +40,7 @@ import {
 export const RECORD_TOOL_COMMAND = 'record-tool';
 export const RECORD_FILE = 'deployment-record.json';
 export const LOG_FILE = 'deployment-log.md';
+export const INCIDENT_FILE = 'incident-report.md';
 
 export interface ToolIo {
   env: NodeJS.ProcessEnv;
@@ -106,33 +112,69 @@ export function parseApprovals(json: unknown): Approval[] {
   });
 }
 
+async function readApprovals(file: string | undefined, io: ToolIo): Promise<Approval[] | undefined> {
+  if (!file) return undefined;
+  try {
+    return parseApprovals(JSON.parse(await readFile(file, 'utf8')));
+  } catch (e) {
+    io.log(`approvals not read (${errorMessage(e)}): the log says where to find them`);
+    return undefined;
+  }
+}
+
+export interface WrittenReport {
+  log: string;
+  incident: string;
+  before: string;
+  after: string;
+}
+
+/**
+ * The report step's files from one record: the record, the deployment log, the incident report and
+ * both notifications (the after one from the last mode that ran, as the record says). Used by
+ * `record-tool report`, the workflows' report jobs and the end of the rehearsal.
+ */
+export async function writeReport(
+  record: DeploymentRecord,
+  raw: string,
+  out: string,
+  opts: { approvals?: Approval[]; now: Date },
+): Promise<WrittenReport> {
+  await mkdir(out, { recursive: true });
+  const { start, end } = timeSpan(record);
+  const log = renderDeploymentLog(record, { approvals: opts.approvals });
+  const incident = renderIncidentReport(record, { approvals: opts.approvals });
+  const before = renderNotificationBefore(record, start ?? opts.now);
+  const after = renderNotificationAfter(record, end ?? opts.now);
+  await writeFile(join(out, RECORD_FILE), `${raw}\n`, 'utf8');
+  await writeFile(join(out, LOG_FILE), `${log}\n`, 'utf8');
+  await writeFile(join(out, INCIDENT_FILE), `${incident}\n`, 'utf8');
+  await writeFile(join(out, 'notification-before.txt'), `${before}\n`, 'utf8');
+  await writeFile(join(out, 'notification-after.txt'), `${after}\n`, 'utf8');
+  return { log, incident, before, after };
+}
+
 async function report(args: string[], io: ToolIo): Promise<void> {
   const opts = options(args, ['record', 'out', 'approvals'], ['summary']);
   const raw = (await readFile(required(opts, 'record'), 'utf8')).trim();
   const record = parseRecord(raw);
-  let approvals: Approval[] | undefined;
-  const approvalsFile = opts.get('approvals');
-  if (approvalsFile) {
-    try {
-      approvals = parseApprovals(JSON.parse(await readFile(approvalsFile, 'utf8')));
-    } catch (e) {
-      io.log(`approvals not read (${errorMessage(e)}): the log says where to find them`);
-    }
-  }
+  const approvals = await readApprovals(opts.get('approvals'), io);
   const out = required(opts, 'out');
-  await mkdir(out, { recursive: true });
-  const { start, end } = timeSpan(record);
-  const log = renderDeploymentLog(record, { approvals });
-  const before = renderNotificationBefore(record, start ?? io.now());
-  const after = renderNotificationAfter(record, end ?? io.now());
-  await writeFile(join(out, RECORD_FILE), `${raw}\n`, 'utf8');
-  await writeFile(join(out, LOG_FILE), `${log}\n`, 'utf8');
-  await writeFile(join(out, 'notification-before.txt'), `${before}\n`, 'utf8');
-  await writeFile(join(out, 'notification-after.txt'), `${after}\n`, 'utf8');
+  const { log, before, after } = await writeReport(record, raw, out, { approvals, now: io.now() });
   if (opts.has('summary')) await appendSummary(io, `${log}\n\n${notificationsSection({ before, after })}`);
   io.log(
-    `deployment ${record.deploymentId}: wrote ${RECORD_FILE}, ${LOG_FILE} and the notifications to ${out}`,
+    `deployment ${record.deploymentId}: wrote ${RECORD_FILE}, ${LOG_FILE}, ${INCIDENT_FILE} and the notifications to ${out}`,
   );
+}
+
+async function incidentReportCommand(args: string[], io: ToolIo): Promise<void> {
+  const opts = options(args, ['record', 'out', 'approvals']);
+  const record = parseRecord((await readFile(required(opts, 'record'), 'utf8')).trim());
+  const approvals = await readApprovals(opts.get('approvals'), io);
+  const out = required(opts, 'out');
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${renderIncidentReport(record, { approvals })}\n`, 'utf8');
+  io.log(`deployment ${record.deploymentId}: wrote the incident report to ${out}`);
 }
 
 /** Every deployment-record.json under `dir`, a few levels deep (one folder per downloaded artifact). */
@@ -290,12 +332,13 @@ export async function runRecordTool(args: string[], io: ToolIo = defaultIo): Pro
   const [command, ...rest] = args;
   try {
     if (command === 'report') await report(rest, io);
+    else if (command === 'incident-report') await incidentReportCommand(rest, io);
     else if (command === 'plan-checkpoint') await planCheckpointCommand(rest, io);
     else if (command === 'pick-latest') await pickLatestCommand(rest, io);
     else if (command === 'gate') await gateCommand(rest, io);
     else
       throw new UsageError(
-        `unknown command ${JSON.stringify(command ?? '')}: use report, plan-checkpoint, pick-latest or gate`,
+        `unknown command ${JSON.stringify(command ?? '')}: use report, incident-report, plan-checkpoint, pick-latest or gate`,
       );
     return 0;
   } catch (e) {

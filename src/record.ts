@@ -112,6 +112,47 @@ export interface RefreshChange {
   desired?: 'launch-template' | 'mixed-instances-policy' | 'none';
 }
 
+/**
+ * The DLQ review and redrive (mode redrive), kept small: counts, not messages. verify's 24-hour
+ * "DLQ reviewed and cleared" criterion reads reviewedAt, sampled, moved and status.
+ */
+export interface RedriveEntry {
+  /** When the review read the DLQ (ISO). */
+  reviewedAt: string;
+  /** Messages read (never deleted). */
+  sampled: number;
+  /** DLQ visible messages when the review started. */
+  dlqDepth?: number;
+  s3Events?: number;
+  /** Object events seen more than once (same bucket, key and sequencer). */
+  duplicates?: number;
+  testEvents?: number;
+  notS3?: number;
+  oldestSentAt?: string;
+  newestSentAt?: string;
+  /** When the fleet ran the fix, as the record says; undefined when it does not. */
+  fixAt?: string;
+  sentBeforeFix?: number;
+  sentAfterFix?: number;
+  dryRun?: boolean;
+  /** Why the redrive did not run, when it was refused. */
+  refused?: string;
+  forced?: boolean;
+  /** The move task, when one was started or found running. */
+  taskHandle?: string;
+  /** Move task status: RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED (or NOT-STARTED). */
+  status?: string;
+  moved?: number;
+  toMove?: number;
+  rate?: number;
+  startedAt?: string;
+  endedAt?: string;
+  failureReason?: string;
+  /** The watch after the move: depths at its end, and whether the DLQ grew during it. */
+  after?: { at: string; queue?: number; dlq?: number; dlqRose?: boolean };
+  verdict?: 'pass' | 'fail';
+}
+
 export interface DeploymentRecord {
   kind: typeof RECORD_KIND;
   version: typeof RECORD_VERSION;
@@ -146,6 +187,8 @@ export interface DeploymentRecord {
   };
   phases: PhaseEntry[];
   warnings: string[];
+  /** The DLQ review and redrive (mode redrive). */
+  redrive?: RedriveEntry;
   /** Mode-specific results too large for the log but small enough to carry (verify samples etc.). */
   extra: Record<string, unknown>;
 }

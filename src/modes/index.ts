@@ -3,6 +3,7 @@ import type { Mode } from '../constants.js';
 import type { ModeRunner } from '../context.js';
 import { canary } from './canary.js';
 import { preflight } from './preflight.js';
+import { redrive } from './redrive.js';
 import { rollback } from './rollback.js';
 import { rollout } from './rollout.js';
 import { verify } from './verify.js';
@@ -10,6 +11,7 @@ import { verify } from './verify.js';
 export const RUNNERS: Partial<Record<Mode, ModeRunner>> = {
   canary,
   preflight,
+  redrive,
   rollback,
   rollout,
   verify,

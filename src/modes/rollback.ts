@@ -41,6 +41,7 @@ import {
   type InstanceEntry,
 } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
+import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
 import { sourceQueueUrl } from './queues.js';
 
@@ -271,10 +272,12 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   fitRecord(record);
   publishRecord(ctx, record);
 
+  // Rollback ran last, so it writes the after notification: verify's said "Rollback: no".
+  const after = renderNotificationAfter(record, runtime.clock.now());
   return {
     verdict,
     record,
-    summary: renderRollbackSummary({
+    summary: `${renderRollbackSummary({
       deploymentId,
       dryRun: inputs.dryRun,
       verdict,
@@ -288,8 +291,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
       notes: plan.notes,
       problems,
       warnings: record.warnings.slice(earlierWarnings).filter((w) => !plan.notes.includes(w)),
-    }),
-    outputs: { [Output.DeploymentId]: deploymentId },
+    })}\n\n${notificationsSection({ after })}`,
+    outputs: { [Output.DeploymentId]: deploymentId, [Output.NotificationAfter]: after },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
   };
 }

@@ -11,11 +11,13 @@ import {
   latestAfter,
   num,
   outcome,
+  phases,
   rollbackFacts,
   snapshot,
   timeSpan,
   type InstanceCounts,
 } from '../logic/record-facts.js';
+import { sampledRate } from '../logic/processing-rate.js';
 import { formatDurationJa, formatDuration, formatEn, formatJa } from './time.js';
 
 export interface NotificationOptions {
@@ -133,16 +135,66 @@ export function renderNotificationBefore(
   return [...dryRunBanner(record), ...ja, '', RULE, '', ...en].join('\n');
 }
 
+/**
+ * The DLQ figures a completed deployment must state: how much it grew from the baseline to the
+ * latest checkpoint, and what the redrive (when one ran) did with it. undefined: it did not grow.
+ */
+export interface DlqGrowth {
+  before: number;
+  after: number;
+  /** Messages the redrive moved back, when a move task completed. */
+  redriven?: number;
+}
+
+export function dlqGrowth(record: DeploymentRecord): DlqGrowth | undefined {
+  const before = num(snapshot(record, 'before')?.dlqVisible);
+  const after = num(latestAfter(record)?.metrics.dlqVisible);
+  if (before === undefined || after === undefined || after <= before) return undefined;
+  const r = record.redrive;
+  const redriven = r && r.status === 'COMPLETED' ? num(r.moved) : undefined;
+  return { before, after, redriven };
+}
+
+/** Which step found the problem, in the client's words. */
+function failedStepJa(phase: string | undefined): string {
+  if (phase === 'canary') return '最初の 1 台での動作確認';
+  if (phase === 'rollout') return '残りのサーバーへの適用';
+  if (phase === 'verify') return '適用後の処理状況の確認';
+  return '修正版の適用後の確認';
+}
+function failedStepEn(phase: string | undefined): string {
+  if (phase === 'canary') return 'the check on the first server';
+  if (phase === 'rollout') return 'applying the fix to the remaining servers';
+  if (phase === 'verify') return 'the check of processing after the fix';
+  return 'the checks after the fix';
+}
+const FAILED_VERDICTS = new Set(['fail', 'no-go']);
+function failedPhase(record: DeploymentRecord): string | undefined {
+  return [...phases(record)]
+    .reverse()
+    .find((p) => p.mode !== 'rollback' && p.verdict !== undefined && FAILED_VERDICTS.has(p.verdict))?.mode;
+}
+
 function resultJa(record: DeploymentRecord, counts: InstanceCounts): string[] {
   const rb = rollbackFacts(record);
+  const grew = dlqGrowth(record);
   switch (outcome(record)) {
     case 'completed':
+      if (grew) {
+        return [
+          `  修正版をファイル処理サーバー ${counts.installed} 台に適用し、新しいファイルが処理されていることを確認いたしました。`,
+          `  ただし、処理できず保留中のファイルが ${grew.before.toLocaleString('en-US')} 件から ${grew.after.toLocaleString('en-US')} 件に増えています。`,
+          grew.redriven !== undefined
+            ? `  これらのファイル ${grew.redriven.toLocaleString('en-US')} 件は、内容を確認のうえ再処理に回しました。`
+            : '  これらのファイルは内容を確認のうえ、再処理いたします（完了後にご報告いたします）。',
+        ];
+      }
       return [
         `  修正版をファイル処理サーバー ${counts.installed} 台に適用し、正常に稼働していることを確認いたしました。`,
       ];
     case 'rolled-back':
       return [
-        '  修正版の適用後の確認で問題が見つかったため、作業を中止し、サーバーを作業前の状態に戻しました。',
+        `  ${failedStepJa(failedPhase(record))}で問題が見つかったため、作業を中止し、サーバーを作業前の状態に戻しました。`,
         `  作業前の状態に戻したサーバー: ${rb.restored} 台${rb.failed > 0 ? `（戻せなかったサーバー: ${rb.failed} 台、対応中です）` : ''}`,
       ];
     case 'failed':
@@ -156,14 +208,25 @@ function resultJa(record: DeploymentRecord, counts: InstanceCounts): string[] {
 
 function resultEn(record: DeploymentRecord, counts: InstanceCounts): string[] {
   const rb = rollbackFacts(record);
+  const grew = dlqGrowth(record);
   switch (outcome(record)) {
     case 'completed':
+      if (grew) {
+        // Not "working normally": files kept failing into the DLQ during the deployment.
+        return [
+          `  The fix is running on ${counts.installed} file-processing servers, and new files are being processed.`,
+          `  However, the files held after failed processing grew from ${grew.before.toLocaleString('en-US')} to ${grew.after.toLocaleString('en-US')}.`,
+          grew.redriven !== undefined
+            ? `  We reviewed them and sent ${grew.redriven.toLocaleString('en-US')} back for processing.`
+            : '  We will review them and send them back for processing, and report when that is done.',
+        ];
+      }
       return [
         `  The fix is running on ${counts.installed} file-processing servers, and they are working normally.`,
       ];
     case 'rolled-back':
       return [
-        '  A problem was found while checking the fix, so we stopped and returned the servers to their previous state.',
+        `  A problem was found in ${failedStepEn(failedPhase(record))}, so we stopped and returned the servers to their previous state.`,
         `  Servers returned to their previous state: ${rb.restored}${rb.failed > 0 ? ` (${rb.failed} could not be yet; we are working on them)` : ''}`,
       ];
     case 'failed':
@@ -195,6 +258,10 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     done === 'completed'
       ? 'Subject: [Completed] Fix applied to the file processing system'
       : 'Subject: [Status report] Fix for the file processing system';
+  // CloudWatch's rate, else the deletions verify's samples show (a lower bound).
+  const rate =
+    num(after?.metrics.filesPerHour) ??
+    (after && after.checkpoint !== 'before' ? sampledRate(record, after.checkpoint) : undefined);
   const afterLabelJa = after ? CHECKPOINT_JA[after.checkpoint] : '未計測';
   const afterLabelEn = after ? CHECKPOINT_EN[after.checkpoint] : 'not yet measured';
   const arrowJa = (a: number | undefined, b: number | undefined) => `${countJa(a)} → ${countJa(b)}`;
@@ -217,9 +284,7 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     `■ 処理状況（作業前 → ${afterLabelJa}）`,
     `  処理待ちのファイル: ${arrowJa(num(before?.visible), num(after?.metrics.visible))}`,
     `  処理できず保留中のファイル: ${arrowJa(num(before?.dlqVisible), num(after?.metrics.dlqVisible))}`,
-    ...(num(after?.metrics.filesPerHour) !== undefined
-      ? [`  処理速度: 1時間あたり ${countJa(Math.round(num(after?.metrics.filesPerHour) ?? 0))}`]
-      : []),
+    ...(rate !== undefined ? [`  処理速度: 1時間あたり ${countJa(Math.round(rate))}`] : []),
     `■ 切り戻し（ロールバック）: ${rb.required ? 'あり' : 'なし'}`,
     '',
     done === 'completed'
@@ -243,9 +308,7 @@ export function renderNotificationAfter(record: DeploymentRecord, now: Date): st
     `- Processing (before → ${afterLabelEn})`,
     `  Files waiting to be processed: ${arrowEn(num(before?.visible), num(after?.metrics.visible))}`,
     `  Files held after failed processing: ${arrowEn(num(before?.dlqVisible), num(after?.metrics.dlqVisible))}`,
-    ...(num(after?.metrics.filesPerHour) !== undefined
-      ? [`  Processing rate: ${countEn(Math.round(num(after?.metrics.filesPerHour) ?? 0))} per hour`]
-      : []),
+    ...(rate !== undefined ? [`  Processing rate: ${countEn(Math.round(rate))} per hour`] : []),
     `- Rollback: ${rb.required ? 'yes' : 'no'}`,
     '',
     done === 'completed'

@@ -2,7 +2,7 @@
 import type { PreflightFindings } from '../modes/preflight.js';
 import { describePath } from '../logic/notifications.js';
 import type { DeploymentRecord } from '../record.js';
-import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
+import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
 export function renderPreflightSummary(
   record: DeploymentRecord,
@@ -88,17 +88,21 @@ export function renderPreflightSummary(
     }
   }
   out.push(heading(3, `Fleet: ${f.fleet.length} running instance(s)`));
+  // Folded under its count (the heading): the problems stay at the top.
   out.push(
-    cappedTable(
-      ['Instance', 'Name', 'Private IP', 'Zone', 'Launched', 'SSM agent'],
-      f.fleet.map((i) => [
-        i.id,
-        i.name,
-        i.privateIp,
-        i.zone,
-        i.launchTime,
-        f.agents ? (f.agents.get(i.id) ?? 'not registered') : 'not checked',
-      ]),
+    details(
+      `${f.fleet.length} instance(s)`,
+      cappedTable(
+        ['Instance', 'Name', 'Private IP', 'Zone', 'Launched', 'SSM agent'],
+        f.fleet.map((i) => [
+          i.id,
+          i.name,
+          i.privateIp,
+          i.zone,
+          i.launchTime,
+          f.agents ? (f.agents.get(i.id) ?? 'not registered') : 'not checked',
+        ]),
+      ),
     ),
   );
   if (record.warnings.length > 0) {

@@ -101,8 +101,15 @@ export function renderRollbackSummary(v: RollbackView): string {
         i.result,
         i.detail,
       ]);
+    // Folded under its count: the verdict and the counts stay at the top of the section.
     out.push(
-      cappedTable(['Instance', 'Phase', 'Batch', 'Install', 'Found by', 'State', 'Rollback', 'Detail'], rows),
+      details(
+        `${rows.length} instance(s), failures first`,
+        cappedTable(
+          ['Instance', 'Phase', 'Batch', 'Install', 'Found by', 'State', 'Rollback', 'Detail'],
+          rows,
+        ),
+      ),
     );
   }
 

@@ -3,7 +3,7 @@
 // launch template versions and the refresh.
 import type { RolloutView } from '../modes/rollout.js';
 import type { DeploymentRecord } from '../record.js';
-import { cappedTable, cell, escapeHtml, heading, table } from './markdown.js';
+import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
 const PHASE = { c: 'canary', r: 'rollout' } as const;
 
@@ -104,18 +104,22 @@ export function renderRolloutSummary(record: DeploymentRecord, view: RolloutView
       ...entries.filter(([, e]) => e.s !== 'installed'),
       ...entries.filter(([, e]) => e.s === 'installed'),
     ];
+    // Folded under its count: the decision and the batches stay at the top of the section.
     out.push(
-      cappedTable(
-        ['Instance', 'Phase', 'Batch', 'Status', 'Command', 'Install (s)', 'Error'],
-        failedFirst.map(([id, e]) => [
-          id,
-          PHASE[e.p],
-          e.b,
-          e.s,
-          e.c >= 0 ? record.commands[e.c] : undefined,
-          e.t,
-          e.e,
-        ]),
+      details(
+        `${entries.length} instance(s), failed first`,
+        cappedTable(
+          ['Instance', 'Phase', 'Batch', 'Status', 'Command', 'Install (s)', 'Error'],
+          failedFirst.map(([id, e]) => [
+            id,
+            PHASE[e.p],
+            e.b,
+            e.s,
+            e.c >= 0 ? record.commands[e.c] : undefined,
+            e.t,
+            e.e,
+          ]),
+        ),
       ),
     );
     out.push(`Backup on each instance: ${escapeHtml(record.target.backupPath)}`);

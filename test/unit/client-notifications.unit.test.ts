@@ -111,6 +111,64 @@ describe('the notification after the work', () => {
     expect(text).toContain('処理待ちのファイル: 12,345 件 → 未計測');
   });
 
+  it('says what failed after a rollback, in the client’s words', () => {
+    const text = renderNotificationAfter(rolledBackRecord(), new Date(at(8)));
+    const failed = rolledBackRecord().phases.find((p) => p.verdict === 'fail' || p.verdict === 'no-go');
+    expect(failed).toBeDefined();
+    const words: Record<string, [string, string]> = {
+      canary: [
+        '最初の 1 台での動作確認で問題が見つかったため',
+        'A problem was found in the check on the first server',
+      ],
+      rollout: [
+        '残りのサーバーへの適用で問題が見つかったため',
+        'A problem was found in applying the fix to the remaining servers',
+      ],
+      verify: [
+        '適用後の処理状況の確認で問題が見つかったため',
+        'A problem was found in the check of processing after the fix',
+      ],
+    };
+    const [ja, en] = words[failed!.mode];
+    expect(text).toContain(ja);
+    expect(text).toContain(en);
+    expect(text).toContain('returned the servers to their previous state');
+  });
+
+  it('does not say "working normally" while the DLQ grew: states the figure and what will be done', () => {
+    const record = completedRecord();
+    record.metrics['10m'] = { ...record.metrics['10m']!, dlqVisible: 90 };
+    const text = renderNotificationAfter(record, new Date(at(31)));
+    expect(text).not.toContain('working normally');
+    expect(text).not.toContain('正常に稼働していることを確認');
+    expect(text).toContain('the files held after failed processing grew from 67 to 90');
+    expect(text).toContain('We will review them and send them back for processing');
+    expect(text).toContain('処理できず保留中のファイルが 67 件から 90 件に増えています');
+    // After the redrive moved them back, it says so.
+    record.redrive = { reviewedAt: at(40), sampled: 23, status: 'COMPLETED', moved: 23 };
+    const later = renderNotificationAfter(record, new Date(at(41)));
+    expect(later).toContain('We reviewed them and sent 23 back for processing.');
+    expect(later).toContain('これらのファイル 23 件は、内容を確認のうえ再処理に回しました');
+    // A DLQ that did not grow: working normally, as before.
+    expect(renderNotificationAfter(completedRecord(), new Date(at(31)))).toContain('working normally');
+  });
+
+  it('states the processing rate from the queue samples when CloudWatch had none', () => {
+    const record = completedRecord();
+    delete record.metrics['10m']!.filesPerHour;
+    (record.extra.verify as Record<string, Record<string, unknown>>)['10m'].samples = {
+      t: [0, 600],
+      v: [3000, 2000],
+      f: [0, 0],
+      d: [0, 0],
+      l: [67, 67],
+      r: [5, 5],
+    };
+    const text = renderNotificationAfter(record, new Date(at(31)));
+    expect(text).toContain('処理速度: 1時間あたり 6,000 件');
+    expect(text).toContain('Processing rate: 6,000 files per hour');
+  });
+
   it('says the work continues when a phase failed and no rollback ran yet', () => {
     const record = completedRecord();
     record.phases[record.phases.length - 1].verdict = 'fail';

@@ -1,3 +1,4 @@
+import { jstAndUtc } from '../../src/summary/time.js';
 import { recordedJudgement, renderDeploymentLog } from '../../src/summary/deployment-log.js';
 import { at, completedRecord, FLEET, preflightRecord, rolledBackRecord } from '../support/sample-record.js';
 
@@ -16,15 +17,16 @@ describe('the deployment log of a completed deployment', () => {
   });
 
   it('answers every field of the runbook log, with no blank', () => {
-    expect(field(md, 'Date')).toBe('2026-11-29 (JST)');
+    // Issue 16: the date in JST and UTC, the instances as a figure, and why no rollback.
+    expect(field(md, 'Date')).toBe('2026-11-29 (JST), 2026-11-29 (UTC)');
     expect(field(md, 'Start time')).toBe('2026-11-29 14:30:00 JST (2026-11-29 05:30:00 UTC)');
     expect(field(md, 'End time')).toBe('2026-11-29 15:00:00 JST (2026-11-29 06:00:00 UTC)');
     expect(field(md, 'Duration')).toBe('30 min 00 s');
     expect(field(md, 'Deployer')).toBe('@sre-on-call');
     expect(field(md, 'Approver')).toBe('@lead-sre approved for production — “canary looks good”');
     expect(field(md, 'Commit')).toBe('0123456789abcdef0123456789abcdef01234567 (refs/heads/main)');
-    expect(field(md, 'Instances deployed')).toBe('5 of 5 installed; canary i-0a1b2c3d4e5f60001');
-    expect(field(md, 'Rollback required')).toBe('NO');
+    expect(field(md, 'Instances deployed')).toBe('5 (of 5; canary i-0a1b2c3d4e5f60001)');
+    expect(field(md, 'Rollback required')).toBe('NO — verify passed');
   });
 
   it('links the workflow run', () => {
@@ -74,7 +76,7 @@ describe('the deployment log of a rolled-back deployment', () => {
       'YES — 1 restored; reason: canary NO-GO: Traceback seen 3 times',
     );
     expect(field(md, 'Instances deployed')).toBe(
-      '1 of 5 installed; canary i-0a1b2c3d4e5f60001; 1 since restored by the rollback',
+      '1 (of 5; canary i-0a1b2c3d4e5f60001; 1 since restored by the rollback)',
     );
     expect(md).toContain('- canary no-go: Traceback seen 3 times');
   });
@@ -170,5 +172,105 @@ describe('a hostile or damaged record', () => {
     const md = renderDeploymentLog(record);
     expect(Buffer.byteLength(md)).toBeLessThan(100_000);
     expect(md).toContain('more rows are in the record');
+  });
+});
+
+describe('the deployment log has no blanks (issue 16)', () => {
+  /** The text of the one Deployment Log block, unescaped enough to read its lines. */
+  function block(md: string): string {
+    const m = /<pre>(Deployment Log[\s\S]*?)<\/pre>/.exec(md);
+    expect(m).not.toBeNull();
+    // The block is escaped for the summary; the entities it uses are turned back to read it.
+    return m![1].replace(/&#91;/g, '[').replace(/&#93;/g, ']').replace(/&#95;/g, '_').replace(/&#42;/g, '*');
+  }
+  const value = (text: string, label: string) =>
+    text
+      .split('\n')
+      .find((l) => l.startsWith(`${label}:`))
+      ?.slice(label.length + 1)
+      .trim();
+
+  it.each([
+    ['completed', completedRecord()],
+    ['rolled back', rolledBackRecord()],
+  ])('writes every runbook field in one block, none blank (%s)', (_, record) => {
+    const text = block(renderDeploymentLog(record));
+    for (const label of [
+      'Date',
+      'Start Time',
+      'End Time',
+      'Duration',
+      'Deployer',
+      'Approver',
+      'Approval Time',
+      'Commit',
+      'Instances Deployed',
+      'Rollback Required',
+    ]) {
+      expect({ label, value: value(text, label) }).toEqual({ label, value: expect.stringMatching(/\S/) });
+      expect({ label, value: value(text, label) }).not.toEqual({ label, value: 'not recorded' });
+    }
+    for (const section of [
+      'Metrics Comparison:',
+      'Issues Encountered:',
+      'Success Criteria:',
+      'Left Behind',
+    ]) {
+      expect(text).toContain(section);
+    }
+    expect(text).toMatch(/SQS Messages\s+12,345/);
+    expect(text).toContain(
+      '[x] No worker errors in logs'.replace('x', record.canary?.verdict === 'go' ? 'x' : '!'),
+    );
+  });
+
+  it('ends at the rollback, the last mode that ran, and says why a rollback was required', () => {
+    const text = block(renderDeploymentLog(rolledBackRecord()));
+    expect(value(text, 'End Time')).toBe(jstAndUtc(new Date(at(7))));
+    expect(value(text, 'Rollback Required')).toBe(
+      'YES — 1 restored; reason: canary NO-GO: Traceback seen 3 times',
+    );
+    expect(value(text, 'Instances Deployed')).toMatch(/^1 \(of 5;/);
+  });
+
+  it('measures the processing rate from the queue samples when CloudWatch had none (a lower bound)', () => {
+    const record = completedRecord();
+    delete record.metrics['10m']!.filesPerHour;
+    (record.extra.verify as Record<string, Record<string, unknown>>)['10m'].samples = {
+      // 600 s: 1,000 messages left the queue, 10 of them to the DLQ: 990 deleted → 5,940/h.
+      t: [0, 300, 600],
+      v: [3000, 2500, 2000],
+      f: [0, 0, 0],
+      d: [0, 0, 0],
+      l: [67, 70, 77],
+      r: [5, 5, 5],
+    };
+    const md = renderDeploymentLog(record);
+    expect(md).toContain('| Processing rate (files/hour) | not measured | 5,940 |');
+    expect(md).toContain('CloudWatch had no figure, so it is the deletions the queue samples show');
+    expect(block(md)).toMatch(/Processing Rate\/h\s+not measured\s+5,940/);
+  });
+
+  it('lists what the deployment left behind, and each issue once', () => {
+    const record = completedRecord();
+    record.warnings.push(record.warnings[0]);
+    record.settings.image = { id: 'ami-0abc', sourceInstanceId: FLEET[0], state: 'available' };
+    record.settings.launchTemplate = { id: 'lt-0abc', name: 'cis-lt', previousDefault: 3, newVersion: 4 };
+    const md = renderDeploymentLog(record);
+    expect(md).toContain('### Left behind (clean up once the fix is trusted)');
+    expect(md).toMatch(/Backup file \/opt\/file-processor\/worker\.py\.backup\.[^ ]+ on 5 instance\(s\)/);
+    expect(md).toContain('Image ami-0abc');
+    expect(md).toContain('Launch template cis-lt version 4');
+    expect(md).toContain('Uploaded artifact s3://cis-deploy-artifacts/emergency-deploy/abc.py');
+    expect(md.match(/also sends events to EventBridge/g)?.length).toBe(2); // the block and the list, once each
+  });
+
+  it('shows "no worker errors in logs" among the immediate criteria', () => {
+    expect(renderDeploymentLog(completedRecord())).toContain(
+      '- ✅ **No worker errors in logs (the canary’s error patterns)** (pass)',
+    );
+    expect(renderDeploymentLog(rolledBackRecord())).toContain(
+      '- ❌ **No worker errors in logs (the canary’s error patterns)** (FAIL)',
+    );
   });
 });

@@ -305,6 +305,15 @@ const CASES: DryRunCase[] = [
     says: [`| Auto Scaling group ${ASG} launch template version | 2 | 4 | 4 | would restore |`],
   },
   {
+    // The world's DLQ is empty, so the review reads its depth and receives nothing; the review's
+    // ReceiveMessage (messages come back after a short visibility timeout) is shown in
+    // test/unit/redrive.unit.test.ts and test/emulator/redrive.int.test.ts.
+    name: 'redrive: review only',
+    mode: 'redrive',
+    raw: { record: JSON.stringify(deployedRecord()) },
+    reads: ['GetQueueAttributes'],
+  },
+  {
     name: 'rollback from the deployment tags alone',
     mode: 'rollback',
     raw: { 'deployment-id': DEP },

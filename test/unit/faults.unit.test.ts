@@ -13,9 +13,13 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
+  CancelMessageMoveTaskCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
   SetQueueAttributesCommand,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
@@ -80,6 +84,13 @@ import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
 import { getQueueState, getQueueUrl, setVisibilityTimeout } from '../../src/aws/sqs.js';
+import {
+  cancelMoveTask,
+  getRedriveAllowPolicy,
+  listMoveTasks,
+  peekMessages,
+  startMoveTask,
+} from '../../src/aws/sqs-redrive.js';
 import { getAgentStatus } from '../../src/aws/ssm.js';
 import {
   cancelCommand,
@@ -184,6 +195,57 @@ const SITES: Site[] = [
     command: SetQueueAttributesCommand,
     ok: {},
     call: (ctx) => setVisibilityTimeout(...apiOf(ctx), QUEUE_URL, 900),
+  },
+  {
+    fn: 'peekMessages',
+    file: 'src/aws/sqs-redrive.ts',
+    op: 'sqs:ReceiveMessage',
+    client: 'sqs',
+    command: ReceiveMessageCommand,
+    ok: { Messages: [] },
+    call: (ctx) => peekMessages(...apiOf(ctx), QUEUE_URL, 10, 30),
+  },
+  {
+    fn: 'getRedriveAllowPolicy',
+    file: 'src/aws/sqs-redrive.ts',
+    op: 'sqs:GetQueueAttributes',
+    client: 'sqs',
+    command: GetQueueAttributesCommand,
+    ok: { Attributes: {} },
+    call: (ctx) => getRedriveAllowPolicy(...apiOf(ctx), QUEUE_URL),
+  },
+  {
+    fn: 'startMoveTask',
+    file: 'src/aws/sqs-redrive.ts',
+    op: 'sqs:StartMessageMoveTask',
+    client: 'sqs',
+    command: StartMessageMoveTaskCommand,
+    ok: { TaskHandle: 'handle-1' },
+    call: (ctx) =>
+      startMoveTask(
+        ...apiOf(ctx),
+        'arn:aws:sqs:ap-northeast-1:123456789012:dlq',
+        'arn:aws:sqs:ap-northeast-1:123456789012:q',
+        50,
+      ),
+  },
+  {
+    fn: 'listMoveTasks',
+    file: 'src/aws/sqs-redrive.ts',
+    op: 'sqs:ListMessageMoveTasks',
+    client: 'sqs',
+    command: ListMessageMoveTasksCommand,
+    ok: { Results: [] },
+    call: (ctx) => listMoveTasks(...apiOf(ctx), 'arn:aws:sqs:ap-northeast-1:123456789012:dlq'),
+  },
+  {
+    fn: 'cancelMoveTask',
+    file: 'src/aws/sqs-redrive.ts',
+    op: 'sqs:CancelMessageMoveTask',
+    client: 'sqs',
+    command: CancelMessageMoveTaskCommand,
+    ok: { ApproximateNumberOfMessagesMoved: 3 },
+    call: (ctx) => cancelMoveTask(...apiOf(ctx), 'handle-1'),
   },
   {
     fn: 'getBucketNotifications',

@@ -586,6 +586,48 @@ export const CORPUS: Case[] = [
   { what: 'on for a boolean', input: Input.ImageNoReboot, raw: { 'image-no-reboot': 'on' } },
   { what: 'no for a boolean', input: Input.CheckServices, raw: { 'check-services': 'no' } },
   { what: 'preflight with no queue at all', input: Input.QueueName, raw: { 'queue-name': '' } },
+  // redrive: the move task is not undone by a later step, so every bad value stops it before AWS
+  { what: 'redrive rate 0', input: Input.RedriveRate, raw: { mode: 'redrive', 'redrive-rate': '0' } },
+  {
+    what: 'redrive rate over the 500 SQS allows',
+    input: Input.RedriveRate,
+    raw: { mode: 'redrive', 'redrive-rate': '501' },
+  },
+  {
+    what: 'redrive rate as a fraction',
+    input: Input.RedriveRate,
+    raw: { mode: 'redrive', 'redrive-rate': '2.5' },
+  },
+  { what: 'redrive sample 0', input: Input.RedriveSample, raw: { mode: 'redrive', 'redrive-sample': '0' } },
+  {
+    what: 'redrive sample over 1,000',
+    input: Input.RedriveSample,
+    raw: { mode: 'redrive', 'redrive-sample': '1001' },
+  },
+  {
+    what: 'redrive force as yes',
+    input: Input.RedriveForce,
+    raw: { mode: 'redrive', 'redrive-force': 'yes' },
+  },
+  {
+    what: 'redrive from a DLQ that is not the queue’s',
+    input: Input.DlqName,
+    raw: {
+      mode: 'redrive',
+      'dlq-name': 'someone-elses-dlq',
+      record: record((r) => Object.assign(r.queue!, { dlqName: 'cis-worker-failures' })),
+    },
+  },
+  {
+    what: 'redrive with the record of another deployment',
+    input: Input.Record,
+    raw: { mode: 'redrive', record: record(), 'deployment-id': 'dep-someone-else-2' },
+  },
+  {
+    what: 'redrive with no queue at all',
+    input: Input.QueueName,
+    raw: { mode: 'redrive', 'queue-name': '' },
+  },
 ];
 
 const BASE: RawInputs = { mode: 'preflight', region: 'ap-northeast-1', 'queue-name': QUEUE };

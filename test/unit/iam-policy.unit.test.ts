@@ -66,6 +66,15 @@ const IMPLIED: Partial<Record<Mode, Record<string, string>>> = {
       'UpdateAutoScalingGroup naming a launch template version checks RunInstances on the template',
     'iam:PassRole': "the template's instance profile role is passed to EC2 when the group is updated",
   },
+  // The message move task receives each message from the DLQ, sends it to the destination and
+  // deletes it from the DLQ on the caller's authority: AWS's DLQ redrive permissions ask for
+  // sqs:DeleteMessage on the DLQ and sqs:SendMessage on the destination (SQS Developer Guide,
+  // "Configure queue permissions for dead-letter queue redrive"). The source never sends either.
+  redrive: {
+    'sqs:DeleteMessage':
+      'StartMessageMoveTask deletes each moved message from the DLQ as the caller; only the DLQ',
+    'sqs:SendMessage': 'StartMessageMoveTask sends each moved message to the source queue as the caller',
+  },
 };
 
 /** Actions whose IAM definition has resource types: a statement granting them must not be "anything". */
@@ -168,9 +177,22 @@ describe('iam/policy.json', () => {
     expect(new Set(policy.Statement.map(modeOf))).toEqual(new Set(MODES));
   });
 
-  it('grants nothing destructive', () => {
-    const granted = policy.Statement.flatMap((s) => list(s.Action));
-    expect(granted.filter((a) => DESTRUCTIVE.test(a.split(':')[1]))).toEqual([]);
+  it('grants nothing destructive, but the DeleteMessage a redrive task needs, on the DLQ alone', () => {
+    // Before redrive this said "nothing destructive" outright; the move task is the one action whose
+    // AWS-side work deletes (each message, from the DLQ, once it is on the source queue).
+    const destructive = policy.Statement.flatMap((s) =>
+      list(s.Action)
+        .filter((a) => DESTRUCTIVE.test(a.split(':')[1]))
+        .map((a) => ({ sid: s.Sid, action: a, resource: s.Resource })),
+    );
+    expect(destructive).toEqual([
+      {
+        sid: 'RedriveReviewAndMoveFromTheDlq',
+        action: 'sqs:DeleteMessage',
+        resource: 'arn:aws:sqs:ap-northeast-1:123456789012:cis-worker-failures',
+      },
+    ]);
+    expect(source.allOps().has('sqs:DeleteMessage')).toBe(false);
   });
 
   it.each(MODES)('grants %s every operation it can send, and nothing it cannot', (mode) => {

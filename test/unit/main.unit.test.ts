@@ -50,7 +50,7 @@ describe('main.run', () => {
     const h = harness({ mode: 'yolo', region: 'ap-northeast-1' });
     await h.go();
     expect(h.failures[0]).toBe(
-      'Input \'mode\' must be one of preflight, canary, rollout, verify, rollback; got "yolo"',
+      'Input \'mode\' must be one of preflight, canary, rollout, verify, rollback, redrive; got "yolo"',
     );
   });
 

@@ -312,3 +312,71 @@ describe('approvals from the GitHub API', () => {
     expect(parseApprovals({ message: 'Not Found' })).toEqual([]);
   });
 });
+
+describe('record-tool incident-report', () => {
+  it('writes the timeline, approvals, metrics, issues, DLQ review, rollback and leftovers, escaped', async () => {
+    const record = rolledBackRecord();
+    record.warnings.push('a <script>alert(1)</script> | warning');
+    record.redrive = { reviewedAt: at(9), sampled: 12, dlqDepth: 40, duplicates: 2, dryRun: true };
+    const recordFile = join(dir, 'in.json');
+    await writeFile(recordFile, JSON.stringify(record));
+    const approvals = join(dir, 'approvals.json');
+    await writeFile(
+      approvals,
+      JSON.stringify([
+        {
+          user: { login: 'lead-sre' },
+          state: 'rejected',
+          comment: 'no',
+          environments: [{ name: 'production' }],
+        },
+      ]),
+    );
+    const out = join(dir, 'reports', 'incident.md');
+    expect(
+      await runRecordTool(
+        ['incident-report', '--record', recordFile, '--out', out, '--approvals', approvals],
+        io,
+      ),
+    ).toBe(0);
+    const md = await readFile(out, 'utf8');
+    for (const section of [
+      '### Timeline',
+      '### Approvals',
+      '### Metrics',
+      '### Issues encountered',
+      '### DLQ review and redrive',
+      '### Rollback',
+      '### Left behind (to clean up)',
+      '### Deployment log',
+    ]) {
+      expect(md).toContain(section);
+    }
+    expect(md).toContain('Rolled back: the fleet was returned to its previous state');
+    // The phases in time order, with their decisions.
+    expect(md.indexOf('| canary | no-go |')).toBeGreaterThan(0);
+    expect(md.indexOf('| canary | no-go |')).toBeLessThan(md.indexOf('| rollback | pass |'));
+    expect(md.indexOf('| rollback | pass |')).toBeLessThan(
+      md.indexOf('| DLQ review and redrive | review only |'),
+    );
+    expect(md).toContain('- @lead-sre rejected for production: “no”');
+    expect(md).toContain('1 instance(s) restored from their backups');
+    expect(md).not.toContain('<script>');
+    expect(md).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &#124; warning');
+  });
+
+  it('says the DLQ review is still to do when the record has none', async () => {
+    const recordFile = join(dir, 'in.json');
+    await writeFile(recordFile, JSON.stringify(completedRecord()));
+    const out = join(dir, 'incident.md');
+    expect(await runRecordTool(['incident-report', '--record', recordFile, '--out', out], io)).toBe(0);
+    expect(await readFile(out, 'utf8')).toContain('Not done yet: run the DLQ review');
+  });
+
+  it('is also written by report, beside the deployment log', async () => {
+    const recordFile = join(dir, 'in.json');
+    await writeFile(recordFile, JSON.stringify(completedRecord()));
+    expect(await runRecordTool(['report', '--record', recordFile, '--out', join(dir, 'r')], io)).toBe(0);
+    expect(await readFile(join(dir, 'r', 'incident-report.md'), 'utf8')).toContain('## Incident report:');
+  });
+});

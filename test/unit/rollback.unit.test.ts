@@ -398,6 +398,12 @@ describe('rollback mode', () => {
     expect((out.record.extra.rollbackCommands as string[]).length).toBe(1);
     // Install history stays as it was.
     expect(out.record.instances[C].s).toBe('sent');
+    // Rollback ran last, so its after notification is the one to send: rolled back, with figures.
+    const after = out.outputs?.['notification-after'] ?? '';
+    expect(after).toContain('- Rollback: yes');
+    expect(after).toContain('Servers returned to their previous state: 3');
+    expect(after).not.toContain('- Rollback: no');
+    expect(out.summary).toContain('**After the work**');
   });
 
   it('adds the instances a partial record lacks from their deployment tags', async () => {

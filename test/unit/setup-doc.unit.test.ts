@@ -70,8 +70,9 @@ describe('docs/SETUP.md', () => {
         ...w.matchAll(/name: record-[a-z]+-\$\{\{ github\.run_attempt \}\}[\s\S]*?retention-days: (\d+)/g),
       ].map((m) => m[1]),
     );
-    // Five jobs of the deploy, rollback.yml's rollback, the checkpoints' plan and verify.
-    expect(retention).toHaveLength(8);
+    // Five jobs of the deploy, rollback.yml's rollback, the checkpoints' plan and verify,
+    // dlq-redrive.yml's redrive.
+    expect(retention).toHaveLength(9);
     expect(new Set(retention)).toEqual(new Set(['30']));
     expect(doc).toContain('The per-job `record-*` artifacts are kept 30 days');
     // The old advice for large fleets is gone: the limit is handled.

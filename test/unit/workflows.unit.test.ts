@@ -35,7 +35,14 @@ type Workflow = {
 };
 
 const ROOT = process.cwd();
-const FILES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'ci.yml', 'release.yml'];
+const FILES = [
+  'emergency-deploy.yml',
+  'rollback.yml',
+  'checkpoints.yml',
+  'dlq-redrive.yml',
+  'ci.yml',
+  'release.yml',
+];
 const text = (file: string) => readFileSync(join(ROOT, '.github/workflows', file), 'utf8');
 const load = (file: string) => parse(text(file)) as Workflow;
 const needsOf = (job: Job) =>
@@ -56,6 +63,7 @@ const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as {
 const deploy = load('emergency-deploy.yml');
 const rollback = load('rollback.yml');
 const checkpoints = load('checkpoints.yml');
+const dlqRedrive = load('dlq-redrive.yml');
 const ci = load('ci.yml');
 const release = load('release.yml');
 
@@ -196,6 +204,10 @@ describe('emergency-deploy.yml', () => {
     expect(jobs.verify.outputs?.['notification-after']).toBe(
       '${{ steps.action.outputs.notification-after }}',
     );
+    // The last mode that ran writes the after notification: rollback's supersedes verify's.
+    expect(jobs.rollback.outputs?.['notification-after']).toBe(
+      '${{ steps.action.outputs.notification-after }}',
+    );
   });
 
   it('asks per incident for what changes, with the runbook defaults', () => {
@@ -313,6 +325,46 @@ describe('checkpoints.yml', () => {
     expect(upload?.with?.name).toBe(
       'deployment-record-${{ needs.plan.outputs.deployment-id }}-${{ needs.plan.outputs.checkpoint }}',
     );
+  });
+});
+
+describe('dlq-redrive.yml', () => {
+  const job = dlqRedrive.jobs.redrive;
+  const inputs = (
+    dlqRedrive.on.workflow_dispatch as { inputs: Record<string, { required?: boolean; default?: unknown }> }
+  ).inputs;
+
+  it('is dispatched with a deployment id and runs mode redrive, review only unless asked', () => {
+    expect(Object.keys(dlqRedrive.on)).toEqual(['workflow_dispatch']);
+    expect(inputs['deployment-id'].required).toBe(true);
+    expect(inputs['review-only'].default).toBe(true);
+    expect(actionStep(job)?.with).toMatchObject({
+      mode: 'redrive',
+      'deployment-id': '${{ inputs.deployment-id }}',
+      'dry-run': '${{ inputs.review-only }}',
+      'redrive-rate': '${{ inputs.redrive-rate }}',
+      'redrive-sample': '${{ inputs.redrive-sample }}',
+      'redrive-force': '${{ inputs.redrive-force }}',
+    });
+  });
+
+  it('waits for the production environment’s reviewers', () => {
+    expect(job.environment).toBe('production');
+  });
+
+  it('takes the latest record of the given run, as rollback.yml does, and reports from its own', () => {
+    const fetch = job.steps.find((s) => s.id === 'record');
+    expect(fetch?.run).toContain('--pattern "deployment-record-$DEPLOYMENT_ID*" --pattern "record-*"');
+    expect(fetch?.run).toContain('record-tool pick-latest --records "$dir" --deployment-id "$DEPLOYMENT_ID"');
+    expect(fetch?.run).toContain('--required');
+    expect(actionStep(job)?.with?.['record-file']).toBe('${{ steps.record.outputs.record-file }}');
+    expect(dlqRedrive.jobs.report.steps.some((s) => s.run?.includes('record-tool report'))).toBe(true);
+  });
+
+  it('runs one redrive at a time (SQS allows one move task per queue), never cancelling one', () => {
+    expect(job.concurrency).toEqual({ group: 'dlq-redrive', 'cancel-in-progress': false });
+    // Within the role's default one-hour session.
+    expect(job['timeout-minutes']).toBeLessThan(60);
   });
 });
 
@@ -554,7 +606,7 @@ describe('every workflow', () => {
         });
       }
     }
-    expect(jobsWithAction).toBe(7);
+    expect(jobsWithAction).toBe(8);
   });
 
   it('gives every action step that takes a record a file from a downloaded artifact', () => {
@@ -604,8 +656,9 @@ describe('every workflow', () => {
         }
       }
     }
-    // canary, rollout, verify and rollback of the deploy; rollback.yml; the checkpoint's verify.
-    expect(withRecord).toBe(6);
+    // canary, rollout, verify and rollback of the deploy; rollback.yml; the checkpoint's verify;
+    // dlq-redrive.yml.
+    expect(withRecord).toBe(7);
   });
 
   it('downloads artifacts through the REST API, with actions: read, so a re-run job finds them', () => {

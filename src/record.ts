@@ -102,7 +102,11 @@ export interface DeploymentRecord {
   commands: string[];
   instances: Record<string, InstanceEntry>;
   settings: {
-    visibilityTimeout?: { before: number; after: number; at: string };
+    /**
+     * `s` intended: written before SetQueueAttributes (after is the value being set); done, or
+     * absent in older records: after is the value read back.
+     */
+    visibilityTimeout?: { before: number; after: number; at: string; s?: 'intended' | 'done' };
     launchTemplate?: { id: string; name: string; previousDefault: number; newVersion: number };
     image?: { id: string; sourceInstanceId: string; state: string };
     refresh?: { id: string; asgName: string; status: string; percentComplete?: number };

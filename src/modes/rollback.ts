@@ -14,7 +14,7 @@ import {
   revertLaunchTemplateDefault,
   undoInstanceRefresh,
 } from '../aws/launch-template-revert.js';
-import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import { getQueueState } from '../aws/sqs.js';
 import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
 import {
   classifyRestore,
@@ -37,7 +37,13 @@ import {
 } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
-import { sourceQueueUrl } from './queues.js';
+import {
+  READ_BACK_INTERVAL_MS,
+  READ_BACK_TRIES,
+  readVisibilityIntent,
+  setVisibilityTimeoutConfirmed,
+  sourceQueueUrl,
+} from './queues.js';
 
 // Per-instance rollback errors repeat up to 5,000 times in the record: kept short there, in full
 // in the summary.
@@ -458,44 +464,74 @@ async function restoreGroupVersion(
   );
 }
 
-/** The queue's visibility timeout back to its value before the deployment, read back. */
+/**
+ * The queue's visibility timeout back to its value before the deployment, read back (waiting for
+ * SQS to propagate it, as rollout does). The deployment may have changed it when the record says
+ * so (intended or done) or when the queue carries this deployment's intent tag, which rollout
+ * writes before SetQueueAttributes: a record cut short, the canary's record or no record at all
+ * still restores it. The baseline is the value the rollout found, else the one preflight read.
+ */
 async function restoreVisibilityTimeout(ctx: ModeContext, record: DeploymentRecord): Promise<SettingResult> {
   const setting = 'queue visibility timeout (s)';
   const vt = record.settings.visibilityTimeout;
-  if (!vt) {
+  let url: string | undefined;
+  let tagged: Awaited<ReturnType<typeof readVisibilityIntent>>;
+  try {
+    url = record.queue?.url ?? (await sourceQueueUrl(ctx));
+  } catch (e) {
+    if (!(e instanceof InputError) || vt) {
+      return { setting, action: 'failed', detail: (e as Error).message };
+    }
+  }
+  if (url !== undefined) {
+    try {
+      tagged = await readVisibilityIntent(ctx, url, record.deploymentId);
+    } catch (e) {
+      warn(ctx, record, `could not read the queue's tags: ${(e as Error).message.slice(0, 200)}`);
+    }
+  }
+  const baseline = vt?.before ?? tagged?.before ?? record.queue?.visibilityTimeout;
+  const deployed = vt?.after ?? tagged?.after;
+  if (!vt && !tagged) {
+    const known = ctx.inputs.record !== undefined;
     return {
       setting,
-      action: ctx.inputs.record ? 'not changed by this deployment' : 'not known without a record',
-      detail: ctx.inputs.record
+      action: known ? 'not changed by this deployment' : 'not known without a record',
+      detail: known
         ? undefined
-        : 'the baseline value is only in the record: pass it to restore this setting',
+        : 'neither a record nor a tag on the queue says this deployment changed it (pass the queue or the record)',
     };
   }
-  const base = { setting, baseline: String(vt.before), deployed: String(vt.after) };
+  if (url === undefined || baseline === undefined) {
+    return { setting, action: 'failed', detail: 'the queue or its baseline value is not known' };
+  }
+  const base = {
+    setting,
+    baseline: String(baseline),
+    deployed: deployed === undefined ? undefined : String(deployed),
+  };
   try {
-    const url = record.queue?.url ?? (await sourceQueueUrl(ctx));
     const current = await getQueueState(ctx.api, ctx.clients, url);
-    if (current.visibilityTimeout === vt.before) {
+    if (current.visibilityTimeout === baseline) {
       return { ...base, now: String(current.visibilityTimeout), action: 'already' };
     }
     const moved =
-      current.visibilityTimeout === vt.after
+      deployed === undefined || current.visibilityTimeout === deployed
         ? undefined
-        : `it was ${current.visibilityTimeout}, not the deployment's ${vt.after}: someone changed it since`;
+        : `it was ${current.visibilityTimeout}, not the deployment's ${deployed}: someone changed it since`;
     if (ctx.inputs.dryRun) {
       return { ...base, now: String(current.visibilityTimeout), action: 'would restore', detail: moved };
     }
-    await setVisibilityTimeout(ctx.api, ctx.clients, url, vt.before);
-    const after = await getQueueState(ctx.api, ctx.clients, url);
-    if (after.visibilityTimeout !== vt.before) {
+    const after = await setVisibilityTimeoutConfirmed(ctx, url, baseline, current.visibilityTimeout);
+    if (after !== baseline) {
       return {
         ...base,
-        now: String(after.visibilityTimeout),
+        now: String(after),
         action: 'failed',
-        detail: `set to ${vt.before}, but reads back ${after.visibilityTimeout}`,
+        detail: `set to ${baseline}, but reads back ${after} after ${(READ_BACK_TRIES - 1) * (READ_BACK_INTERVAL_MS / 1000)}s`,
       };
     }
-    return { ...base, now: String(after.visibilityTimeout), action: 'restored', detail: moved };
+    return { ...base, now: String(after), action: 'restored', detail: moved };
   } catch (e) {
     return { ...base, action: 'failed', detail: (e as Error).message };
   }

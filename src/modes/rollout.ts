@@ -8,7 +8,7 @@ import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../cont
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
-import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import { getQueueState } from '../aws/sqs.js';
 import {
   cancelInstanceRefresh,
   describeGroup,
@@ -53,7 +53,12 @@ import {
   isScriptVerdict,
 } from '../remote/scripts.js';
 import { renderRolloutSummary } from '../summary/rollout.js';
-import { sourceQueueUrl } from './queues.js';
+import {
+  readVisibilityIntent,
+  setVisibilityTimeoutConfirmed,
+  sourceQueueUrl,
+  writeVisibilityIntent,
+} from './queues.js';
 
 // Bounds on the asg waits. An AMI of a worker's root volume takes minutes; a refresh with
 // checkpoints waits an hour at each by default, and a GitHub job ends at 6 hours.
@@ -62,9 +67,6 @@ const IMAGE_MAX_WAIT_MS = 60 * 60_000;
 const REFRESH_MAX_WAIT_MS = 5 * 60 * 60_000;
 // The post-batch health check is short: it reads a journal and a unit state.
 const HEALTH_CHECK_TIMEOUT_SECONDS = 120;
-// SQS may take up to a minute to propagate an attribute change: read back for that long.
-const READ_BACK_TRIES = 7;
-const READ_BACK_INTERVAL_MS = 10_000;
 // The record output is appended to GITHUB_OUTPUT on every write; for a fleet of thousands in small
 // batches, writing it before every batch would append gigabytes. Past a few hundred instances it is
 // written at most this often (and always at the end); the instance tags cover the moments between
@@ -235,7 +237,14 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
         : await rolloutThroughAsg(ctx, record, view, publisher);
 
     if (!failure && queueUrl !== undefined && inputs.visibilityTimeout !== undefined) {
-      failure = await applyVisibilityTimeout(ctx, record, view, queueUrl, inputs.visibilityTimeout);
+      failure = await applyVisibilityTimeout(
+        ctx,
+        record,
+        view,
+        queueUrl,
+        inputs.visibilityTimeout,
+        publisher,
+      );
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -885,28 +894,59 @@ async function applyVisibilityTimeout(
   view: RolloutView,
   url: string,
   target: number,
+  publisher: Publisher,
 ): Promise<string | undefined> {
   const { api, clients, report, runtime } = ctx;
   const current = (await getQueueState(api, clients, url)).visibilityTimeout;
-  // On a rerun the value before the deployment is the one recorded first, not today's.
-  const original = record.settings.visibilityTimeout?.before ?? current;
+  // On a rerun the value before the deployment is the one recorded first, not today's: from the
+  // record, else from the intent this deployment left on the queue (a rerun is handed the canary's
+  // record, which knows nothing of an earlier run's change).
+  const tagged = await readVisibilityIntent(ctx, url, record.deploymentId);
+  const original = record.settings.visibilityTimeout?.before ?? tagged?.before ?? current;
+  const preflight = record.queue?.visibilityTimeout;
+  if (preflight !== undefined && preflight !== original) {
+    warn(
+      ctx,
+      record,
+      `the queue's visibility timeout was ${original}s before this rollout changed it, not the ${preflight}s preflight read: changed by someone since preflight`,
+    );
+  }
   view.queue = { before: original, target, planned: ctx.inputs.dryRun };
   if (ctx.inputs.dryRun) {
     report.info(`would set the queue's visibility timeout ${current}s → ${target}s`);
     return undefined;
   }
-  if (current !== target) await setVisibilityTimeout(api, clients, url, target);
-  let after = current;
-  for (let attempt = 1; attempt <= READ_BACK_TRIES; attempt++) {
-    after = (await getQueueState(api, clients, url)).visibilityTimeout;
-    if (after === target) break;
-    if (attempt < READ_BACK_TRIES) await runtime.sleep(READ_BACK_INTERVAL_MS);
+  if (original === target && current === target) {
+    // Nothing changes: the queue already had the value before this deployment.
+    view.queue.after = current;
+    record.settings.visibilityTimeout = {
+      before: original,
+      after: current,
+      at: runtime.clock.now().toISOString(),
+      s: 'done',
+    };
+    report.info(`queue visibility timeout is already ${target}s`);
+    return undefined;
   }
+  // Intent first, in the record and on the queue: a job killed at any moment after this leaves
+  // rollback the baseline and the knowledge that the setting may have changed.
+  const intent = { deploymentId: record.deploymentId, before: original, after: target };
+  record.settings.visibilityTimeout = { ...intent, at: runtime.clock.now().toISOString(), s: 'intended' };
+  publisher.write(true);
+  await writeVisibilityIntent(ctx, url, { ...intent, state: 'intended' });
+  const after = await setVisibilityTimeoutConfirmed(ctx, url, target, current);
   view.queue.after = after;
-  record.settings.visibilityTimeout = { before: original, after, at: runtime.clock.now().toISOString() };
+  record.settings.visibilityTimeout = {
+    before: original,
+    after,
+    at: runtime.clock.now().toISOString(),
+    s: 'done',
+  };
+  publisher.write(true);
   if (after !== target) {
     return `Rollout failed: the queue's visibility timeout reads ${after}s after setting ${target}s (was ${original}s)`;
   }
+  await writeVisibilityIntent(ctx, url, { ...intent, state: 'done' });
   report.info(`queue visibility timeout ${current}s → ${after}s (read back)`);
   return undefined;
 }

@@ -14,7 +14,9 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueueTagsCommand,
   SetQueueAttributesCommand,
+  TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import {
   GetBucketNotificationConfigurationCommand,
@@ -74,7 +76,13 @@ import { describeInstanceStates } from '../../src/aws/ec2-status.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
-import { getQueueState, getQueueUrl, setVisibilityTimeout } from '../../src/aws/sqs.js';
+import {
+  getQueueState,
+  getQueueUrl,
+  listQueueTags,
+  setVisibilityTimeout,
+  tagQueue,
+} from '../../src/aws/sqs.js';
 import { getAgentStatus } from '../../src/aws/ssm.js';
 import {
   cancelCommand,
@@ -167,6 +175,26 @@ const SITES: Site[] = [
     command: SetQueueAttributesCommand,
     ok: {},
     call: (ctx) => setVisibilityTimeout(...apiOf(ctx), QUEUE_URL, 900),
+  },
+  {
+    fn: 'listQueueTags',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:ListQueueTags',
+    client: 'sqs',
+    command: ListQueueTagsCommand,
+    // API_ListQueueTags: {"Tags": {"key": "value"}}
+    ok: { Tags: { 'emergency-deploy:visibility-timeout': `${DEP} before=300 after=900 done` } },
+    call: (ctx) => listQueueTags(...apiOf(ctx), QUEUE_URL),
+  },
+  {
+    fn: 'tagQueue',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:TagQueue',
+    client: 'sqs',
+    command: TagQueueCommand,
+    // API_TagQueue: an empty body on success
+    ok: {},
+    call: (ctx) => tagQueue(...apiOf(ctx), QUEUE_URL, { k: 'v' }),
   },
   {
     fn: 'getBucketNotifications',
@@ -777,6 +805,8 @@ describe('faults in the middle of a deployment', () => {
     const ec2 = mockClient(t.ctx.clients.ec2);
     const ssm = mockClient(t.ctx.clients.ssm);
     const sqs = mockClient(t.ctx.clients.sqs);
+    sqs.on(ListQueueTagsCommand).resolves({ Tags: {} });
+    sqs.on(TagQueueCommand).resolves({});
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [{ Instances: fleet.map((i) => ({ InstanceId: i, State: { Name: 'running' } })) }],
     });
@@ -848,8 +878,12 @@ describe('faults in the middle of a deployment', () => {
       );
       const r = published(report);
       expect(r.instances[id(2)].s).toBe('installed');
-      // Not set, so not recorded as set: rollback will not "restore" what never changed.
-      expect(r.settings.visibilityTimeout).toBeUndefined();
+      // The intent was recorded before the call (the call may have taken effect although its answer
+      // was lost); rollback restores the baseline, which here finds it already in place.
+      expect(r.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900, s: 'intended' });
+      expect(sqs.commandCalls(TagQueueCommand)[0].args[0].input.Tags).toEqual({
+        'emergency-deploy:visibility-timeout': `${r.deploymentId} before=300 after=900 intended`,
+      });
     },
   );
 

@@ -15,6 +15,7 @@ import {
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueueTagsCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import {
@@ -85,6 +86,11 @@ class FakeWorld {
   scripts: string[] = [];
   /** SetQueueAttributes that does not take (read back still differs) */
   sticky = false;
+  /** reads of the old value left after SetQueueAttributes (SQS propagates changes within 60 s) */
+  propagationReads = 0;
+  staleValue?: number;
+  /** the queue's tags (ListQueueTags) */
+  queueTags: Record<string, string> = {};
   /** DescribeInstances page size (small, so paging is exercised) */
   pageSize = 2;
 
@@ -248,17 +254,27 @@ function setup(world: FakeWorld, raw: RawInputs) {
   });
 
   sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
-  sqs.on(GetQueueAttributesCommand).callsFake(() => ({
-    Attributes: {
-      QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
-      VisibilityTimeout: String(world.visibilityTimeout),
-      ApproximateNumberOfMessages: '10',
-    },
-  }));
+  sqs.on(GetQueueAttributesCommand).callsFake(() => {
+    let shown = world.visibilityTimeout;
+    if (world.propagationReads > 0 && world.staleValue !== undefined) {
+      world.propagationReads--;
+      shown = world.staleValue;
+    }
+    return {
+      Attributes: {
+        QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
+        VisibilityTimeout: String(shown),
+        ApproximateNumberOfMessages: '10',
+      },
+    };
+  });
   sqs.on(SetQueueAttributesCommand).callsFake((input: { Attributes?: Record<string, string> }) => {
+    world.staleValue = world.visibilityTimeout;
     if (!world.sticky) world.visibilityTimeout = Number(input.Attributes?.VisibilityTimeout);
     return {};
   });
+  // ListQueueTags answers {"Tags": {key: value}} (API_ListQueueTags).
+  sqs.on(ListQueueTagsCommand).callsFake(() => ({ Tags: { ...world.queueTags } }));
 
   asg.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
     const gt = world.groupTemplate;
@@ -509,6 +525,76 @@ describe('rollback mode', () => {
     expect(out.failure).toMatch(
       /queue visibility timeout \(s\) could not be restored: set to 300, but reads back 900/,
     );
+  });
+
+  it('waits for the restored visibility timeout to propagate instead of failing a correct restore', async () => {
+    // SetQueueAttributes: "the change can take up to 60 seconds ... to propagate": reads right
+    // after the call may still show 900.
+    const world = fleetOf(A, B, C);
+    world.propagationReads = 3;
+    const { ctx, runtime } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+    expect(out.summary).toMatch(/queue visibility timeout \(s\) \| 300 \| 900 \| 300 \| restored/);
+    expect(runtime.clock.sleeps.filter((ms) => ms === 10_000)).toHaveLength(3);
+  });
+
+  it('bounds the read-back wait: a value that never takes fails after about a minute', async () => {
+    const world = fleetOf(A, B, C);
+    world.sticky = true;
+    const { ctx, runtime } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(runtime.clock.sleeps.filter((ms) => ms === 10_000)).toHaveLength(6);
+  });
+
+  it('restores the preflight baseline from a record holding only the intent (killed right after SetQueueAttributes)', async () => {
+    const world = fleetOf(A, B, C);
+    const rec = baseRecord(FULL);
+    rec.settings.visibilityTimeout = { before: 300, after: 900, at: 'x', s: 'intended' };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it("restores the baseline from the canary's record when the queue carries this deployment's intent tag", async () => {
+    const world = fleetOf(A);
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 intended`;
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    delete rec.settings.visibilityTimeout;
+    rec.phases = rec.phases.filter((p) => p.mode === 'canary');
+    const { ctx, sqs } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)[0].args[0].input.Attributes).toEqual({
+      VisibilityTimeout: '300',
+    });
+  });
+
+  it('restores the baseline with no record at all, from the intent tag on the named queue', async () => {
+    const world = fleetOf(A);
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 done`;
+    const { ctx } = setup(world, { 'deployment-id': DEP, 'queue-name': 'file-processing-queue-production' });
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it('leaves the queue alone when its tag names another deployment or is not one of ours', async () => {
+    for (const tag of ['dep-other-deployment-1 before=30 after=900 done', `${DEP} before=300; rm -rf /`]) {
+      const world = fleetOf(A);
+      world.queueTags['emergency-deploy:visibility-timeout'] = tag;
+      const { ctx, sqs } = setup(world, {
+        'deployment-id': DEP,
+        'queue-name': 'file-processing-queue-production',
+      });
+      const out = await rollback(ctx);
+      expect(out.verdict).toBe('pass');
+      expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+      expect(world.visibilityTimeout).toBe(900);
+    }
   });
 
   it('dry run lists what would be restored and sends nothing that changes anything', async () => {

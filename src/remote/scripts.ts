@@ -346,15 +346,24 @@ if [ -e "$backup" ] || [ -L "$backup" ]; then
   if [ -L "$backup" ] || [ ! -f "$backup" ]; then fail ${ScriptExit.BackupFailed} "$backup exists but is not a regular file"; fi
   say "backup_state=kept"
 else
-  # Copied under a temporary name and renamed once verified: a crash never leaves a partial backup
-  # that a re-run would then keep.
+  # Copied under a temporary name and verified against the checksum read above (a crash never
+  # leaves a partial backup that a re-run would keep), then hard-linked to the backup name. ln
+  # refuses a name that exists, so a concurrent run of this deployment that got there first keeps
+  # its backup, the original file, where a rename would have replaced it with a copy of the new one.
   partial=$(mktemp "$dir/.$file.backup-partial.XXXXXX")
   cp -p "$target" "$partial"
-  if ! cmp -s "$target" "$partial"; then fail ${ScriptExit.BackupFailed} "the backup copy of $target differs from it"; fi
-  mv -f "$partial" "$backup"
+  if [ "$(sha "$partial")" != "$before" ]; then
+    fail ${ScriptExit.BackupFailed} "$target changed while it was being backed up (another run of this deployment?); nothing replaced"
+  fi
+  if ln -- "$partial" "$backup" 2>/dev/null; then
+    say "backup_state=created"
+  elif [ -f "$backup" ] && [ ! -L "$backup" ]; then
+    say "backup_state=kept"
+  else
+    fail ${ScriptExit.BackupFailed} "could not create $backup"
+  fi
+  rm -f -- "$partial"
   partial=''
-  if ! cmp -s "$target" "$backup"; then fail ${ScriptExit.BackupFailed} "$backup differs from $target"; fi
-  say "backup_state=created"
 fi
 say "backup=$backup"
 say "backup_sha256=$(sha "$backup")"

@@ -55,6 +55,11 @@ path="$STUB/s3/\${src#s3://}"
 cp "$path" "$dest"`,
   sleep: `#!/bin/bash
 echo "sleep $*" >>"$STUB/calls"`,
+  // The real cp, except that once, when a test leaves $STUB/race, the commands in it run first:
+  // another run of the same deployment doing its work at that very moment.
+  cp: `#!/bin/bash
+if [ -e "$STUB/race" ]; then mv "$STUB/race" "$STUB/race.ran"; . "$STUB/race.ran"; fi
+exec /bin/cp "$@"`,
 };
 
 const ORIGINAL = 'print("old worker: forgets to delete messages")\n';
@@ -294,6 +299,49 @@ describe('install script under bash', () => {
     expect(r.code).toBe(0);
     expect(parseInstallOutput(r.stdout)).toMatchObject({ result: 'installed', backupState: 'kept' });
     expect(readFileSync(s.target, 'utf8')).toBe(FIXED);
+  });
+});
+
+describe('install backup against a concurrent run of the same deployment', () => {
+  it('keeps the backup a concurrent run made first, never replacing it with a copy of the new file', () => {
+    // The other run creates the backup (the original file) between this run's existence check
+    // and its copy; a rename (mv -f) over the name would have replaced it.
+    const s = box();
+    s.set('race', `printf '%s' '${ORIGINAL.replace(/'/g, `'\\''`)}' >'${s.backup}'\n`);
+    const r = install(s);
+    expect(existsSync(join(s.stub, 'race.ran'))).toBe(true);
+    expect(r.code).toBe(0);
+    expect(parseInstallOutput(r.stdout)).toMatchObject({ backupState: 'kept', result: 'installed' });
+    expect(readFileSync(s.backup, 'utf8')).toBe(ORIGINAL);
+    expect(leftovers(s.dir)).toEqual([]);
+  });
+
+  it('refuses to back up a target that a concurrent run replaced while it was being copied', () => {
+    // The other run backed the original up and put the new file in place before this run's copy:
+    // the copy no longer has the checksum this run read, and the backup must stay the original.
+    const s = box();
+    s.set(
+      'race',
+      `printf '%s' '${ORIGINAL.replace(/'/g, `'\\''`)}' >'${s.backup}'\nprintf '%s' '${FIXED.replace(/'/g, `'\\''`)}' >'${s.target}'\n`,
+    );
+    const r = install(s);
+    expect(r.code).toBe(ScriptExit.BackupFailed);
+    expect(r.stderr).toContain('changed while it was being backed up');
+    expect(readFileSync(s.backup, 'utf8')).toBe(ORIGINAL);
+    expect(leftovers(s.dir)).toEqual([]);
+    expect(s.calls().filter((c) => c.startsWith('aws '))).toHaveLength(0);
+  });
+
+  it('creates the backup as a hard link of the verified copy, and leaves no temporary file', () => {
+    const s = box();
+    const r = install(s);
+    expect(r.code).toBe(0);
+    expect(parseInstallOutput(r.stdout)).toMatchObject({
+      backupState: 'created',
+      backupSha256: sha256(ORIGINAL),
+    });
+    expect(statSync(s.backup).nlink).toBe(1);
+    expect(leftovers(s.dir)).toEqual([]);
   });
 });
 

@@ -356,6 +356,7 @@ else
     fail ${ScriptExit.BackupFailed} "$target changed while it was being backed up (another run of this deployment?); nothing replaced"
   fi
   if ln -- "$partial" "$backup" 2>/dev/null; then
+    if ! cmp -s "$target" "$backup"; then fail ${ScriptExit.BackupFailed} "$backup differs from $target"; fi
     say "backup_state=created"
   elif [ -f "$backup" ] && [ ! -L "$backup" ]; then
     say "backup_state=kept"

@@ -62,8 +62,8 @@ export interface InstanceEntry {
   t?: number;
   /** short error, when it failed */
   e?: string;
-  /** rollback result */
-  rb?: 'restored' | 'already' | 'failed';
+  /** rollback result (untouched: tagged, but the install never changed it) */
+  rb?: 'restored' | 'already' | 'failed' | 'untouched';
   /** short rollback error */
   re?: string;
 }

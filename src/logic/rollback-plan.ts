@@ -304,6 +304,14 @@ export function classifyRestore(
     return report.restore === 'already' ? { result: 'already' } : { result: 'restored' };
   }
   const said = report.error ?? (lastLine(inv.stderr) || undefined);
+  if (code === ScriptExit.Untouched) {
+    // Tagged (the tag comes before the install), but the install never ran: a job killed between
+    // tagging a batch and sending it. Nothing of this deployment is on the instance.
+    return {
+      result: 'not touched',
+      detail: 'tagged, but no backup and its file is not the artifact: never changed',
+    };
+  }
   if (code === ScriptExit.BackupMissing) {
     if (item.source === 'asg') {
       return {
@@ -313,7 +321,10 @@ export function classifyRestore(
     }
     return {
       result: 'failed',
-      detail: `backup ${item.backupPath} is missing on the instance: nothing to restore from`,
+      detail:
+        said !== undefined && /is the artifact/.test(said)
+          ? `backup ${item.backupPath} is missing on the instance, and its file is the artifact: nothing to restore from`
+          : `backup ${item.backupPath} is missing on the instance: nothing to restore from`,
     };
   }
   if (isScriptVerdict(code)) {

@@ -132,7 +132,12 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     groupIds: group?.instanceIds,
   });
   // Validates every value that reaches the instances (the record is untrusted) before anything changes.
-  const script = buildRestoreScript({ deploymentId, ...target, backupPath: plan.backupPath });
+  const script = buildRestoreScript({
+    deploymentId,
+    ...target,
+    backupPath: plan.backupPath,
+    artifactSha256: record.artifact?.sha256 ?? inputs.artifactSha256,
+  });
   for (const note of plan.notes) warn(ctx, record, note);
   report.info(
     `Plan: ${plan.restore.length} to restore from ${plan.backupPath}, ${plan.gone.length} gone, ` +
@@ -183,7 +188,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     verdict === 'pass'
       ? inputs.dryRun
         ? `dry run: ${counts['would restore'] ?? 0} instance(s) would be restored`
-        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone`
+        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone${untouchedNote(results)}`
       : problems.join('; ');
   record.extra.rollback = {
     at: startedAt,
@@ -224,6 +229,14 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     outputs: { [Output.DeploymentId]: deploymentId },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
   };
+}
+
+/** The instances found never changed, by name (a few; the summary lists them all). */
+function untouchedNote(results: InstanceResult[]): string {
+  const ids = results.filter((r) => r.result === 'not touched').map((r) => r.id);
+  if (ids.length === 0) return '';
+  const shown = ids.slice(0, 10).join(', ');
+  return `, ${ids.length} never changed by this deployment (${shown}${ids.length > 10 ? ', …' : ''})`;
 }
 
 function countBy(results: InstanceResult[]): Record<string, number> {
@@ -366,8 +379,10 @@ async function restoreInstances(
       continue;
     }
     if (outcome.result === 'not touched') {
-      // A group member launched from the previous image: nothing of this deployment to undo.
+      // A group member launched from the previous image, or an instance tagged by a job that died
+      // before sending it the install: nothing of this deployment to undo.
       if (item.source === 'asg') delete record.instances[id];
+      else recordResult(id, 'untouched');
       results.push({
         id,
         source: item.source,

@@ -15,7 +15,7 @@ export const RESULT_PREFIX = 'EWD ';
 
 /**
  * Exit codes. 0 is success; 1 and 2 are left to bash and its tools (set -e), 126/127 to the shell,
- * 168/169 to the SSM agent (reboot requests), so ours sit in 10–19.
+ * 168/169 to the SSM agent (reboot requests), so ours sit in 10–20.
  */
 export const ScriptExit = {
   Ok: 0,
@@ -39,6 +39,8 @@ export const ScriptExit = {
   UnsafeTarget: 18,
   /** grep rejected a pattern (an ERE the instance's grep does not accept) */
   BadPattern: 19,
+  /** restore: no backup, and the file is not the artifact: the install never changed this instance */
+  Untouched: 20,
 } as const;
 export type ScriptExitCode = (typeof ScriptExit)[keyof typeof ScriptExit];
 
@@ -54,6 +56,7 @@ const EXIT_MEANING: Record<number, string> = {
   [ScriptExit.FetchFailed]: 'the artifact could not be fetched',
   [ScriptExit.UnsafeTarget]: 'the target is a symbolic link',
   [ScriptExit.BadPattern]: "a pattern was rejected by the instance's grep -E",
+  [ScriptExit.Untouched]: 'never changed by this deployment (no backup, and the file is not the artifact)',
 };
 
 /** What an exit code of these scripts means, for messages. */
@@ -545,6 +548,11 @@ export interface RestoreScriptParams {
   targetFile: string;
   /** From the record (untrusted): must be exactly backupPathFor(workerDir, targetFile, deploymentId). */
   backupPath: string;
+  /**
+   * The artifact's SHA-256, when known: an instance without the backup whose file is not the
+   * artifact was tagged but never changed (the install backs up before it replaces anything).
+   */
+  artifactSha256?: string;
   region?: string;
   restartWaitSeconds?: number;
   settleSeconds?: number;
@@ -566,6 +574,7 @@ export function buildRestoreScript(p: RestoreScriptParams): string {
     ['dir', workerDir],
     ['file', targetFile],
     ['backup', checkBackupPath(p.backupPath, workerDir, targetFile, deploymentId)],
+    ['artifact_sha', p.artifactSha256 === undefined ? '' : checkSha256(p.artifactSha256)],
     ['wait_seconds', String(checkWhole('restart-wait-seconds', p.restartWaitSeconds ?? 60, 1, 3600))],
     ['settle_seconds', String(checkWhole('settle-seconds', p.settleSeconds ?? 5, 0, 300))],
   ];
@@ -579,8 +588,25 @@ ${HELPERS}
 
 ${TARGET_CHECKS}
 if [ -L "$backup" ] || [ ! -f "$backup" ]; then
-  say "restore=missing"
-  fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance; nothing to restore from"
+  # The install makes the backup before it replaces anything: without one, the file is the
+  # original unless it is the artifact (the backup was lost after the replace).
+  if [ ! -f "$target" ]; then
+    say "sha256_before=missing"; say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance, and neither is $target"
+  fi
+  now_sum=$(sha "$target")
+  say "sha256_before=$now_sum"
+  if [ -z "$artifact_sha" ]; then
+    say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance, and the artifact's checksum is not known to tell whether $target was replaced"
+  fi
+  if [ "$now_sum" = "$artifact_sha" ]; then
+    say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $target is the artifact but $backup is not on this instance; nothing to restore from"
+  fi
+  say "restore=untouched"
+  printf 'emergency-deploy: %s\n' "no backup and $target is not the artifact: never changed by this deployment, left as it is" >&2
+  exit ${ScriptExit.Untouched}
 fi
 backup_sum=$(sha "$backup")
 say "backup=$backup"

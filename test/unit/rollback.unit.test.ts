@@ -104,10 +104,23 @@ class FakeWorld {
     });
   }
 
-  restore(id: string): Invocation {
+  restore(id: string, script = ''): Invocation {
     const i = this.instances.get(id);
     if (!i || i.state !== 'running')
       return { code: -1, stdout: '', details: i ? 'Undeliverable' : 'Undeliverable' };
+    // As the restore script decides it (run for real in scripts-bash.unit.test.ts): without a
+    // backup, a file that is not the artifact was never changed.
+    const artifactKnown = /artifact_sha='[0-9a-f]{64}'/.test(script);
+    if (!i.backup && artifactKnown && i.file === 'old') {
+      return { code: ScriptExit.Untouched, stdout: 'EWD restore=untouched\n', details: 'Failed' };
+    }
+    if (!i.backup && artifactKnown) {
+      return {
+        code: ScriptExit.BackupMissing,
+        stdout: `EWD restore=missing\nEWD error=backup missing: /opt/file-processor/worker.py is the artifact but ${BACKUP} is not on this instance\n`,
+        details: 'Failed',
+      };
+    }
     if (!i.backup) {
       return {
         code: ScriptExit.BackupMissing,
@@ -221,8 +234,9 @@ function setup(world: FakeWorld, raw: RawInputs) {
     const id = `cmd-rollback-${n++}`;
     world.changes.push('restore sent');
     const ids = input.InstanceIds ?? [];
-    world.scripts.push(input.Parameters?.commands?.[0] ?? '');
-    world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i)])) });
+    const script = input.Parameters?.commands?.[0] ?? '';
+    world.scripts.push(script);
+    world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i, script)])) });
     return { Command: { CommandId: id } };
   });
   ssm.on(ListCommandsCommand).callsFake((input: { CommandId: string }) => {
@@ -595,6 +609,55 @@ describe('rollback mode', () => {
       expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
       expect(world.visibilityTimeout).toBe(900);
     }
+  });
+
+  it('passes and names the instances a killed rollout tagged but never sent the install (untouched)', async () => {
+    // Killed after CreateTags and the record write, before SendCommand: B and C carry the tags and
+    // are `sent` in the record, but have no backup and still the original file.
+    const world = fleetOf(A, B, C);
+    world.instances.get(B)!.backup = false;
+    world.instances.get(B)!.file = 'old';
+    world.instances.get(C)!.backup = false;
+    world.instances.get(C)!.file = 'old';
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'sent', c: -1 },
+      [C]: { p: 'r', b: 1, s: 'sent', c: -1 },
+    });
+    rec.artifact = {
+      s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
+      sha256: 'b'.repeat(64),
+      uploaded: false,
+    };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.failure).toBeUndefined();
+    expect(out.verdict).toBe('pass');
+    expect(world.scripts[0]).toContain(`artifact_sha='${'b'.repeat(64)}'`);
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('untouched');
+    expect(out.record.instances[C].rb).toBe('untouched');
+    expect(out.record.phases.at(-1)?.reason).toContain(`2 never changed by this deployment (${B}, ${C})`);
+    expect(out.summary).toContain(B);
+  });
+
+  it('fails an instance whose file is the artifact but has no backup, and says so', async () => {
+    const world = fleetOf(A, B);
+    world.instances.get(B)!.backup = false;
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'installed', c: 1 },
+    });
+    rec.artifact = {
+      s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
+      sha256: 'b'.repeat(64),
+      uploaded: false,
+    };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain(
+      `${B} (backup ${BACKUP} is missing on the instance, and its file is the artifact`,
+    );
+    expect(out.record.instances[A].rb).toBe('restored');
   });
 
   it('dry run lists what would be restored and sends nothing that changes anything', async () => {

@@ -138,7 +138,7 @@ function install(s: Sandbox, over: Partial<Parameters<typeof buildInstallScript>
   );
 }
 
-function restore(s: Sandbox) {
+function restore(s: Sandbox, artifactSha256?: string) {
   return s.run(
     buildRestoreScript({
       deploymentId: DEP,
@@ -146,6 +146,7 @@ function restore(s: Sandbox) {
       workerDir: s.dir,
       targetFile: 'worker.py',
       backupPath: s.backup,
+      artifactSha256,
       restartWaitSeconds: 3,
       settleSeconds: 0,
     }),
@@ -390,6 +391,37 @@ describe('restore script under bash', () => {
     expect(parseRestoreOutput(r.stdout).restore).toBe('missing');
     expect(readFileSync(s.target, 'utf8')).toBe(ORIGINAL);
     expect(s.calls()).not.toContain('systemctl restart file-processor');
+  });
+
+  it('reports an instance tagged but never changed (no backup, the file is not the artifact) as untouched', () => {
+    // A rollout killed after tagging a batch and before sending it leaves exactly this.
+    const s = box();
+    const r = restore(s, sha256(FIXED));
+    expect(r.code).toBe(ScriptExit.Untouched);
+    expect(parseRestoreOutput(r.stdout)).toMatchObject({
+      restore: 'untouched',
+      sha256Before: sha256(ORIGINAL),
+    });
+    expect(r.stdout).not.toContain('EWD error=');
+    expect(readFileSync(s.target, 'utf8')).toBe(ORIGINAL);
+    expect(s.calls()).not.toContain('systemctl restart file-processor');
+  });
+
+  it('fails saying so when the file is the artifact but the backup is missing', () => {
+    const s = box();
+    writeFileSync(s.target, FIXED);
+    const r = restore(s, sha256(FIXED));
+    expect(r.code).toBe(ScriptExit.BackupMissing);
+    expect(parseRestoreOutput(r.stdout)).toMatchObject({ restore: 'missing', sha256Before: sha256(FIXED) });
+    expect(r.stderr).toMatch(/is the artifact but .* is not on this instance/);
+    expect(readFileSync(s.target, 'utf8')).toBe(FIXED);
+  });
+
+  it('without the artifact checksum, a missing backup stays a failure that says why', () => {
+    const s = box();
+    const r = restore(s);
+    expect(r.code).toBe(ScriptExit.BackupMissing);
+    expect(r.stderr).toContain("the artifact's checksum is not known");
   });
 
   it('fails with the journal when the restored service does not come up', () => {

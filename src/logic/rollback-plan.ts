@@ -12,6 +12,19 @@ export interface TaggedInstance {
   state: string;
   /** The backup-path tag, when the instance has one. */
   backupPath?: string;
+  /** The artifact-sha256 tag (untrusted: checked before use). */
+  artifactSha256?: string;
+}
+
+/**
+ * The artifact's checksum from the instances' tags, when they agree on one well-formed value
+ * (rollback without a record). Anything else is not used: the restore then cannot call an
+ * instance untouched, and a missing backup stays a failure.
+ */
+export function taggedArtifactSha256(tagged: TaggedInstance[]): string | undefined {
+  const values = new Set(tagged.map((t) => t.artifactSha256).filter((v) => v !== undefined));
+  const [only] = values;
+  return values.size === 1 && /^[0-9a-f]{64}$/.test(only) ? only : undefined;
 }
 
 /** What rollback restores files into: the deployment's target on every instance. */

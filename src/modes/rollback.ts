@@ -23,6 +23,7 @@ import {
   recordedGroupVersion,
   rollbackReasons,
   settingFailed,
+  taggedArtifactSha256,
   type RestoreItem,
   type RollbackPlan,
   type RollbackTarget,
@@ -136,7 +137,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     deploymentId,
     ...target,
     backupPath: plan.backupPath,
-    artifactSha256: record.artifact?.sha256 ?? inputs.artifactSha256,
+    artifactSha256: record.artifact?.sha256 ?? inputs.artifactSha256 ?? taggedArtifactSha256(tagged),
   });
   for (const note of plan.notes) warn(ctx, record, note);
   report.info(

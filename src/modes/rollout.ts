@@ -3,7 +3,7 @@
 // SSM's own fan-out; strategy asg bakes an AMI of the canary, points the launch template's default
 // at it and lets an instance refresh replace the group. The record is written as it goes, so a
 // halt, a failure or a cancellation leaves a true account for rollback.
-import { Input, Output, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
+import { Input, Output, TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
@@ -504,6 +504,7 @@ async function runBatch(
   await tagInstances(api, clients, ids, {
     [TAG_DEPLOYMENT_ID]: record.deploymentId,
     [TAG_BACKUP_PATH]: record.target.backupPath,
+    ...(record.artifact ? { [TAG_ARTIFACT_SHA256]: record.artifact.sha256 } : {}),
   });
   for (const id of ids) record.instances[id] = { p: 'r', b: batch.number, s: 'sent', c: -1 };
   publisher.write();

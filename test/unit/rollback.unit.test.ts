@@ -660,6 +660,30 @@ describe('rollback mode', () => {
     expect(out.record.instances[A].rb).toBe('restored');
   });
 
+  it('from the deployment id alone, uses the artifact checksum the tags carry to tell untouched instances', async () => {
+    const world = fleetOf(A, B);
+    for (const i of world.instances.values()) i.tags['emergency-deploy:artifact-sha256'] = 'c'.repeat(64);
+    world.instances.get(B)!.backup = false;
+    world.instances.get(B)!.file = 'old';
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 intended`;
+    const { ctx } = setup(world, { 'deployment-id': DEP, 'queue-name': 'file-processing-queue-production' });
+    const out = await rollback(ctx);
+    expect(out.failure).toBeUndefined();
+    expect(world.scripts[0]).toContain(`artifact_sha='${'c'.repeat(64)}'`);
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('untouched');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it('does not trust artifact tags that disagree or are malformed', async () => {
+    const world = fleetOf(A, B);
+    world.instances.get(A)!.tags['emergency-deploy:artifact-sha256'] = 'c'.repeat(64);
+    world.instances.get(B)!.tags['emergency-deploy:artifact-sha256'] = "d'; reboot; '";
+    const { ctx } = setup(world, { 'deployment-id': DEP });
+    await rollback(ctx);
+    expect(world.scripts[0]).toContain(`artifact_sha=''`);
+  });
+
   it('dry run lists what would be restored and sends nothing that changes anything', async () => {
     const world = fleetOf(A, B, C);
     const rec = baseRecord(FULL);

@@ -13,7 +13,12 @@ import {
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ListQueueTagsCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+} from '@aws-sdk/client-sqs';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
@@ -169,6 +174,9 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
     visibility = Number(input.Attributes.VisibilityTimeout);
     return {};
   });
+  // The visibility-timeout intent tag (API_ListQueueTags, API_TagQueue).
+  sqs.on(ListQueueTagsCommand).resolves({ Tags: {} });
+  sqs.on(TagQueueCommand).resolves({});
   return { ...t, ec2, asg, sqs, ssm, world: w };
 }
 

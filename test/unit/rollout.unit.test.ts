@@ -200,6 +200,7 @@ describe('rollout, strategy ssm', () => {
     expect(tagCalls[0].Tags).toEqual([
       { Key: TAG_DEPLOYMENT_ID, Value: DEPLOYMENT },
       { Key: TAG_BACKUP_PATH, Value: `/opt/file-processor/worker.py.backup.${DEPLOYMENT}` },
+      { Key: 'emergency-deploy:artifact-sha256', Value: SHA },
     ]);
     // One bake between the two batches, none after the last.
     expect(runtime.clock.sleeps.filter((ms) => ms === 60_000)).toHaveLength(1);

@@ -887,6 +887,21 @@ describe('faults in the middle of a deployment', () => {
     },
   );
 
+  fault(
+    'the queue refuses the intent tag: SetQueueAttributes is never called, and the record already holds the intent',
+    async () => {
+      const fleet = [id(1), id(2)];
+      const { ctx, report, sqs } = rolloutWorld(fleet, { 'visibility-timeout': '900' }, () => 'ok');
+      sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '300' } });
+      sqs.on(TagQueueCommand).rejects(awsError('AccessDenied', 403, 'Access to the resource is denied.'));
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toBe('Rollout failed: sqs:TagQueue failed: Access to the resource is denied.');
+      expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+      expect(published(report).settings.visibilityTimeout).toMatchObject({ before: 300, s: 'intended' });
+    },
+  );
+
   function asgWorld(
     overrides: (m: { ec2: ReturnType<typeof mockClient>; asg: ReturnType<typeof mockClient> }) => void,
   ) {

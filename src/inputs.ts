@@ -348,7 +348,8 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
   }
   if (refresh !== undefined) {
     if (!matches(refresh.asgName, ASG_NAME)) refuse('an Auto Scaling group name', refresh.asgName);
-    if (!matches(refresh.id, REFRESH_ID)) refuse('an instance refresh id', refresh.id);
+    // '' is the rollout's intent, recorded before StartInstanceRefresh answered.
+    if (refresh.id !== '' && !matches(refresh.id, REFRESH_ID)) refuse('an instance refresh id', refresh.id);
   }
   if (image !== undefined) {
     if (!matches(image.id, IMAGE_ID)) refuse('an image id', image.id);

@@ -77,18 +77,21 @@ export async function undoInstanceRefresh(
   refresh: RecordedRefresh,
   dryRun: boolean,
 ): Promise<SettingResult> {
-  const setting = `instance refresh ${refresh.id} of ${refresh.asgName}`;
+  // An empty id is the rollout's intent, written before StartInstanceRefresh: the job died before
+  // the answer, so whatever refresh the group is running now is undone (none: 'already').
+  const intended = refresh.id === '';
+  const setting = `instance refresh ${intended ? '(being started)' : refresh.id} of ${refresh.asgName}`;
   const base = { setting, baseline: 'none running', deployed: 'started' };
   let state: RefreshState | undefined;
   try {
-    state = await describeInstanceRefresh(api, clients, refresh.asgName, refresh.id);
+    if (!intended) state = await describeInstanceRefresh(api, clients, refresh.asgName, refresh.id);
   } catch (e) {
     if (!/not known/.test(message(e))) return { ...base, action: 'failed', detail: message(e) };
   }
   const now = state
     ? `${state.status}${state.percentComplete !== undefined ? ` (${state.percentComplete}%)` : ''}`
     : 'not listed';
-  const decision = refreshDecision(state?.status);
+  const decision = intended ? 'undo' : refreshDecision(state?.status);
   if (decision === 'already') return { ...base, now, action: 'already' };
   if (decision === 'follow-up') {
     return {

@@ -849,7 +849,9 @@ async function startOrResumeRefresh(
 ): Promise<string> {
   const { inputs, report, api, clients } = ctx;
   const known = record.settings.refresh;
-  if (known && known.asgName === asg.asgName) {
+  // An empty id is an intent a killed run left: whether that start took effect is unknown, and a
+  // second start is refused (InstanceRefreshInProgress) while it runs.
+  if (known && known.asgName === asg.asgName && known.id !== '') {
     const state = await describeInstanceRefresh(api, clients, asg.asgName, known.id);
     if (!isTerminalRefresh(state.status) || state.status === 'Successful') {
       report.info(
@@ -860,6 +862,10 @@ async function startOrResumeRefresh(
     }
   }
   let id: string;
+  // Intent first: a job killed once StartInstanceRefresh is sent leaves rollback a refresh to undo.
+  const before = record.settings.refresh;
+  record.settings.refresh = { id: '', asgName: asg.asgName, status: 'Starting' };
+  publisher.write(true);
   try {
     id = await startInstanceRefresh(api, clients, {
       asgName: asg.asgName,
@@ -870,6 +876,10 @@ async function startOrResumeRefresh(
       autoRollback: asg.autoRollback,
     });
   } catch (e) {
+    // AWS said no: nothing was started (a refresh in progress is someone else's, left alone).
+    if (before) record.settings.refresh = before;
+    else delete record.settings.refresh;
+    publisher.write(true);
     if (e instanceof RefreshAlreadyInProgress) {
       throw new DeploymentFailure(
         `Rollout failed: ${e.message}, not started by this deployment; it was left alone. The launch template default is now version ${newVersion}; rollback will restore version ${asg.previousDefault}`,

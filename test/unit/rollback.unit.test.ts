@@ -512,6 +512,18 @@ describe('rollback mode', () => {
     expect(out.summary).toMatch(/instance refresh refresh-1 of cis-workers .* rolled back/);
   });
 
+  it('undoes the refresh a killed rollout was starting (intent only: no id), without describing an empty id', async () => {
+    const world = fleetOf(A);
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.refresh = { id: '', asgName: 'cis-workers', status: 'Starting' };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(DescribeInstanceRefreshesCommand)).toHaveLength(0);
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(1);
+    expect(out.summary).toMatch(/instance refresh \(being started\) of cis-workers .* rolled back/);
+  });
+
   it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {
     const world = fleetOf(A);
     world.refreshIrreversible = true;

@@ -181,6 +181,19 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
 }
 
 describe('rollout, strategy asg', () => {
+  it('records the refresh as intended before StartInstanceRefresh is sent', async () => {
+    const { ctx, asg, report } = setup();
+    let atStart: DeploymentRecord | undefined;
+    asg.on(StartInstanceRefreshCommand).callsFake(() => {
+      atStart = JSON.parse(report.outputs.record as string) as DeploymentRecord;
+      return { InstanceRefreshId: REFRESH };
+    });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(atStart?.settings.refresh).toEqual({ id: '', asgName: ASG, status: 'Starting' });
+    expect(outcome.record.settings.refresh?.id).toBe(REFRESH);
+  });
+
   it('images the canary, versions the template from its current default, refreshes the group, then the queue', async () => {
     const { ctx, ec2, asg, sqs, ssm, report } = setup({
       'refresh-checkpoints': '50,100',

@@ -107,3 +107,6 @@ export const MAX_REDRIVE_SAMPLE = 1000;
 // touched even when the job that touched it died before writing its record.
 export const TAG_DEPLOYMENT_ID = 'emergency-deploy:deployment-id';
 export const TAG_BACKUP_PATH = 'emergency-deploy:backup-path';
+// The artifact's checksum: rollback without a record tells an instance tagged but never changed
+// (its file is not the artifact) from one whose backup is lost.
+export const TAG_ARTIFACT_SHA256 = 'emergency-deploy:artifact-sha256';

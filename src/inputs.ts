@@ -397,7 +397,9 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
   for (const rf of [refresh, r.settings.revertRefresh]) {
     if (rf === undefined) continue;
     if (!matches(rf.asgName, ASG_NAME)) refuse('an Auto Scaling group name', rf.asgName);
-    if (!matches(rf.id, REFRESH_ID)) refuse('an instance refresh id', rf.id);
+    // '' is the rollout's intent, recorded before StartInstanceRefresh answered.
+    if (!(rf === refresh && rf.id === '') && !matches(rf.id, REFRESH_ID))
+      refuse('an instance refresh id', rf.id);
   }
   const desired = refresh?.desired;
   if (desired !== undefined && !['launch-template', 'mixed-instances-policy', 'none'].includes(desired))

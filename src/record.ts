@@ -62,8 +62,8 @@ export interface InstanceEntry {
   t?: number;
   /** short error, when it failed */
   e?: string;
-  /** rollback result */
-  rb?: 'restored' | 'already' | 'failed';
+  /** rollback result (untouched: tagged, but the install never changed it) */
+  rb?: 'restored' | 'already' | 'failed' | 'untouched';
   /** short rollback error */
   re?: string;
 }
@@ -178,7 +178,11 @@ export interface DeploymentRecord {
   commands: string[];
   instances: Record<string, InstanceEntry>;
   settings: {
-    visibilityTimeout?: { before: number; after: number; at: string };
+    /**
+     * `s` intended: written before SetQueueAttributes (after is the value being set); done, or
+     * absent in older records: after is the value read back.
+     */
+    visibilityTimeout?: { before: number; after: number; at: string; s?: 'intended' | 'done' };
     launchTemplate?: LaunchTemplateChange;
     image?: { id: string; sourceInstanceId: string; state: string };
     refresh?: RefreshChange;

@@ -251,6 +251,26 @@ export async function describeInstanceRefresh(
   };
 }
 
+/**
+ * The id of the group's refresh that has not ended, if any. DescribeInstanceRefreshes without ids
+ * lists the group's refreshes of the last six weeks, newest first (API_DescribeInstanceRefreshes);
+ * a group runs at most one refresh at a time, so the newest is the only one that can be running.
+ */
+export async function findRunningRefresh(
+  api: AwsApi,
+  clients: AwsClients,
+  asgName: string,
+): Promise<string | undefined> {
+  const out = await api.call('autoscaling:DescribeInstanceRefreshes', () =>
+    clients.autoscaling.send(
+      new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: asgName, MaxRecords: 1 }),
+    ),
+  );
+  const newest = out.InstanceRefreshes?.[0];
+  if (!newest?.InstanceRefreshId || isTerminalRefresh(newest.Status ?? 'Pending')) return undefined;
+  return newest.InstanceRefreshId;
+}
+
 export interface RefreshWaitOptions {
   pollMs: number;
   maxWaitMs: number;

@@ -1,7 +1,7 @@
 // EC2 reads for rollback: the instances a deployment tagged before replacing their file, and the
 // current state of instances a record names. Read-only; every reservation and every page is read.
 import { DescribeInstancesCommand, type Filter, type Instance } from '@aws-sdk/client-ec2';
-import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
+import { TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
 import type { TaggedInstance } from '../logic/rollback-plan.js';
 import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
@@ -53,7 +53,12 @@ export async function findInstancesTaggedFor(
     const state = i.State?.Name ?? 'unknown';
     // The filters already say so; the checks guard against an API that ignores a filter.
     if (!i.InstanceId || state === 'terminated' || tag(i, TAG_DEPLOYMENT_ID) !== deploymentId) continue;
-    found.set(i.InstanceId, { id: i.InstanceId, state, backupPath: tag(i, TAG_BACKUP_PATH) });
+    found.set(i.InstanceId, {
+      id: i.InstanceId,
+      state,
+      backupPath: tag(i, TAG_BACKUP_PATH),
+      artifactSha256: tag(i, TAG_ARTIFACT_SHA256),
+    });
   }
   return [...found.values()];
 }

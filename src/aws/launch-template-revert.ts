@@ -14,6 +14,7 @@ import type { Runtime } from '../runtime.js';
 import type { DeploymentRecord } from '../record.js';
 import type { AwsApi } from './api.js';
 import {
+  findRunningRefresh,
   cancelInstanceRefresh,
   describeGroup,
   describeInstanceRefresh,
@@ -115,6 +116,26 @@ export async function undoInstanceRefresh(
   dryRun: boolean,
   wait: RefreshWaitBounds,
 ): Promise<RefreshUndo> {
+  // An empty id is the rollout's intent, written before StartInstanceRefresh: the job died before
+  // the answer. The refresh the group is running now, if any, is the one it may have started;
+  // with none running there is nothing of this deployment's to undo.
+  if (refresh.id === '') {
+    const running = await findRunningRefresh(api, clients, refresh.asgName);
+    if (!running) {
+      return {
+        result: {
+          setting: `instance refresh (being started) of ${refresh.asgName}`,
+          baseline: 'none running',
+          deployed: 'started',
+          now: 'none running',
+          action: 'already',
+        },
+        instancesLeft: false,
+        settled: true,
+      };
+    }
+    refresh = { ...refresh, id: running };
+  }
   const setting = `instance refresh ${refresh.id} of ${refresh.asgName}`;
   const base = { setting, baseline: 'none running', deployed: 'started' };
   let state: RefreshState | undefined;

@@ -2,7 +2,9 @@
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueueTagsCommand,
   SetQueueAttributesCommand,
+  TagQueueCommand,
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import type { AwsApi } from './api.js';
@@ -143,4 +145,26 @@ export async function setVisibilityTimeout(
       new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }),
     ),
   );
+}
+
+/** The queue's tags (ListQueueTags answers {"Tags": {key: value}}; API_ListQueueTags). */
+export async function listQueueTags(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+): Promise<Record<string, string>> {
+  const out = await api.call('sqs:ListQueueTags', () =>
+    clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })),
+  );
+  return out.Tags ?? {};
+}
+
+/** TagQueue: "A new tag with a key identical to that of an existing tag overwrites the existing tag." */
+export async function tagQueue(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+  tags: Record<string, string>,
+): Promise<void> {
+  await api.call('sqs:TagQueue', () => clients.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: tags })));
 }

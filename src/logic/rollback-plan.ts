@@ -12,6 +12,19 @@ export interface TaggedInstance {
   state: string;
   /** The backup-path tag, when the instance has one. */
   backupPath?: string;
+  /** The artifact-sha256 tag (untrusted: checked before use). */
+  artifactSha256?: string;
+}
+
+/**
+ * The artifact's checksum from the instances' tags, when they agree on one well-formed value
+ * (rollback without a record). Anything else is not used: the restore then cannot call an
+ * instance untouched, and a missing backup stays a failure.
+ */
+export function taggedArtifactSha256(tagged: TaggedInstance[]): string | undefined {
+  const values = new Set(tagged.map((t) => t.artifactSha256).filter((v) => v !== undefined));
+  const [only] = values;
+  return values.size === 1 && /^[0-9a-f]{64}$/.test(only) ? only : undefined;
 }
 
 /** What rollback restores files into: the deployment's target on every instance. */
@@ -318,6 +331,14 @@ export function classifyRestore(
     return report.restore === 'already' ? { result: 'already' } : { result: 'restored' };
   }
   const said = report.error ?? (lastLine(inv.stderr) || undefined);
+  if (code === ScriptExit.Untouched) {
+    // Tagged (the tag comes before the install), but the install never ran: a job killed between
+    // tagging a batch and sending it. Nothing of this deployment is on the instance.
+    return {
+      result: 'not touched',
+      detail: 'tagged, but no backup and its file is not the artifact: never changed',
+    };
+  }
   if (code === ScriptExit.BackupMissing) {
     if (item.source === 'asg') {
       return {
@@ -327,7 +348,10 @@ export function classifyRestore(
     }
     return {
       result: 'failed',
-      detail: `backup ${item.backupPath} is missing on the instance: nothing to restore from`,
+      detail:
+        said !== undefined && /is the artifact/.test(said)
+          ? `backup ${item.backupPath} is missing on the instance, and its file is the artifact: nothing to restore from`
+          : `backup ${item.backupPath} is missing on the instance: nothing to restore from`,
     };
   }
   if (isScriptVerdict(code)) {

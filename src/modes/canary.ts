@@ -13,7 +13,14 @@ import {
   type CommandOptions,
   type InvocationResult,
 } from '../aws/ssm-commands.js';
-import { Input, Output, SSM_MAX_TARGETS, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
+import {
+  Input,
+  Output,
+  SSM_MAX_TARGETS,
+  TAG_ARTIFACT_SHA256,
+  TAG_BACKUP_PATH,
+  TAG_DEPLOYMENT_ID,
+} from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
 import type { Inputs } from '../inputs.js';
@@ -262,6 +269,7 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   await tagInstances(api, clients, [id], {
     [TAG_DEPLOYMENT_ID]: record.deploymentId,
     [TAG_BACKUP_PATH]: backupPath,
+    [TAG_ARTIFACT_SHA256]: artifact.sha256,
   });
   record.artifact = { s3Uri: artifact.s3Uri, sha256: artifact.sha256, uploaded: artifact.uploaded };
   const entry: InstanceEntry = { p: 'c', b: 0, s: 'sent', c: -1 };

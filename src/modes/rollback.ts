@@ -19,7 +19,7 @@ import {
   type RefreshUndo,
   type RefreshWaitBounds,
 } from '../aws/launch-template-revert.js';
-import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import { getQueueState } from '../aws/sqs.js';
 import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
 import {
   classifyRestore,
@@ -28,6 +28,7 @@ import {
   recordedGroupVersion,
   rollbackReasons,
   settingFailed,
+  taggedArtifactSha256,
   type RestoreItem,
   type RollbackPlan,
   type RollbackTarget,
@@ -43,7 +44,13 @@ import {
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
-import { sourceQueueUrl } from './queues.js';
+import {
+  READ_BACK_INTERVAL_MS,
+  READ_BACK_TRIES,
+  readVisibilityIntent,
+  setVisibilityTimeoutConfirmed,
+  sourceQueueUrl,
+} from './queues.js';
 
 // Per-instance rollback errors repeat up to 5,000 times in the record: kept short there, in full
 // in the summary.
@@ -134,7 +141,12 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     groupIds: group?.instanceIds,
   });
   // Validates every value that reaches the instances (the record is untrusted) before anything changes.
-  const script = buildRestoreScript({ deploymentId, ...target, backupPath: plan.backupPath });
+  const script = buildRestoreScript({
+    deploymentId,
+    ...target,
+    backupPath: plan.backupPath,
+    artifactSha256: record.artifact?.sha256 ?? inputs.artifactSha256 ?? taggedArtifactSha256(tagged),
+  });
   for (const note of plan.notes) warn(ctx, record, note);
   report.info(
     `Plan: ${plan.restore.length} to restore from ${plan.backupPath}, ${plan.gone.length} gone, ` +
@@ -252,7 +264,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     verdict === 'pass'
       ? inputs.dryRun
         ? `dry run: ${counts['would restore'] ?? 0} instance(s) would be restored`
-        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone`
+        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone${untouchedNote(results)}`
       : problems.join('; ');
   record.extra.rollback = {
     at: startedAt,
@@ -295,6 +307,14 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     outputs: { [Output.DeploymentId]: deploymentId, [Output.NotificationAfter]: after },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
   };
+}
+
+/** The instances found never changed, by name (a few; the summary lists them all). */
+function untouchedNote(results: InstanceResult[]): string {
+  const ids = results.filter((r) => r.result === 'not touched').map((r) => r.id);
+  if (ids.length === 0) return '';
+  const shown = ids.slice(0, 10).join(', ');
+  return `, ${ids.length} never changed by this deployment (${shown}${ids.length > 10 ? ', …' : ''})`;
 }
 
 function countBy(results: InstanceResult[]): Record<string, number> {
@@ -440,8 +460,10 @@ async function restoreInstances(
       continue;
     }
     if (outcome.result === 'not touched') {
-      // A group member launched from the previous image: nothing of this deployment to undo.
+      // A group member launched from the previous image, or an instance tagged by a job that died
+      // before sending it the install: nothing of this deployment to undo.
       if (item.source === 'asg') delete record.instances[id];
+      else recordResult(id, 'untouched');
       results.push({
         id,
         source: item.source,
@@ -538,44 +560,74 @@ async function restoreGroupVersion(
   );
 }
 
-/** The queue's visibility timeout back to its value before the deployment, read back. */
+/**
+ * The queue's visibility timeout back to its value before the deployment, read back (waiting for
+ * SQS to propagate it, as rollout does). The deployment may have changed it when the record says
+ * so (intended or done) or when the queue carries this deployment's intent tag, which rollout
+ * writes before SetQueueAttributes: a record cut short, the canary's record or no record at all
+ * still restores it. The baseline is the value the rollout found, else the one preflight read.
+ */
 async function restoreVisibilityTimeout(ctx: ModeContext, record: DeploymentRecord): Promise<SettingResult> {
   const setting = 'queue visibility timeout (s)';
   const vt = record.settings.visibilityTimeout;
-  if (!vt) {
+  let url: string | undefined;
+  let tagged: Awaited<ReturnType<typeof readVisibilityIntent>>;
+  try {
+    url = record.queue?.url ?? (await sourceQueueUrl(ctx));
+  } catch (e) {
+    if (!(e instanceof InputError) || vt) {
+      return { setting, action: 'failed', detail: (e as Error).message };
+    }
+  }
+  if (url !== undefined) {
+    try {
+      tagged = await readVisibilityIntent(ctx, url, record.deploymentId);
+    } catch (e) {
+      warn(ctx, record, `could not read the queue's tags: ${(e as Error).message.slice(0, 200)}`);
+    }
+  }
+  const baseline = vt?.before ?? tagged?.before ?? record.queue?.visibilityTimeout;
+  const deployed = vt?.after ?? tagged?.after;
+  if (!vt && !tagged) {
+    const known = ctx.inputs.record !== undefined;
     return {
       setting,
-      action: ctx.inputs.record ? 'not changed by this deployment' : 'not known without a record',
-      detail: ctx.inputs.record
+      action: known ? 'not changed by this deployment' : 'not known without a record',
+      detail: known
         ? undefined
-        : 'the baseline value is only in the record: pass it to restore this setting',
+        : 'neither a record nor a tag on the queue says this deployment changed it (pass the queue or the record)',
     };
   }
-  const base = { setting, baseline: String(vt.before), deployed: String(vt.after) };
+  if (url === undefined || baseline === undefined) {
+    return { setting, action: 'failed', detail: 'the queue or its baseline value is not known' };
+  }
+  const base = {
+    setting,
+    baseline: String(baseline),
+    deployed: deployed === undefined ? undefined : String(deployed),
+  };
   try {
-    const url = record.queue?.url ?? (await sourceQueueUrl(ctx));
     const current = await getQueueState(ctx.api, ctx.clients, url);
-    if (current.visibilityTimeout === vt.before) {
+    if (current.visibilityTimeout === baseline) {
       return { ...base, now: String(current.visibilityTimeout), action: 'already' };
     }
     const moved =
-      current.visibilityTimeout === vt.after
+      deployed === undefined || current.visibilityTimeout === deployed
         ? undefined
-        : `it was ${current.visibilityTimeout}, not the deployment's ${vt.after}: someone changed it since`;
+        : `it was ${current.visibilityTimeout}, not the deployment's ${deployed}: someone changed it since`;
     if (ctx.inputs.dryRun) {
       return { ...base, now: String(current.visibilityTimeout), action: 'would restore', detail: moved };
     }
-    await setVisibilityTimeout(ctx.api, ctx.clients, url, vt.before);
-    const after = await getQueueState(ctx.api, ctx.clients, url);
-    if (after.visibilityTimeout !== vt.before) {
+    const after = await setVisibilityTimeoutConfirmed(ctx, url, baseline, current.visibilityTimeout);
+    if (after !== baseline) {
       return {
         ...base,
-        now: String(after.visibilityTimeout),
+        now: String(after),
         action: 'failed',
-        detail: `set to ${vt.before}, but reads back ${after.visibilityTimeout}`,
+        detail: `set to ${baseline}, but reads back ${after} after ${(READ_BACK_TRIES - 1) * (READ_BACK_INTERVAL_MS / 1000)}s`,
       };
     }
-    return { ...base, now: String(after.visibilityTimeout), action: 'restored', detail: moved };
+    return { ...base, now: String(after), action: 'restored', detail: moved };
   } catch (e) {
     return { ...base, action: 'failed', detail: (e as Error).message };
   }

@@ -3,12 +3,12 @@
 // SSM's own fan-out; strategy asg bakes an AMI of the canary, makes a launch template version from
 // the one the group launches and lets an instance refresh replace the group. The record is written
 // as it goes, so a halt, a failure or a cancellation leaves a true account for rollback.
-import { Input, Output, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
+import { Input, Output, TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
-import { getQueueState, setVisibilityTimeout } from '../aws/sqs.js';
+import { getQueueState } from '../aws/sqs.js';
 import {
   cancelInstanceRefresh,
   describeGroup,
@@ -55,7 +55,12 @@ import {
   isScriptVerdict,
 } from '../remote/scripts.js';
 import { renderRolloutSummary } from '../summary/rollout.js';
-import { sourceQueueUrl } from './queues.js';
+import {
+  readVisibilityIntent,
+  setVisibilityTimeoutConfirmed,
+  sourceQueueUrl,
+  writeVisibilityIntent,
+} from './queues.js';
 
 // Bounds on the asg waits. An AMI of a worker's root volume takes minutes; a refresh with
 // checkpoints waits an hour at each by default, and a GitHub job ends at 6 hours.
@@ -64,9 +69,6 @@ const IMAGE_MAX_WAIT_MS = 60 * 60_000;
 const REFRESH_MAX_WAIT_MS = 5 * 60 * 60_000;
 // The post-batch health check is short: it reads a journal and a unit state.
 const HEALTH_CHECK_TIMEOUT_SECONDS = 120;
-// SQS may take up to a minute to propagate an attribute change: read back for that long.
-const READ_BACK_TRIES = 7;
-const READ_BACK_INTERVAL_MS = 10_000;
 // The record output is appended to GITHUB_OUTPUT on every write; for a fleet of thousands in small
 // batches, writing it before every batch would append gigabytes. Past a few hundred instances it is
 // written at most this often (and always at the end); the instance tags cover the moments between
@@ -241,7 +243,14 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
         : await rolloutThroughAsg(ctx, record, view, publisher);
 
     if (!failure && queueUrl !== undefined && inputs.visibilityTimeout !== undefined) {
-      failure = await applyVisibilityTimeout(ctx, record, view, queueUrl, inputs.visibilityTimeout);
+      failure = await applyVisibilityTimeout(
+        ctx,
+        record,
+        view,
+        queueUrl,
+        inputs.visibilityTimeout,
+        publisher,
+      );
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -501,6 +510,7 @@ async function runBatch(
   await tagInstances(api, clients, ids, {
     [TAG_DEPLOYMENT_ID]: record.deploymentId,
     [TAG_BACKUP_PATH]: record.target.backupPath,
+    ...(record.artifact ? { [TAG_ARTIFACT_SHA256]: record.artifact.sha256 } : {}),
   });
   for (const id of ids) record.instances[id] = { p: 'r', b: batch.number, s: 'sent', c: -1 };
   publisher.write();
@@ -905,7 +915,9 @@ async function startOrResumeRefresh(
 ): Promise<string> {
   const { inputs, report, api, clients } = ctx;
   const known = record.settings.refresh;
-  if (known && known.asgName === asg.asgName) {
+  // An empty id is an intent a killed run left: whether that start took effect is unknown, and a
+  // second start is refused (InstanceRefreshInProgress) while it runs.
+  if (known && known.asgName === asg.asgName && known.id !== '') {
     const state = await describeInstanceRefresh(api, clients, asg.asgName, known.id);
     if (!isTerminalRefresh(state.status) || state.status === 'Successful') {
       report.info(
@@ -916,6 +928,10 @@ async function startOrResumeRefresh(
     }
   }
   let id: string;
+  // Intent first: a job killed once StartInstanceRefresh is sent leaves rollback a refresh to undo.
+  const before = record.settings.refresh;
+  record.settings.refresh = { id: '', asgName: asg.asgName, status: 'Starting' };
+  publisher.write(true);
   try {
     id = await startInstanceRefresh(api, clients, {
       asgName: asg.asgName,
@@ -926,6 +942,10 @@ async function startOrResumeRefresh(
       autoRollback: asg.autoRollback && desired !== undefined,
     });
   } catch (e) {
+    // AWS said no: nothing was started (a refresh in progress is someone else's, left alone).
+    if (before) record.settings.refresh = before;
+    else delete record.settings.refresh;
+    publisher.write(true);
     if (e instanceof RefreshAlreadyInProgress) {
       const changed = asg.movesDefault
         ? `The launch template default is now version ${asg.newVersion}; rollback will restore version ${asg.previousDefault}`
@@ -955,28 +975,59 @@ async function applyVisibilityTimeout(
   view: RolloutView,
   url: string,
   target: number,
+  publisher: Publisher,
 ): Promise<string | undefined> {
   const { api, clients, report, runtime } = ctx;
   const current = (await getQueueState(api, clients, url)).visibilityTimeout;
-  // On a rerun the value before the deployment is the one recorded first, not today's.
-  const original = record.settings.visibilityTimeout?.before ?? current;
+  // On a rerun the value before the deployment is the one recorded first, not today's: from the
+  // record, else from the intent this deployment left on the queue (a rerun is handed the canary's
+  // record, which knows nothing of an earlier run's change).
+  const tagged = await readVisibilityIntent(ctx, url, record.deploymentId);
+  const original = record.settings.visibilityTimeout?.before ?? tagged?.before ?? current;
+  const preflight = record.queue?.visibilityTimeout;
+  if (preflight !== undefined && preflight !== original) {
+    warn(
+      ctx,
+      record,
+      `the queue's visibility timeout was ${original}s before this rollout changed it, not the ${preflight}s preflight read: changed by someone since preflight`,
+    );
+  }
   view.queue = { before: original, target, planned: ctx.inputs.dryRun };
   if (ctx.inputs.dryRun) {
     report.info(`would set the queue's visibility timeout ${current}s → ${target}s`);
     return undefined;
   }
-  if (current !== target) await setVisibilityTimeout(api, clients, url, target);
-  let after = current;
-  for (let attempt = 1; attempt <= READ_BACK_TRIES; attempt++) {
-    after = (await getQueueState(api, clients, url)).visibilityTimeout;
-    if (after === target) break;
-    if (attempt < READ_BACK_TRIES) await runtime.sleep(READ_BACK_INTERVAL_MS);
+  if (original === target && current === target) {
+    // Nothing changes: the queue already had the value before this deployment.
+    view.queue.after = current;
+    record.settings.visibilityTimeout = {
+      before: original,
+      after: current,
+      at: runtime.clock.now().toISOString(),
+      s: 'done',
+    };
+    report.info(`queue visibility timeout is already ${target}s`);
+    return undefined;
   }
+  // Intent first, in the record and on the queue: a job killed at any moment after this leaves
+  // rollback the baseline and the knowledge that the setting may have changed.
+  const intent = { deploymentId: record.deploymentId, before: original, after: target };
+  record.settings.visibilityTimeout = { ...intent, at: runtime.clock.now().toISOString(), s: 'intended' };
+  publisher.write(true);
+  await writeVisibilityIntent(ctx, url, { ...intent, state: 'intended' });
+  const after = await setVisibilityTimeoutConfirmed(ctx, url, target, current);
   view.queue.after = after;
-  record.settings.visibilityTimeout = { before: original, after, at: runtime.clock.now().toISOString() };
+  record.settings.visibilityTimeout = {
+    before: original,
+    after,
+    at: runtime.clock.now().toISOString(),
+    s: 'done',
+  };
+  publisher.write(true);
   if (after !== target) {
     return `Rollout failed: the queue's visibility timeout reads ${after}s after setting ${target}s (was ${original}s)`;
   }
+  await writeVisibilityIntent(ctx, url, { ...intent, state: 'done' });
   report.info(`queue visibility timeout ${current}s → ${after}s (read back)`);
   return undefined;
 }

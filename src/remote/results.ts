@@ -109,8 +109,11 @@ export function parseInstallOutput(stdout: string): InstallReport {
 }
 
 export interface RestoreReport extends ServiceFacts {
-  /** restored: the backup was put back; already: the target equalled it; missing: no backup */
-  restore?: 'restored' | 'already' | 'missing';
+  /**
+   * restored: the backup was put back; already: the target equalled it; missing: no backup;
+   * untouched: no backup and the target is not the artifact (never changed)
+   */
+  restore?: 'restored' | 'already' | 'missing' | 'untouched';
   backupPath?: string;
   backupSha256?: string;
   /** 'missing' when the target file was not there */
@@ -124,7 +127,10 @@ export function parseRestoreOutput(stdout: string): RestoreReport {
   const before = last(lines, 'sha256_before');
   return {
     ...serviceFacts(lines),
-    restore: restore === 'restored' || restore === 'already' || restore === 'missing' ? restore : undefined,
+    restore:
+      restore === 'restored' || restore === 'already' || restore === 'missing' || restore === 'untouched'
+        ? restore
+        : undefined,
     backupPath: last(lines, 'backup'),
     backupSha256: sha(last(lines, 'backup_sha256')),
     sha256Before: before === 'missing' ? 'missing' : sha(before),

@@ -16,7 +16,7 @@ export const RESULT_PREFIX = 'EWD ';
 
 /**
  * Exit codes. 0 is success; 1 and 2 are left to bash and its tools (set -e), 126/127 to the shell,
- * 168/169 to the SSM agent (reboot requests), so ours sit in 10–19.
+ * 168/169 to the SSM agent (reboot requests), so ours sit in 10–20.
  */
 export const ScriptExit = {
   Ok: 0,
@@ -40,6 +40,8 @@ export const ScriptExit = {
   UnsafeTarget: 18,
   /** grep rejected a pattern (an ERE the instance's grep does not accept) */
   BadPattern: 19,
+  /** restore: no backup, and the file is not the artifact: the install never changed this instance */
+  Untouched: 20,
 } as const;
 export type ScriptExitCode = (typeof ScriptExit)[keyof typeof ScriptExit];
 
@@ -55,6 +57,7 @@ const EXIT_MEANING: Record<number, string> = {
   [ScriptExit.FetchFailed]: 'the artifact could not be fetched',
   [ScriptExit.UnsafeTarget]: 'the target is a symbolic link',
   [ScriptExit.BadPattern]: "a pattern was rejected by the instance's grep -E",
+  [ScriptExit.Untouched]: 'never changed by this deployment (no backup, and the file is not the artifact)',
 };
 
 /** What an exit code of these scripts means, for messages. */
@@ -351,15 +354,25 @@ if [ -e "$backup" ] || [ -L "$backup" ]; then
   if [ -L "$backup" ] || [ ! -f "$backup" ]; then fail ${ScriptExit.BackupFailed} "$backup exists but is not a regular file"; fi
   say "backup_state=kept"
 else
-  # Copied under a temporary name and renamed once verified: a crash never leaves a partial backup
-  # that a re-run would then keep.
+  # Copied under a temporary name and verified against the checksum read above (a crash never
+  # leaves a partial backup that a re-run would keep), then hard-linked to the backup name. ln
+  # refuses a name that exists, so a concurrent run of this deployment that got there first keeps
+  # its backup, the original file, where a rename would have replaced it with a copy of the new one.
   partial=$(mktemp "$dir/.$file.backup-partial.XXXXXX")
   cp -p "$target" "$partial"
-  if ! cmp -s "$target" "$partial"; then fail ${ScriptExit.BackupFailed} "the backup copy of $target differs from it"; fi
-  mv -f "$partial" "$backup"
+  if [ "$(sha "$partial")" != "$before" ]; then
+    fail ${ScriptExit.BackupFailed} "$target changed while it was being backed up (another run of this deployment?); nothing replaced"
+  fi
+  if ln -- "$partial" "$backup" 2>/dev/null; then
+    if ! cmp -s "$target" "$backup"; then fail ${ScriptExit.BackupFailed} "$backup differs from $target"; fi
+    say "backup_state=created"
+  elif [ -f "$backup" ] && [ ! -L "$backup" ]; then
+    say "backup_state=kept"
+  else
+    fail ${ScriptExit.BackupFailed} "could not create $backup"
+  fi
+  rm -f -- "$partial"
   partial=''
-  if ! cmp -s "$target" "$backup"; then fail ${ScriptExit.BackupFailed} "$backup differs from $target"; fi
-  say "backup_state=created"
 fi
 say "backup=$backup"
 say "backup_sha256=$(sha "$backup")"
@@ -581,6 +594,11 @@ export interface RestoreScriptParams {
   targetFile: string;
   /** From the record (untrusted): must be exactly backupPathFor(workerDir, targetFile, deploymentId). */
   backupPath: string;
+  /**
+   * The artifact's SHA-256, when known: an instance without the backup whose file is not the
+   * artifact was tagged but never changed (the install backs up before it replaces anything).
+   */
+  artifactSha256?: string;
   region?: string;
   restartWaitSeconds?: number;
   settleSeconds?: number;
@@ -602,6 +620,7 @@ export function buildRestoreScript(p: RestoreScriptParams): string {
     ['dir', workerDir],
     ['file', targetFile],
     ['backup', checkBackupPath(p.backupPath, workerDir, targetFile, deploymentId)],
+    ['artifact_sha', p.artifactSha256 === undefined ? '' : checkSha256(p.artifactSha256)],
     ['wait_seconds', String(checkWhole('restart-wait-seconds', p.restartWaitSeconds ?? 60, 1, 3600))],
     ['settle_seconds', String(checkWhole('settle-seconds', p.settleSeconds ?? 5, 0, 300))],
   ];
@@ -615,8 +634,25 @@ ${HELPERS}
 
 ${TARGET_CHECKS}
 if [ -L "$backup" ] || [ ! -f "$backup" ]; then
-  say "restore=missing"
-  fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance; nothing to restore from"
+  # The install makes the backup before it replaces anything: without one, the file is the
+  # original unless it is the artifact (the backup was lost after the replace).
+  if [ ! -f "$target" ]; then
+    say "sha256_before=missing"; say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance, and neither is $target"
+  fi
+  now_sum=$(sha "$target")
+  say "sha256_before=$now_sum"
+  if [ -z "$artifact_sha" ]; then
+    say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $backup is not on this instance, and the artifact's checksum is not known to tell whether $target was replaced"
+  fi
+  if [ "$now_sum" = "$artifact_sha" ]; then
+    say "restore=missing"
+    fail ${ScriptExit.BackupMissing} "backup missing: $target is the artifact but $backup is not on this instance; nothing to restore from"
+  fi
+  say "restore=untouched"
+  printf 'emergency-deploy: %s\n' "no backup and $target is not the artifact: never changed by this deployment, left as it is" >&2
+  exit ${ScriptExit.Untouched}
 fi
 backup_sum=$(sha "$backup")
 say "backup=$backup"

@@ -159,6 +159,8 @@ describe('canary: a healthy canary', () => {
       Tags: [
         { Key: 'emergency-deploy:deployment-id', Value: DEP },
         { Key: 'emergency-deploy:backup-path', Value: BACKUP },
+        // so that rollback without a record can tell an untouched instance from a lost backup
+        { Key: 'emergency-deploy:artifact-sha256', Value: SHA },
       ],
     });
     // The record output was written before the install was sent, and says the canary was touched.

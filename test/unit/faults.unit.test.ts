@@ -17,9 +17,11 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListMessageMoveTasksCommand,
+  ListQueueTagsCommand,
   ReceiveMessageCommand,
   SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
+  TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
@@ -65,6 +67,7 @@ import {
   cancelInstanceRefresh,
   describeGroup,
   describeInstanceRefresh,
+  findRunningRefresh,
   rollbackInstanceRefresh,
   setGroupLaunchTemplateVersion,
   startInstanceRefresh,
@@ -83,7 +86,13 @@ import { describeInstanceStates } from '../../src/aws/ec2-status.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
-import { getQueueState, getQueueUrl, setVisibilityTimeout } from '../../src/aws/sqs.js';
+import {
+  getQueueState,
+  getQueueUrl,
+  listQueueTags,
+  setVisibilityTimeout,
+  tagQueue,
+} from '../../src/aws/sqs.js';
 import {
   cancelMoveTask,
   getRedriveAllowPolicy,
@@ -246,6 +255,26 @@ const SITES: Site[] = [
     command: CancelMessageMoveTaskCommand,
     ok: { ApproximateNumberOfMessagesMoved: 3 },
     call: (ctx) => cancelMoveTask(...apiOf(ctx), 'handle-1'),
+  },
+  {
+    fn: 'listQueueTags',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:ListQueueTags',
+    client: 'sqs',
+    command: ListQueueTagsCommand,
+    // API_ListQueueTags: {"Tags": {"key": "value"}}
+    ok: { Tags: { 'emergency-deploy:visibility-timeout': `${DEP} before=300 after=900 done` } },
+    call: (ctx) => listQueueTags(...apiOf(ctx), QUEUE_URL),
+  },
+  {
+    fn: 'tagQueue',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:TagQueue',
+    client: 'sqs',
+    command: TagQueueCommand,
+    // API_TagQueue: an empty body on success
+    ok: {},
+    call: (ctx) => tagQueue(...apiOf(ctx), QUEUE_URL, { k: 'v' }),
   },
   {
     fn: 'getBucketNotifications',
@@ -447,6 +476,16 @@ const SITES: Site[] = [
     command: DescribeInstanceRefreshesCommand,
     ok: { InstanceRefreshes: [{ InstanceRefreshId: 'r-1', Status: 'InProgress' }] },
     call: (ctx) => describeInstanceRefresh(...apiOf(ctx), 'asg', 'r-1'),
+  },
+  {
+    fn: 'findRunningRefresh',
+    file: 'src/aws/autoscaling.ts',
+    op: 'autoscaling:DescribeInstanceRefreshes',
+    client: 'autoscaling',
+    command: DescribeInstanceRefreshesCommand,
+    // API_DescribeInstanceRefreshes without ids: the group's refreshes, newest first.
+    ok: { InstanceRefreshes: [{ InstanceRefreshId: 'r-2', Status: 'InProgress' }] },
+    call: (ctx) => findRunningRefresh(...apiOf(ctx), 'asg'),
   },
   {
     fn: 'cancelInstanceRefresh',
@@ -883,6 +922,8 @@ describe('faults in the middle of a deployment', () => {
     const ec2 = mockClient(t.ctx.clients.ec2);
     const ssm = mockClient(t.ctx.clients.ssm);
     const sqs = mockClient(t.ctx.clients.sqs);
+    sqs.on(ListQueueTagsCommand).resolves({ Tags: {} });
+    sqs.on(TagQueueCommand).resolves({});
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [{ Instances: fleet.map((i) => ({ InstanceId: i, State: { Name: 'running' } })) }],
     });
@@ -954,8 +995,27 @@ describe('faults in the middle of a deployment', () => {
       );
       const r = published(report);
       expect(r.instances[id(2)].s).toBe('installed');
-      // Not set, so not recorded as set: rollback will not "restore" what never changed.
-      expect(r.settings.visibilityTimeout).toBeUndefined();
+      // The intent was recorded before the call (the call may have taken effect although its answer
+      // was lost); rollback restores the baseline, which here finds it already in place.
+      expect(r.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900, s: 'intended' });
+      expect(sqs.commandCalls(TagQueueCommand)[0].args[0].input.Tags).toEqual({
+        'emergency-deploy:visibility-timeout': `${r.deploymentId} before=300 after=900 intended`,
+      });
+    },
+  );
+
+  fault(
+    'the queue refuses the intent tag: SetQueueAttributes is never called, and the record already holds the intent',
+    async () => {
+      const fleet = [id(1), id(2)];
+      const { ctx, report, sqs } = rolloutWorld(fleet, { 'visibility-timeout': '900' }, () => 'ok');
+      sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '300' } });
+      sqs.on(TagQueueCommand).rejects(awsError('AccessDenied', 403, 'Access to the resource is denied.'));
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toBe('Rollout failed: sqs:TagQueue failed: Access to the resource is denied.');
+      expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+      expect(published(report).settings.visibilityTimeout).toMatchObject({ before: 300, s: 'intended' });
     },
   );
 

@@ -263,6 +263,7 @@ describe('iam/policy.json', () => {
       expect(s.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']).toEqual([
         'emergency-deploy:deployment-id',
         'emergency-deploy:backup-path',
+        'emergency-deploy:artifact-sha256',
       ]);
       expect(s.Condition?.StringEquals?.['aws:ResourceTag/Name']).toBe('cis-file-processor');
     }

@@ -17,6 +17,7 @@ import {
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueueTagsCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import {
@@ -100,6 +101,11 @@ class FakeWorld {
   scripts: string[] = [];
   /** SetQueueAttributes that does not take (read back still differs) */
   sticky = false;
+  /** reads of the old value left after SetQueueAttributes (SQS propagates changes within 60 s) */
+  propagationReads = 0;
+  staleValue?: number;
+  /** the queue's tags (ListQueueTags) */
+  queueTags: Record<string, string> = {};
   /** DescribeInstances page size (small, so paging is exercised) */
   pageSize = 2;
 
@@ -113,10 +119,23 @@ class FakeWorld {
     });
   }
 
-  restore(id: string): Invocation {
+  restore(id: string, script = ''): Invocation {
     const i = this.instances.get(id);
     if (!i || i.state !== 'running')
       return { code: -1, stdout: '', details: i ? 'Undeliverable' : 'Undeliverable' };
+    // As the restore script decides it (run for real in scripts-bash.unit.test.ts): without a
+    // backup, a file that is not the artifact was never changed.
+    const artifactKnown = /artifact_sha='[0-9a-f]{64}'/.test(script);
+    if (!i.backup && artifactKnown && i.file === 'old') {
+      return { code: ScriptExit.Untouched, stdout: 'EWD restore=untouched\n', details: 'Failed' };
+    }
+    if (!i.backup && artifactKnown) {
+      return {
+        code: ScriptExit.BackupMissing,
+        stdout: `EWD restore=missing\nEWD error=backup missing: /opt/file-processor/worker.py is the artifact but ${BACKUP} is not on this instance\n`,
+        details: 'Failed',
+      };
+    }
     if (!i.backup) {
       return {
         code: ScriptExit.BackupMissing,
@@ -230,8 +249,9 @@ function setup(world: FakeWorld, raw: RawInputs) {
     const id = `cmd-rollback-${n++}`;
     world.changes.push('restore sent');
     const ids = input.InstanceIds ?? [];
-    world.scripts.push(input.Parameters?.commands?.[0] ?? '');
-    world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i)])) });
+    const script = input.Parameters?.commands?.[0] ?? '';
+    world.scripts.push(script);
+    world.commands.set(id, { ids, results: new Map(ids.map((i) => [i, world.restore(i, script)])) });
     return { Command: { CommandId: id } };
   });
   ssm.on(ListCommandsCommand).callsFake((input: { CommandId: string }) => {
@@ -263,17 +283,27 @@ function setup(world: FakeWorld, raw: RawInputs) {
   });
 
   sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
-  sqs.on(GetQueueAttributesCommand).callsFake(() => ({
-    Attributes: {
-      QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
-      VisibilityTimeout: String(world.visibilityTimeout),
-      ApproximateNumberOfMessages: '10',
-    },
-  }));
+  sqs.on(GetQueueAttributesCommand).callsFake(() => {
+    let shown = world.visibilityTimeout;
+    if (world.propagationReads > 0 && world.staleValue !== undefined) {
+      world.propagationReads--;
+      shown = world.staleValue;
+    }
+    return {
+      Attributes: {
+        QueueArn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
+        VisibilityTimeout: String(shown),
+        ApproximateNumberOfMessages: '10',
+      },
+    };
+  });
   sqs.on(SetQueueAttributesCommand).callsFake((input: { Attributes?: Record<string, string> }) => {
+    world.staleValue = world.visibilityTimeout;
     if (!world.sticky) world.visibilityTimeout = Number(input.Attributes?.VisibilityTimeout);
     return {};
   });
+  // ListQueueTags answers {"Tags": {key: value}} (API_ListQueueTags).
+  sqs.on(ListQueueTagsCommand).callsFake(() => ({ Tags: { ...world.queueTags } }));
 
   asg.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
     const gt = world.groupTemplate;
@@ -622,6 +652,35 @@ describe('rollback mode', () => {
     );
   });
 
+  it('undoes the refresh a killed rollout was starting (intent only: no id), without describing an empty id', async () => {
+    const world = fleetOf(A);
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.refresh = { id: '', asgName: 'cis-workers', status: 'Starting' };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    // The running refresh is found by listing the group's refreshes (no ids, newest first): an
+    // empty id is never sent to DescribeInstanceRefreshes.
+    const asked = asg.commandCalls(DescribeInstanceRefreshesCommand).map((c) => c.args[0].input);
+    expect(asked[0]).toEqual({ AutoScalingGroupName: 'cis-workers', MaxRecords: 1 });
+    for (const input of asked) expect(input.InstanceRefreshIds ?? []).not.toContain('');
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(1);
+    expect(out.summary).toMatch(/instance refresh \S+ of cis-workers .* rolled back/);
+  });
+
+  it('leaves the group alone when a killed rollout only intended a refresh and none is running', async () => {
+    const world = fleetOf(A);
+    world.refreshStatus = 'Successful';
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    rec.settings.refresh = { id: '', asgName: 'cis-workers', status: 'Starting' };
+    const { ctx, asg } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(asg.commandCalls(RollbackInstanceRefreshCommand)).toHaveLength(0);
+    expect(asg.commandCalls(CancelInstanceRefreshCommand)).toHaveLength(0);
+    expect(out.summary).toMatch(/instance refresh \(being started\) of cis-workers .*already/);
+  });
+
   it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {
     const world = fleetOf(A);
     world.refreshIrreversible = true;
@@ -649,6 +708,149 @@ describe('rollback mode', () => {
     expect(out.failure).toMatch(
       /queue visibility timeout \(s\) could not be restored: set to 300, but reads back 900/,
     );
+  });
+
+  it('waits for the restored visibility timeout to propagate instead of failing a correct restore', async () => {
+    // SetQueueAttributes: "the change can take up to 60 seconds ... to propagate": reads right
+    // after the call may still show 900.
+    const world = fleetOf(A, B, C);
+    world.propagationReads = 3;
+    const { ctx, runtime } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+    expect(out.summary).toMatch(/queue visibility timeout \(s\) \| 300 \| 900 \| 300 \| restored/);
+    expect(runtime.clock.sleeps.filter((ms) => ms === 10_000)).toHaveLength(3);
+  });
+
+  it('bounds the read-back wait: a value that never takes fails after about a minute', async () => {
+    const world = fleetOf(A, B, C);
+    world.sticky = true;
+    const { ctx, runtime } = setup(world, withRecord(baseRecord(FULL)));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(runtime.clock.sleeps.filter((ms) => ms === 10_000)).toHaveLength(6);
+  });
+
+  it('restores the preflight baseline from a record holding only the intent (killed right after SetQueueAttributes)', async () => {
+    const world = fleetOf(A, B, C);
+    const rec = baseRecord(FULL);
+    rec.settings.visibilityTimeout = { before: 300, after: 900, at: 'x', s: 'intended' };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it("restores the baseline from the canary's record when the queue carries this deployment's intent tag", async () => {
+    const world = fleetOf(A);
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 intended`;
+    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    delete rec.settings.visibilityTimeout;
+    rec.phases = rec.phases.filter((p) => p.mode === 'canary');
+    const { ctx, sqs } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+    expect(sqs.commandCalls(SetQueueAttributesCommand)[0].args[0].input.Attributes).toEqual({
+      VisibilityTimeout: '300',
+    });
+  });
+
+  it('restores the baseline with no record at all, from the intent tag on the named queue', async () => {
+    const world = fleetOf(A);
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 done`;
+    const { ctx } = setup(world, { 'deployment-id': DEP, 'queue-name': 'file-processing-queue-production' });
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it('leaves the queue alone when its tag names another deployment or is not one of ours', async () => {
+    for (const tag of ['dep-other-deployment-1 before=30 after=900 done', `${DEP} before=300; rm -rf /`]) {
+      const world = fleetOf(A);
+      world.queueTags['emergency-deploy:visibility-timeout'] = tag;
+      const { ctx, sqs } = setup(world, {
+        'deployment-id': DEP,
+        'queue-name': 'file-processing-queue-production',
+      });
+      const out = await rollback(ctx);
+      expect(out.verdict).toBe('pass');
+      expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+      expect(world.visibilityTimeout).toBe(900);
+    }
+  });
+
+  it('passes and names the instances a killed rollout tagged but never sent the install (untouched)', async () => {
+    // Killed after CreateTags and the record write, before SendCommand: B and C carry the tags and
+    // are `sent` in the record, but have no backup and still the original file.
+    const world = fleetOf(A, B, C);
+    world.instances.get(B)!.backup = false;
+    world.instances.get(B)!.file = 'old';
+    world.instances.get(C)!.backup = false;
+    world.instances.get(C)!.file = 'old';
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'sent', c: -1 },
+      [C]: { p: 'r', b: 1, s: 'sent', c: -1 },
+    });
+    rec.artifact = {
+      s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
+      sha256: 'b'.repeat(64),
+      uploaded: false,
+    };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.failure).toBeUndefined();
+    expect(out.verdict).toBe('pass');
+    expect(world.scripts[0]).toContain(`artifact_sha='${'b'.repeat(64)}'`);
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('untouched');
+    expect(out.record.instances[C].rb).toBe('untouched');
+    expect(out.record.phases.at(-1)?.reason).toContain(`2 never changed by this deployment (${B}, ${C})`);
+    expect(out.summary).toContain(B);
+  });
+
+  it('fails an instance whose file is the artifact but has no backup, and says so', async () => {
+    const world = fleetOf(A, B);
+    world.instances.get(B)!.backup = false;
+    const rec = baseRecord({
+      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [B]: { p: 'r', b: 1, s: 'installed', c: 1 },
+    });
+    rec.artifact = {
+      s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
+      sha256: 'b'.repeat(64),
+      uploaded: false,
+    };
+    const out = await rollback(setup(world, withRecord(rec)).ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.failure).toContain(
+      `${B} (backup ${BACKUP} is missing on the instance, and its file is the artifact`,
+    );
+    expect(out.record.instances[A].rb).toBe('restored');
+  });
+
+  it('from the deployment id alone, uses the artifact checksum the tags carry to tell untouched instances', async () => {
+    const world = fleetOf(A, B);
+    for (const i of world.instances.values()) i.tags['emergency-deploy:artifact-sha256'] = 'c'.repeat(64);
+    world.instances.get(B)!.backup = false;
+    world.instances.get(B)!.file = 'old';
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 intended`;
+    const { ctx } = setup(world, { 'deployment-id': DEP, 'queue-name': 'file-processing-queue-production' });
+    const out = await rollback(ctx);
+    expect(out.failure).toBeUndefined();
+    expect(world.scripts[0]).toContain(`artifact_sha='${'c'.repeat(64)}'`);
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('untouched');
+    expect(world.visibilityTimeout).toBe(300);
+  });
+
+  it('does not trust artifact tags that disagree or are malformed', async () => {
+    const world = fleetOf(A, B);
+    world.instances.get(A)!.tags['emergency-deploy:artifact-sha256'] = 'c'.repeat(64);
+    world.instances.get(B)!.tags['emergency-deploy:artifact-sha256'] = "d'; reboot; '";
+    const { ctx } = setup(world, { 'deployment-id': DEP });
+    await rollback(ctx);
+    expect(world.scripts[0]).toContain(`artifact_sha=''`);
   });
 
   it('dry run lists what would be restored and sends nothing that changes anything', async () => {

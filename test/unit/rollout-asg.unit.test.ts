@@ -13,7 +13,12 @@ import {
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ListQueueTagsCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+} from '@aws-sdk/client-sqs';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { MixedInstancesPolicy } from '@aws-sdk/client-auto-scaling';
@@ -180,10 +185,26 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
     visibility = Number(input.Attributes.VisibilityTimeout);
     return {};
   });
+  // The visibility-timeout intent tag (API_ListQueueTags, API_TagQueue).
+  sqs.on(ListQueueTagsCommand).resolves({ Tags: {} });
+  sqs.on(TagQueueCommand).resolves({});
   return { ...t, ec2, asg, sqs, ssm, world: w };
 }
 
 describe('rollout, strategy asg', () => {
+  it('records the refresh as intended before StartInstanceRefresh is sent', async () => {
+    const { ctx, asg, report } = setup();
+    let atStart: DeploymentRecord | undefined;
+    asg.on(StartInstanceRefreshCommand).callsFake(() => {
+      atStart = JSON.parse(report.outputs.record as string) as DeploymentRecord;
+      return { InstanceRefreshId: REFRESH };
+    });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(atStart?.settings.refresh).toEqual({ id: '', asgName: ASG, status: 'Starting' });
+    expect(outcome.record.settings.refresh?.id).toBe(REFRESH);
+  });
+
   it('images the canary, versions the template from the version the group pins, refreshes the group with it, then the queue', async () => {
     const { ctx, ec2, asg, sqs, ssm, report } = setup({
       'refresh-checkpoints': '50,100',

@@ -1,5 +1,10 @@
 import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ListQueueTagsCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+} from '@aws-sdk/client-sqs';
 import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
@@ -58,6 +63,9 @@ interface SsmWorld {
   healthFails: Map<string, number>;
   sent: { kind: 'install' | 'health'; ids: string[]; maxConcurrency?: string; maxErrors?: string }[];
   onSend?: (kind: 'install' | 'health', ids: string[]) => void;
+  /** the queue's tags, and every TagQueue/SetQueueAttributes in order */
+  queueTags: Record<string, string>;
+  queueLog: string[];
 }
 
 function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}, queue = { set: true }) {
@@ -78,7 +86,13 @@ function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}
   });
   ec2.on(CreateTagsCommand).resolves({});
 
-  const world: SsmWorld = { installFails: new Map(), healthFails: new Map(), sent: [] };
+  const world: SsmWorld = {
+    installFails: new Map(),
+    healthFails: new Map(),
+    sent: [],
+    queueTags: {},
+    queueLog: [],
+  };
   const commands = new Map<string, { kind: 'install' | 'health'; ids: string[] }>();
   const codeOf = (c: { kind: 'install' | 'health' }, i: string) =>
     (c.kind === 'install' ? world.installFails : world.healthFails).get(i) ?? 0;
@@ -145,7 +159,18 @@ function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}
     .on(GetQueueAttributesCommand)
     .callsFake(() => ({ Attributes: { QueueArn: 'arn', VisibilityTimeout: String(visibility) } }));
   sqs.on(SetQueueAttributesCommand).callsFake((input) => {
+    world.queueLog.push(`set ${input.Attributes.VisibilityTimeout}`);
     if (queue.set) visibility = Number(input.Attributes.VisibilityTimeout);
+    return {};
+  });
+  // ListQueueTags answers {"Tags": {key: value}}; TagQueue answers an empty body and overwrites a
+  // tag of the same key (API_ListQueueTags, API_TagQueue).
+  sqs.on(ListQueueTagsCommand).callsFake(() => ({ Tags: { ...world.queueTags } }));
+  sqs.on(TagQueueCommand).callsFake((input: { Tags?: Record<string, string> }) => {
+    for (const [k, v] of Object.entries(input.Tags ?? {})) {
+      world.queueLog.push(`tag ${v}`);
+      world.queueTags[k] = v;
+    }
     return {};
   });
   return { ...t, ec2, ssm, sqs, world };
@@ -175,6 +200,7 @@ describe('rollout, strategy ssm', () => {
     expect(tagCalls[0].Tags).toEqual([
       { Key: TAG_DEPLOYMENT_ID, Value: DEPLOYMENT },
       { Key: TAG_BACKUP_PATH, Value: `/opt/file-processor/worker.py.backup.${DEPLOYMENT}` },
+      { Key: 'emergency-deploy:artifact-sha256', Value: SHA },
     ]);
     // One bake between the two batches, none after the last.
     expect(runtime.clock.sleeps.filter((ms) => ms === 60_000)).toHaveLength(1);
@@ -383,6 +409,56 @@ describe('rollout, strategy ssm', () => {
     const { ctx } = setup(fleet, record);
     const outcome = await rollout(ctx);
     expect(outcome.record.settings.visibilityTimeout).toMatchObject({ before: 120, after: 900 });
+  });
+
+  it('writes the visibility-timeout intent to the record output and the queue tag before SetQueueAttributes', async () => {
+    // A runner that SIGKILLs the job right after SetQueueAttributes answers leaves only what was
+    // written before it: the record output and the queue's tag must already name the change.
+    const fleet = fleetOf(3);
+    const { ctx, sqs, world, report } = setup(fleet, canaryRecord(fleet));
+    let recordAtSet: DeploymentRecord | undefined;
+    sqs.on(SetQueueAttributesCommand).callsFake((input) => {
+      recordAtSet = JSON.parse(report.outputs.record as string) as DeploymentRecord;
+      world.queueLog.push(`set ${input.Attributes.VisibilityTimeout}`);
+      return {};
+    });
+    sqs.on(GetQueueAttributesCommand).callsFake(() => ({
+      Attributes: { QueueArn: 'arn', VisibilityTimeout: recordAtSet ? '900' : '300' },
+    }));
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(recordAtSet?.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900, s: 'intended' });
+    expect(world.queueLog).toEqual([
+      `tag ${DEPLOYMENT} before=300 after=900 intended`,
+      'set 900',
+      `tag ${DEPLOYMENT} before=300 after=900 done`,
+    ]);
+    expect(outcome.record.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900, s: 'done' });
+  });
+
+  it("a rerun handed the canary's record takes the baseline from its earlier intent, not its own 900", async () => {
+    // The first run was killed after SetQueueAttributes; the rerun of the job gets the canary's
+    // record (no settings) and finds the queue at 900 with the intent tag the first run left.
+    const fleet = fleetOf(3);
+    const { ctx, sqs, world } = setup(fleet, canaryRecord(fleet));
+    world.queueTags['emergency-deploy:visibility-timeout'] = `${DEPLOYMENT} before=300 after=900 intended`;
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { QueueArn: 'arn', VisibilityTimeout: '900' } });
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(outcome.record.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900, s: 'done' });
+    // Already at the target: nothing is set again.
+    expect(sqs.commandCalls(SetQueueAttributesCommand)).toHaveLength(0);
+  });
+
+  it("ignores another deployment's intent tag: its own baseline is what it finds", async () => {
+    const fleet = fleetOf(3);
+    const { ctx, world } = setup(fleet, canaryRecord(fleet));
+    world.queueTags['emergency-deploy:visibility-timeout'] = 'dep-other-1 before=30 after=900 done';
+    const outcome = await rollout(ctx);
+    expect(outcome.record.settings.visibilityTimeout).toMatchObject({ before: 300, after: 900 });
+    expect(world.queueTags['emergency-deploy:visibility-timeout']).toBe(
+      `${DEPLOYMENT} before=300 after=900 done`,
+    );
   });
 
   it('dry-run prints the plan and sends nothing that changes anything', async () => {

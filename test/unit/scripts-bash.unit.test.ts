@@ -68,6 +68,11 @@ path="$STUB/s3/\${src#s3://}"
 cp "$path" "$dest"`,
   sleep: `#!/bin/bash
 echo "sleep $*" >>"$STUB/calls"`,
+  // The real cp, except that once, when a test leaves $STUB/race, the commands in it run first:
+  // another run of the same deployment doing its work at that very moment.
+  cp: `#!/bin/bash
+if [ -e "$STUB/race" ]; then mv "$STUB/race" "$STUB/race.ran"; . "$STUB/race.ran"; fi
+exec /bin/cp "$@"`,
 };
 
 const ORIGINAL = 'print("old worker: forgets to delete messages")\n';
@@ -146,7 +151,7 @@ function install(s: Sandbox, over: Partial<Parameters<typeof buildInstallScript>
   );
 }
 
-function restore(s: Sandbox) {
+function restore(s: Sandbox, artifactSha256?: string) {
   return s.run(
     buildRestoreScript({
       deploymentId: DEP,
@@ -154,6 +159,7 @@ function restore(s: Sandbox) {
       workerDir: s.dir,
       targetFile: 'worker.py',
       backupPath: s.backup,
+      artifactSha256,
       restartWaitSeconds: 3,
       settleSeconds: 0,
     }),
@@ -310,6 +316,49 @@ describe('install script under bash', () => {
   });
 });
 
+describe('install backup against a concurrent run of the same deployment', () => {
+  it('keeps the backup a concurrent run made first, never replacing it with a copy of the new file', () => {
+    // The other run creates the backup (the original file) between this run's existence check
+    // and its copy; a rename (mv -f) over the name would have replaced it.
+    const s = box();
+    s.set('race', `printf '%s' '${ORIGINAL.replace(/'/g, `'\\''`)}' >'${s.backup}'\n`);
+    const r = install(s);
+    expect(existsSync(join(s.stub, 'race.ran'))).toBe(true);
+    expect(r.code).toBe(0);
+    expect(parseInstallOutput(r.stdout)).toMatchObject({ backupState: 'kept', result: 'installed' });
+    expect(readFileSync(s.backup, 'utf8')).toBe(ORIGINAL);
+    expect(leftovers(s.dir)).toEqual([]);
+  });
+
+  it('refuses to back up a target that a concurrent run replaced while it was being copied', () => {
+    // The other run backed the original up and put the new file in place before this run's copy:
+    // the copy no longer has the checksum this run read, and the backup must stay the original.
+    const s = box();
+    s.set(
+      'race',
+      `printf '%s' '${ORIGINAL.replace(/'/g, `'\\''`)}' >'${s.backup}'\nprintf '%s' '${FIXED.replace(/'/g, `'\\''`)}' >'${s.target}'\n`,
+    );
+    const r = install(s);
+    expect(r.code).toBe(ScriptExit.BackupFailed);
+    expect(r.stderr).toContain('changed while it was being backed up');
+    expect(readFileSync(s.backup, 'utf8')).toBe(ORIGINAL);
+    expect(leftovers(s.dir)).toEqual([]);
+    expect(s.calls().filter((c) => c.startsWith('aws '))).toHaveLength(0);
+  });
+
+  it('creates the backup as a hard link of the verified copy, and leaves no temporary file', () => {
+    const s = box();
+    const r = install(s);
+    expect(r.code).toBe(0);
+    expect(parseInstallOutput(r.stdout)).toMatchObject({
+      backupState: 'created',
+      backupSha256: sha256(ORIGINAL),
+    });
+    expect(statSync(s.backup).nlink).toBe(1);
+    expect(leftovers(s.dir)).toEqual([]);
+  });
+});
+
 describe('restore script under bash', () => {
   it('restores the backup atomically, restarts, keeps the backup, and is idempotent', () => {
     const s = box();
@@ -355,6 +404,37 @@ describe('restore script under bash', () => {
     expect(parseRestoreOutput(r.stdout).restore).toBe('missing');
     expect(readFileSync(s.target, 'utf8')).toBe(ORIGINAL);
     expect(s.calls()).not.toContain('systemctl restart file-processor');
+  });
+
+  it('reports an instance tagged but never changed (no backup, the file is not the artifact) as untouched', () => {
+    // A rollout killed after tagging a batch and before sending it leaves exactly this.
+    const s = box();
+    const r = restore(s, sha256(FIXED));
+    expect(r.code).toBe(ScriptExit.Untouched);
+    expect(parseRestoreOutput(r.stdout)).toMatchObject({
+      restore: 'untouched',
+      sha256Before: sha256(ORIGINAL),
+    });
+    expect(r.stdout).not.toContain('EWD error=');
+    expect(readFileSync(s.target, 'utf8')).toBe(ORIGINAL);
+    expect(s.calls()).not.toContain('systemctl restart file-processor');
+  });
+
+  it('fails saying so when the file is the artifact but the backup is missing', () => {
+    const s = box();
+    writeFileSync(s.target, FIXED);
+    const r = restore(s, sha256(FIXED));
+    expect(r.code).toBe(ScriptExit.BackupMissing);
+    expect(parseRestoreOutput(r.stdout)).toMatchObject({ restore: 'missing', sha256Before: sha256(FIXED) });
+    expect(r.stderr).toMatch(/is the artifact but .* is not on this instance/);
+    expect(readFileSync(s.target, 'utf8')).toBe(FIXED);
+  });
+
+  it('without the artifact checksum, a missing backup stays a failure that says why', () => {
+    const s = box();
+    const r = restore(s);
+    expect(r.code).toBe(ScriptExit.BackupMissing);
+    expect(r.stderr).toContain("the artifact's checksum is not known");
   });
 
   it('fails with the journal when the restored service does not come up', () => {

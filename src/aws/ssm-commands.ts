@@ -440,7 +440,7 @@ async function sendChunk(
  * commands requested since the fan-out began (API_ListCommands, Filters InvokedAfter), plus a few
  * direct lookups for commands the listing did not show.
  */
-async function pollCommands(
+export async function pollCommands(
   api: AwsApi,
   clients: AwsClients,
   pending: string[],
@@ -473,17 +473,14 @@ async function pollCommands(
   const start = unseen.length > 0 ? (round * DIRECT_LOOKUPS_PER_ROUND) % unseen.length : 0;
   const direct = [...unseen.slice(start), ...unseen.slice(0, start)].slice(0, DIRECT_LOOKUPS_PER_ROUND);
   for (const commandId of direct) {
-    const out = await api.call('ssm:ListCommands', () =>
-      clients.ssm.send(new ListCommandsCommand({ CommandId: commandId })),
-    );
-    const c = out.Commands?.[0];
-    if (c) seen.set(commandId, c);
+    const c = await getCommandSummary(api, clients, commandId);
+    seen.set(commandId, { CommandId: commandId, Status: c.status as Command['Status'] });
   }
   return seen;
 }
 
 /** One instance's result, read on its own (GetCommandInvocation); undefined when SSM has none. */
-async function readInvocation(
+export async function readInvocation(
   api: AwsApi,
   clients: AwsClients,
   commandId: string,
@@ -669,4 +666,22 @@ export async function runOnFleet(
     }
   }
   return { commandIds: sent.map((s) => s.commandId), results, cancelled, sendError };
+}
+
+/**
+ * The error to report when SendCommand refused `ids` with InvalidInstanceId: names why each
+ * cannot take a command (gone, stopped, agent not Online); other errors are returned as they are.
+ */
+export async function explainSendError(
+  api: AwsApi,
+  clients: AwsClients,
+  ids: string[],
+  e: unknown,
+): Promise<unknown> {
+  if (errorName(e) !== 'InvalidInstanceId') return e;
+  const bad = await findUnreachable(api, clients, ids).catch(() => undefined);
+  const why = [...(bad ?? new Map()).entries()].map(([id, b]) => `${id}: ${b.why}`).join('; ');
+  return new Error(
+    `SSM refused the command (InvalidInstanceId): ${why || 'EC2 and SSM list the instance as reachable; it may have just changed state'}; nothing was sent`,
+  );
 }

@@ -54,6 +54,10 @@ export interface FleetOptions {
   answer?: (instanceId: string, script: string) => InstanceAnswer;
   /** How long a command runs before every invocation is terminal. */
   runMs?: number;
+  /** The fleet DescribeInstances lists when asked by tag (no instance-id filter). */
+  fleet?: string[];
+  /** Tags every instance carries. */
+  tags?: { Key: string; Value: string }[];
   /** ListCommands calls that fail with ThrottlingException, by call number (1-based). */
   throttleListCommands?: Set<number>;
 }
@@ -239,13 +243,15 @@ export function ssmFleet(opts: FleetOptions) {
     });
 
   ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: Filter[] }) => {
-    const ids = input.Filters?.find((f) => f.Name === 'instance-id')?.Values ?? [];
+    const byId = input.Filters?.find((f) => f.Name === 'instance-id')?.Values;
+    const wantState = input.Filters?.find((f) => f.Name === 'instance-state-name')?.Values;
+    const ids = (byId ?? opts.fleet ?? []).filter(
+      (id) => stateOf(id) !== 'absent' && (!wantState || wantState.includes(stateOf(id))),
+    );
     return {
       Reservations: [
         {
-          Instances: ids
-            .filter((id) => stateOf(id) !== 'absent')
-            .map((id) => ({ InstanceId: id, State: { Name: stateOf(id) } })),
+          Instances: ids.map((id) => ({ InstanceId: id, State: { Name: stateOf(id) }, Tags: opts.tags })),
         },
       ],
     };

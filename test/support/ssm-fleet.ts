@@ -62,7 +62,8 @@ export interface FleetOptions {
   throttleListCommands?: Set<number>;
 }
 
-interface Sent {
+/** A command SendCommand accepted. */
+export interface Sent {
   id: string;
   ids: string[];
   script: string;

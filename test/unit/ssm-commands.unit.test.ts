@@ -239,6 +239,50 @@ describe('runOnFleet', () => {
     ]);
   });
 
+  it('at 5,000 instances: 100 sends, at most a few ListCommands a poll round, one listing per command at its end', async () => {
+    const { ctx, runtime } = setup();
+    const fleet = ids(5000);
+    const { ssm } = ssmFleet({ clients: ctx.clients, clock: runtime.clock, runMs: 40_000 });
+    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', OPTS);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(100);
+    const sleeps = runtime.clock.sleeps.length;
+    // One listing a round, 50 commands a page: two pages for 100 commands (never 100 calls).
+    expect(ssm.commandCalls(ListCommandsCommand).length).toBeLessThanOrEqual(2 * sleeps);
+    expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(100);
+    expect([...out.results.values()].every((r) => fateOf(r) === 'success')).toBe(true);
+  });
+
+  it('an id SSM refuses although EC2 and SSM call it reachable: the chunk is halved until it is alone', async () => {
+    const { ctx, runtime } = setup();
+    const fleet = ids(8);
+    const { ssm, commands } = ssmFleet({ clients: ctx.clients, clock: runtime.clock });
+    let n = 0;
+    ssm.on(SendCommandCommand).callsFake((input: { InstanceIds: string[] }) => {
+      n++;
+      if (input.InstanceIds.includes(fleet[5])) throw awsError('InvalidInstanceId');
+      const id = `cmd-h${n}`;
+      commands.set(id, {
+        id,
+        ids: input.InstanceIds,
+        script: 'x',
+        at: runtime.clock.now().getTime(),
+        maxErrors: '0',
+      });
+      return { Command: { CommandId: id } };
+    });
+    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', OPTS);
+    expect(out.results.get(fleet[5])).toMatchObject({
+      reach: 'unreachable',
+      commandId: '',
+      statusDetails: 'not sent: SSM refused the instance id (InvalidInstanceId)',
+    });
+    expect(fleet.filter((i) => i !== fleet[5]).every((i) => out.results.get(i)?.status === 'Success')).toBe(
+      true,
+    );
+    // 8 → 4 + 4 → (4) + 2 + 2 → 1 + 1: six sends beyond the first refused one, bounded by log2(50).
+    expect(n).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(8)) + 1);
+  });
+
   it('reads output for every instance when asked, even on success', async () => {
     const { ctx, ssm } = setup();
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });

@@ -405,8 +405,14 @@ async function sendChunk(
   opts: FanOutOptions,
   sent: { commandId: string; ids: string[] }[],
   excluded: Map<string, InvocationResult>,
+  stop: () => boolean,
   explained = false,
 ): Promise<void> {
+  // A run cancelled while a refused chunk is sorted out sends nothing more.
+  if (stop()) {
+    for (const id of ids) excluded.set(id, notSent(id, 'not sent: the run was cancelled'));
+    return;
+  }
   try {
     const commandId = await sendShellCommand(api, clients, ids, script, opts);
     opts.onSent?.(commandId, ids);
@@ -421,7 +427,7 @@ async function sendChunk(
   }
   const rest = ids.filter((id) => !bad.has(id));
   if (rest.length === 0) return;
-  if (bad.size > 0) return sendChunk(api, clients, rest, script, opts, sent, excluded, false);
+  if (bad.size > 0) return sendChunk(api, clients, rest, script, opts, sent, excluded, stop, false);
   if (rest.length === 1) {
     excluded.set(
       rest[0],
@@ -431,8 +437,8 @@ async function sendChunk(
   }
   // SSM refused an id that EC2 and SSM both call reachable (it changed in between): halve.
   const half = Math.ceil(rest.length / 2);
-  await sendChunk(api, clients, rest.slice(0, half), script, opts, sent, excluded, true);
-  await sendChunk(api, clients, rest.slice(half), script, opts, sent, excluded, true);
+  await sendChunk(api, clients, rest.slice(0, half), script, opts, sent, excluded, stop, true);
+  await sendChunk(api, clients, rest.slice(half), script, opts, sent, excluded, stop, true);
 }
 
 /**
@@ -539,7 +545,7 @@ export async function runOnFleet(
       continue;
     }
     try {
-      await sendChunk(api, clients, ids, script, opts, sent, excluded);
+      await sendChunk(api, clients, ids, script, opts, sent, excluded, () => runtime.cancelled());
     } catch (e) {
       // Nothing running yet: the caller sees the error as it is. Otherwise the chunks already
       // sent are watched to the end, never left running unwatched.
@@ -549,6 +555,7 @@ export async function runOnFleet(
     }
   }
   for (const [id, r] of excluded) results.set(id, r);
+  if (runtime.cancelled()) cancelled = true;
 
   const deadline = runtime.clock.now().getTime() + commandDeadlineMs(opts);
   const pending = new Set(sent.map((s) => s.commandId));

@@ -302,13 +302,13 @@ export interface RestoreOutcome {
   undelivered?: boolean;
 }
 
-/** The last non-empty line of text, control characters stripped, cut short. */
-function lastLine(text: string): string {
-  const lines = text
+/** The first non-empty line of text, control characters stripped, cut short. */
+function firstLine(text: string): string {
+  const line = text
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l !== '');
-  return sanitize(lines[lines.length - 1] ?? '', 160);
+    .find((l) => l !== '');
+  return sanitize(line ?? '', 160);
 }
 
 /**
@@ -330,7 +330,9 @@ export function classifyRestore(
   if (inv.status === 'Success' && code === ScriptExit.Ok) {
     return report.restore === 'already' ? { result: 'already' } : { result: 'restored' };
   }
-  const said = report.error ?? (lastLine(inv.stderr) || undefined);
+  // stderr's first line names the cause (read-only file system, disk full); the agent keeps
+  // stderr's head when it cuts the output (agent/contracts/plugin.go).
+  const said = report.error ?? (firstLine(inv.stderr) || undefined);
   if (code === ScriptExit.Untouched) {
     // Tagged (the tag comes before the install), but the install never ran: a job killed between
     // tagging a batch and sending it. Nothing of this deployment is on the instance.

@@ -7,6 +7,7 @@ import { getMetricSeries, seriesSum } from '../aws/cloudwatch.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import {
+  explainSendError,
   runOnInstance,
   sendShellCommand,
   waitForInvocation,
@@ -390,7 +391,12 @@ async function deployAndWatch(
     timeoutSeconds: inputs.commandTimeoutSeconds,
   };
   const installStart = nowMs();
-  const commandId = await sendShellCommand(api, clients, [id], installScript, installOpts);
+  // SSM refuses an instance that was terminated or lost its agent since it was picked: say which.
+  const commandId = await sendShellCommand(api, clients, [id], installScript, installOpts).catch(
+    async (e: unknown) => {
+      throw await explainSendError(api, clients, [id], e);
+    },
+  );
   entry.c = commandIndex(record, commandId);
   publishRecord(ctx, record);
   report.info(`Install sent to ${id}: command ${commandId}`);

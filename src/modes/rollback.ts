@@ -413,18 +413,44 @@ async function restoreInstances(
 
   const items = new Map<string, RestoreItem>(plan.restore.map((r) => [r.id, r]));
   const extra = (record.extra.rollbackCommands ??= []) as string[];
-  const fan = await report.group(`Restoring ${items.size} instance(s) from ${plan.backupPath}`, () =>
-    runOnFleet(api, clients, runtime, [...items.keys()], script, {
-      comment: `emergency-deploy rollback ${record.deploymentId}`,
-      timeoutSeconds: inputs.commandTimeoutSeconds,
-      // Every instance is attempted: one missing backup must not stop the others' restore.
-      maxErrors: '100%',
-      onSent: (commandId) => {
-        extra.push(commandId);
-        publishRecord(ctx, record);
-      },
-    }),
-  );
+  let fan: Awaited<ReturnType<typeof runOnFleet>>;
+  try {
+    fan = await report.group(`Restoring ${items.size} instance(s) from ${plan.backupPath}`, () =>
+      runOnFleet(api, clients, runtime, [...items.keys()], script, {
+        comment: `emergency-deploy rollback ${record.deploymentId}`,
+        timeoutSeconds: inputs.commandTimeoutSeconds,
+        // Every instance is attempted: one missing backup must not stop the others' restore.
+        maxErrors: '100%',
+        onSent: (commandId) => {
+          extra.push(commandId);
+          publishRecord(ctx, record);
+        },
+      }),
+    );
+  } catch (e) {
+    // Nothing was sent (the fan-out watches whatever it sent): every instance still holds the new
+    // file. Reported as failed, and the queue's visibility timeout is still restored after this.
+    const why = `restore not sent: ${(e as Error).message}`.slice(0, 300);
+    for (const [id, item] of items) {
+      recordResult(id, 'failed', why);
+      results.push({
+        id,
+        source: item.source,
+        state: item.state,
+        entry: entryFor(id),
+        result: 'failed',
+        detail: why,
+      });
+    }
+    return results;
+  }
+  if (fan.sendError !== undefined) {
+    warn(
+      ctx,
+      record,
+      `SendCommand failed part way (${fan.sendError}): the instances not sent to are failed; run rollback again`,
+    );
+  }
   const outputs = await readOutputs(ctx, record, fan.results);
 
   // An instance SSM could not reach may have been terminated meanwhile (an Auto Scaling rollback,
@@ -437,7 +463,7 @@ async function restoreInstances(
       ? classifyRestore(inv, item)
       : { result: 'failed' as const, detail: 'no result from SSM' };
     outcomes.set(id, outcome);
-    if (outcome.result === 'failed' && outcome.undelivered) undelivered.push(id);
+    if (outcome.result === 'failed' && (outcome.undelivered || inv?.reach === 'gone')) undelivered.push(id);
   }
   const nowStates =
     undelivered.length > 0 ? await describeInstanceStates(api, clients, undelivered) : new Map();
@@ -445,8 +471,11 @@ async function restoreInstances(
   for (const [id, item] of items) {
     const outcome = outcomes.get(id) ?? { result: 'failed' as const };
     const entry = entryFor(id);
-    if (outcome.result === 'failed' && outcome.undelivered && isGone(nowStates.get(id))) {
-      const state = nowStates.get(id) ?? 'not found';
+    const inv = fan.results.get(id);
+    const goneNow = inv?.reach === 'gone' || (outcome.undelivered && isGone(nowStates.get(id)));
+    if (outcome.result === 'failed' && goneNow) {
+      const state =
+        nowStates.get(id) ?? (inv?.reach === 'gone' ? 'terminated or no longer known' : 'not found');
       entry.re = `gone: ${state}`;
       delete entry.rb;
       results.push({

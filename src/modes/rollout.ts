@@ -7,7 +7,7 @@ import { Input, Output, TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID 
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
-import { runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import { fateOf, firstStderrLine, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
 import { getQueueState } from '../aws/sqs.js';
 import {
   cancelInstanceRefresh,
@@ -89,6 +89,10 @@ export interface BatchView {
   installed: number;
   failed: number;
   cancelled: number;
+  /** terminated before the install reached them: reported, not failed */
+  gone?: number;
+  /** SendCommand failed part way (not for an unreachable id): the rest of the batch was not sent */
+  sendError?: string;
   commandIds: string[];
   healthCommandIds: string[];
 }
@@ -462,6 +466,9 @@ async function rolloutInPlace(
     if (stop === 'cancelled') {
       return `Rollout cancelled during batch ${i + 1} of ${n}; in-flight commands were cancelled and ${n - i - 1} batch(es) not started`;
     }
+    if (stop === 'send-failed') {
+      return `Rollout halted in batch ${i + 1} of ${n}: SendCommand failed (${batch.sendError}); the commands already sent were followed to their end, ${n - i - 1} batch(es) not started`;
+    }
     if (overErrorBudget(inputs.maxErrors, budget.failed)) {
       return `Rollout halted after batch ${i + 1} of ${n}: ${budget.failed} instance(s) failed, more than max-errors ${inputs.maxErrors}; ${n - i - 1} batch(es) not started`;
     }
@@ -487,7 +494,9 @@ function failureText(r: InvocationResult, what: string): string {
   const own = lines.get('error')?.at(-1);
   const meaning =
     r.status === 'Failed' && isScriptVerdict(r.responseCode) ? describeExit(r.responseCode) : undefined;
-  const detail = own ?? meaning ?? (r.stderr.trim().split('\n').at(-1) || undefined);
+  // stderr's first line names the cause ("Read-only file system", "No space left on device"); the
+  // agent keeps stderr's head when it cuts the output (agent/contracts/plugin.go).
+  const detail = own ?? meaning ?? firstStderrLine(r.stderr);
   return `${what}: ${r.statusDetails || r.status}${detail ? ` (${detail})` : ''}`.slice(0, 120);
 }
 
@@ -503,7 +512,7 @@ async function runBatch(
   budget: Budget,
   publisher: Publisher,
   morePlanned: boolean,
-): Promise<'cancelled' | undefined> {
+): Promise<'cancelled' | 'send-failed' | undefined> {
   const { inputs, report, api, clients, runtime } = ctx;
   const ids = batch.instanceIds;
   // Tags first: whatever happens to this job, rollback can find what it touched.
@@ -530,22 +539,42 @@ async function runBatch(
   const installEnd = runtime.clock.now().getTime();
   batch.installSeconds = Math.round((installEnd - installStart) / 1000);
   const installed: string[] = [];
+  const gone: string[] = [];
   for (const id of ids) {
     const entry: InstanceEntry = record.instances[id];
     const r = install.results.get(id);
     entry.t = batch.installSeconds;
-    if (r?.status === 'Success' && r.responseCode === 0) {
+    const fate = r ? fateOf(r) : 'failed';
+    if (fate === 'success') {
       entry.s = 'installed';
       installed.push(id);
-    } else if (install.cancelled && (!r || r.status === 'Cancelled')) {
+    } else if (fate === 'gone') {
+      // Terminated (scale-in, a refresh, a health replacement) before it could run the install:
+      // nothing of it can run the old file any more, so it is reported, not failed.
       entry.s = 'cancelled';
-      entry.e = 'cancelled by the action';
+      entry.e = `gone: ${(r as InvocationResult).statusDetails}`.slice(0, 120);
+      gone.push(id);
+    } else if (
+      (install.cancelled && (!r || r.status === 'Cancelled')) ||
+      (fate === 'cancelled' && r?.commandId === '')
+    ) {
+      // Cancelled, or never sent (the send failed part way): nothing reached the instance.
+      entry.s = 'cancelled';
+      entry.e = r?.commandId === '' ? r.statusDetails.slice(0, 120) : 'cancelled by the action';
       batch.cancelled++;
     } else {
       entry.s = 'failed';
       entry.e = r ? failureText(r, 'install') : 'install: no result';
       batch.failed++;
     }
+  }
+  batch.gone = gone.length;
+  if (gone.length > 0) {
+    warn(
+      ctx,
+      record,
+      `${gone.length} instance(s) of batch ${batch.number} are gone (terminated) and were not deployed: ${list(gone)}`,
+    );
   }
   budget.failed += batch.failed;
   report.info(
@@ -559,6 +588,11 @@ async function runBatch(
   if (install.cancelled) {
     batch.endedAt = runtime.clock.now().toISOString();
     return 'cancelled';
+  }
+  if (install.sendError !== undefined) {
+    batch.sendError = install.sendError;
+    batch.endedAt = runtime.clock.now().toISOString();
+    return 'send-failed';
   }
 
   // Bake between batches; the health check then covers the bake. No bake after the last batch or
@@ -602,6 +636,11 @@ async function runBatch(
       const r = health.results.get(id);
       if (r?.status === 'Success' && r.responseCode === 0) continue;
       if (health.cancelled && (!r || r.status === 'Cancelled')) continue; // installed; the check was cut short
+      if (r && fateOf(r) === 'gone') {
+        // Installed, then terminated before its check: it runs nothing any more.
+        report.warning(`${id}: gone before its health check (${r.statusDetails})`);
+        continue;
+      }
       const entry = record.instances[id];
       entry.s = 'failed';
       entry.e = r ? failureText(r, 'health check') : 'health check: no result';

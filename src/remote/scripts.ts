@@ -199,7 +199,15 @@ umask 077`;
 const HELPERS = `say() { printf '${RESULT_PREFIX}%s\\n' "$1"; }
 # Instance text (journal lines) is shipped short and without control characters.
 clean() { tr -d '\\000-\\010\\013-\\037\\177' | cut -c1-160; }
-fail() { say "error=$2"; printf 'emergency-deploy: %s\\n' "$2" >&2; exit "$1"; }
+# The reason line is kept short: with the journal after it, it must fit the fan-out's 2,500
+# characters of output (SSM agent agent/contracts/plugin.go keeps stdout's head).
+fail() { say "error=\${2:0:200}"; printf 'emergency-deploy: %s\\n' "$2" >&2; exit "$1"; }
+# A failure with the unit's journal: the verdict lines (error, service) first, the journal after,
+# since the fan-out's output is cut from its end.
+fail_with_journal() {
+  say "error=\${2:0:200}"; say "service=$3"; journal_tail
+  printf 'emergency-deploy: %s\\n' "$2" >&2; exit "$1"
+}
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 journal_tail() {
   journalctl -u "$svc" -n 30 --no-pager -o short-iso 2>/dev/null | tail -n 30 | clean | while IFS= read -r line; do say "journal=$line"; done || true
@@ -219,8 +227,7 @@ wait_active() {
     state=$(systemctl is-active "$svc" 2>/dev/null) || true
     if [ "$state" = active ]; then break; fi
     if [ "$waited" -ge "$wait_seconds" ]; then
-      say "service=\${state:-unknown}"; journal_tail
-      fail ${ScriptExit.Inactive} "$svc is \${state:-unknown} \${wait_seconds}s after the restart"
+      fail_with_journal ${ScriptExit.Inactive} "$svc is \${state:-unknown} \${wait_seconds}s after the restart" "\${state:-unknown}"
     fi
     sleep 1
     waited=$((waited + 1))
@@ -229,8 +236,7 @@ wait_active() {
     sleep "$settle_seconds"
     state=$(systemctl is-active "$svc" 2>/dev/null) || true
     if [ "$state" != active ]; then
-      say "service=\${state:-unknown}"; journal_tail
-      fail ${ScriptExit.Inactive} "$svc stopped within \${settle_seconds}s of starting (now \${state:-unknown})"
+      fail_with_journal ${ScriptExit.Inactive} "$svc stopped within \${settle_seconds}s of starting (now \${state:-unknown})" "\${state:-unknown}"
     fi
   fi
   say "service=active"
@@ -239,8 +245,7 @@ wait_active() {
 restart_and_wait() {
   say "restarted_at=$(date +%s)"
   if ! systemctl restart "$svc"; then
-    say "service=failed"; journal_tail
-    fail ${ScriptExit.Inactive} "systemctl restart $svc failed"
+    fail_with_journal ${ScriptExit.Inactive} "systemctl restart $svc failed" failed
   fi
   wait_active
 }
@@ -394,7 +399,8 @@ fi
 got=$(sha "$tmp")
 say "sha256_fetched=$got"
 if [ "$got" != "$want" ]; then
-  fail ${ScriptExit.ChecksumMismatch} "checksum mismatch: expected $want, fetched $got; $target left untouched"
+  # Both sums are on the sha256_fetched line and in the record: the reason line names their heads.
+  fail ${ScriptExit.ChecksumMismatch} "checksum mismatch: expected \${want:0:12}..., fetched \${got:0:12}...; $target left untouched"
 fi
 chown --reference="$target" "$tmp"
 chmod --reference="$target" "$tmp"
@@ -515,11 +521,18 @@ count() {
     ''|*[!0-9]*) say "$1.$2=invalid"; bad_pattern=1; return 0 ;;
   esac
   say "$1.$2=$n"
-  if [ "$n" -gt 0 ]; then
-    if [ "$1" = error ]; then error_hits=$((error_hits + n)); fi
-    if [ "$4" -gt 0 ]; then
-      { grep -E -m "$4" -e "$3" "$log" || true; } | clean | while IFS= read -r line; do say "excerpt.$1.$2=$line"; done
-    fi
+  if [ "$n" -gt 0 ] && [ "$1" = error ]; then error_hits=$((error_hits + n)); fi
+  # Kept for excerpt (names are ours: KIND and INDEX); the pattern is not written out twice.
+  printf -v "pattern_$1_$2" '%s' "$3"
+  return 0
+}
+# excerpt KIND INDEX EXCERPTS: up to EXCERPTS lines matching count's pattern, printed after every
+# count and service fact, so a cut output (2,500 characters in the fan-out) loses excerpts, not
+# verdicts.
+excerpt() {
+  local name="pattern_$1_$2"
+  if [ "$3" -gt 0 ] && [ -n "\${!name+set}" ]; then
+    { grep -E -m "$3" -e "\${!name}" "$log" 2>/dev/null || true; } | clean | while IFS= read -r line; do say "excerpt.$1.$2=$line"; done
   fi
   return 0
 }
@@ -537,6 +550,10 @@ case "$restarts" in
   *) if [ "$restarts" -gt "$restarts_baseline" ]; then restarted=1; fi ;;
 esac
 if [ -n "$main_start_baseline" ] && [ -n "$main_start" ] && [ "$main_start" != "$main_start_baseline" ]; then restarted=1; fi
+${[
+  ...health.map((_, i) => `excerpt health ${i} ${Math.min(excerpts, 1)}`),
+  ...errors.map((_, i) => `excerpt error ${i} ${excerpts}`),
+].join('\n')}
 
 code=${ScriptExit.Ok}
 if [ "$state" != active ]; then code=${ScriptExit.Inactive}

@@ -105,6 +105,8 @@ import {
   cancelCommand,
   getCommandSummary,
   listInvocations,
+  pollCommands,
+  readInvocation,
   runOnFleet,
   sendShellCommand,
   waitForInvocation,
@@ -120,6 +122,7 @@ import { backupPathFor, type DeploymentRecord } from '../../src/record.js';
 import { awsError, testContext, type RawInputs, runbookRecord } from '../support/context.js';
 import { documentedCount } from '../support/reliability-doc.js';
 import { SourceOps } from '../support/source-ops.js';
+import { type FleetOptions, ssmFleet, SUCCESS } from '../support/ssm-fleet.js';
 
 /** Every injected fault, by name: registered as a test, and counted for RELIABILITY.md. */
 const FAULTS: string[] = [];
@@ -401,6 +404,25 @@ const SITES: Site[] = [
     command: ListCommandsCommand,
     ok: { Commands: [{ CommandId: 'cmd-1', Status: 'Success' }] },
     call: (ctx) => getCommandSummary(...apiOf(ctx), 'cmd-1'),
+  },
+  {
+    fn: 'pollCommands',
+    file: 'src/aws/ssm-commands.ts',
+    op: 'ssm:ListCommands',
+    client: 'ssm',
+    command: ListCommandsCommand,
+    // One page of the commands InvokedAfter the fan-out began (API_ListCommands, Filters).
+    ok: { Commands: [{ CommandId: 'cmd-1', Status: 'InProgress' }] },
+    call: (ctx) => pollCommands(...apiOf(ctx), ['cmd-1'], new Date('2026-11-29T00:00:00Z'), 0),
+  },
+  {
+    fn: 'readInvocation',
+    file: 'src/aws/ssm-commands.ts',
+    op: 'ssm:GetCommandInvocation',
+    client: 'ssm',
+    command: GetCommandInvocationCommand,
+    ok: { Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 1, StandardErrorContent: 'x' },
+    call: (ctx) => readInvocation(...apiOf(ctx), 'cmd-1', I1),
   },
   {
     fn: 'listInvocations',
@@ -1366,6 +1388,289 @@ describe('faults in the middle of a deployment', () => {
       expect(r.instances[id(3)].re).toBeUndefined();
       expect([...files.values()]).toEqual(['backup', 'backup', 'backup']);
       expect(r.phases.filter((p) => p.mode === 'rollback').map((p) => p.verdict)).toEqual(['fail', 'pass']);
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4. SendCommand and invocation results as the SSM API reference describes them (issue 12):
+//    test/support/ssm-fleet.ts is shaped by API_SendCommand (one unreachable id refuses the whole
+//    call with InvalidInstanceId), API_ListCommands / API_Command (Undeliverable and Terminated
+//    invocations count in neither ErrorCount nor MaxErrors: the command still ends Success),
+//    API_ListCommandInvocations (Output cut at 2,500 characters, stdout then stderr) and
+//    API_DescribeInstanceInformation. moto accepts any instance id and reports every invocation
+//    Success, so none of this can be shown on the emulator.
+
+describe('SendCommand and invocation results', () => {
+  const fleetOf = (n: number) => Array.from({ length: n }, (_, k) => id(k + 1));
+  function world(fleet: string[], raw: RawInputs, f: Omit<FleetOptions, 'clients' | 'clock'> = {}) {
+    const t = testContext({
+      mode: 'rollout',
+      record: JSON.stringify(goRecord(fleet)),
+      'pause-seconds': '0',
+      'ssm-check': 'false',
+      'visibility-timeout': '',
+      ...raw,
+    });
+    const states = f.states ?? new Map<string, string>();
+    const pings = f.pings ?? new Map<string, string>();
+    const w = ssmFleet({ clients: t.ctx.clients, clock: t.runtime.clock, fleet, ...f, states, pings });
+    w.ec2.on(CreateTagsCommand).resolves({});
+    return { ...t, ...w, states, pings };
+  }
+  const installs = (ssm: ReturnType<typeof mockClient>) =>
+    ssm
+      .commandCalls(SendCommandCommand)
+      .filter((c) => !String(c.args[0].input.Comment).includes('health'))
+      .map((c) => c.args[0].input.InstanceIds as string[]);
+
+  fault(
+    'rollout: InvalidInstanceId for a terminated, an agent-lost and an unregistered id: the rest of the batch is sent, the gone one reported, the unreachable ones failed',
+    async () => {
+      const fleet = fleetOf(121);
+      const [gone, lost, unregistered] = [fleet[5], fleet[60], fleet[110]];
+      const { ctx, report, ssm, ec2, states, pings, commands } = world(fleet, {
+        'batch-size': '120',
+        'max-errors': '2',
+      });
+      // They change between discovery and the send (tagging is the last step before it).
+      ec2.on(CreateTagsCommand).callsFake(() => {
+        states.set(gone, 'terminated');
+        pings.set(lost, 'ConnectionLost');
+        pings.set(unregistered, 'absent');
+        return {};
+      });
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('pass');
+      const sent = installs(ssm);
+      // Each refused chunk once, then the chunk without its unreachable id: 3 + 3 sends.
+      expect(sent.map((ids) => ids.length)).toEqual([50, 49, 50, 49, 20, 19]);
+      // The accepted commands never name the three.
+      const accepted = [...commands.values()].flatMap((c) => c.ids);
+      for (const bad of [gone, lost, unregistered]) expect(accepted).not.toContain(bad);
+      const r = published(report);
+      expect(Object.values(r.instances).filter((e) => e.s === 'installed')).toHaveLength(118);
+      expect(r.instances[gone]).toMatchObject({ s: 'cancelled', c: -1 });
+      expect(r.instances[gone].e).toMatch(/^gone: not sent: instance is terminated/);
+      expect(r.instances[lost]).toMatchObject({ s: 'failed', c: -1 });
+      expect(r.instances[lost].e).toContain('SSM agent is ConnectionLost');
+      expect(r.instances[unregistered].e).toContain('SSM agent is not registered');
+    },
+  );
+
+  fault(
+    'rollout: a command ends Success with one Undeliverable (terminated mid-install) and one Terminated invocation: neither is recorded installed',
+    async () => {
+      const fleet = fleetOf(4);
+      const { ctx, report, states, commands } = world(
+        fleet,
+        { 'batch-size': '3', 'max-errors': '1' },
+        { answer: (i) => (i === id(3) ? { status: 'Failed', details: 'Terminated', code: -1 } : SUCCESS) },
+      );
+      let terminated = false;
+      ctx.runtime.sleep = ((orig) => async (ms: number) => {
+        // Scale-in terminates id(2) while the install runs.
+        if (!terminated && commands.size > 0) {
+          states.set(id(2), 'terminated');
+          terminated = true;
+        }
+        return orig(ms);
+      })(ctx.runtime.sleep);
+      const outcome = await rollout(ctx);
+      const r = published(report);
+      expect(r.instances[id(4)].s).toBe('installed');
+      expect(r.instances[id(2)]).toMatchObject({ s: 'cancelled' });
+      expect(r.instances[id(2)].e).toMatch(/gone: Undeliverable; instance is terminated/);
+      expect(r.instances[id(3)]).toMatchObject({ s: 'failed' });
+      expect(r.instances[id(3)].e).toContain('Terminated');
+      expect(outcome.verdict).toBe('pass');
+    },
+  );
+
+  fault(
+    'rollout: ListCommands throttled for two whole poll rounds: the batch is followed to its end, not aborted',
+    async () => {
+      const fleet = fleetOf(101);
+      // testContext's api tries 4 times: calls 1-8 are two rounds throttled throughout.
+      const { ctx, runtime, ssm } = world(
+        fleet,
+        { 'batch-size': '100' },
+        { throttleListCommands: new Set([1, 2, 3, 4, 5, 6, 7, 8]) },
+      );
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('pass');
+      expect(ssm.commandCalls(CancelCommandCommand)).toHaveLength(0);
+      // A throttled round waits at least 10 s before the next, then 20 s.
+      expect(runtime.clock.sleeps.filter((ms) => ms >= 10_000).slice(0, 2)).toEqual([10_000, 20_000]);
+    },
+  );
+
+  fault(
+    'rollout: SendCommand denied on the second chunk: the first chunk is followed to its end, the rest not sent, the rollout halts',
+    async () => {
+      const fleet = fleetOf(101);
+      const { ctx, report, ssm } = world(fleet, { 'batch-size': '100', 'max-errors': '100' });
+      let n = 0;
+      ssm.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
+        n++;
+        if (n === 2)
+          throw awsError('AccessDeniedException', 400, 'not authorized to perform ssm:SendCommand');
+        return {
+          Command: { CommandId: `cmd-denied-${n}`, Status: 'Pending', InstanceIds: input.InstanceIds },
+        };
+      });
+      ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: 'cmd-denied-1', Status: 'Success' }] });
+      ssm.on(ListCommandInvocationsCommand).callsFake((input: { CommandId: string }) => ({
+        CommandInvocations:
+          input.CommandId === 'cmd-denied-1'
+            ? fleet.slice(1, 51).map((InstanceId) => ({
+                InstanceId,
+                Status: 'Success',
+                StatusDetails: 'Success',
+                CommandPlugins: [{ ResponseCode: 0, Output: '' }],
+              }))
+            : [],
+      }));
+      const outcome = await rollout(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toMatch(
+        /Rollout halted in batch 1 of 1: SendCommand failed \(.*not authorized/,
+      );
+      expect(ssm.commandCalls(ListCommandInvocationsCommand)[0].args[0].input.CommandId).toBe('cmd-denied-1');
+      const r = published(report);
+      expect(r.instances[fleet[1]].s).toBe('installed');
+      expect(r.instances[fleet[60]]).toMatchObject({ s: 'cancelled', c: -1 });
+      expect(r.instances[fleet[60]].e).toContain('not sent');
+    },
+  );
+
+  fault(
+    "rollout: install output cut at 2,500 characters: the failure keeps stderr's first line (Read-only file system)",
+    async () => {
+      const fleet = fleetOf(2);
+      const { ctx, report } = world(
+        fleet,
+        { 'batch-size': '1' },
+        {
+          answer: () => ({
+            status: 'Failed',
+            details: 'Failed',
+            code: 1,
+            stdout: `EWD sha256_before=${'b'.repeat(64)}\n${'EWD journal=noise\n'.repeat(200)}`,
+            stderr: `cp: cannot create regular file '/opt/file-processor/.worker.py.backup-partial.x': Read-only file system\n${'more\n'.repeat(400)}`,
+          }),
+        },
+      );
+      await rollout(ctx);
+      const r = published(report);
+      expect(r.instances[id(2)].s).toBe('failed');
+      expect(r.instances[id(2)].e).toContain('Read-only file system');
+    },
+  );
+
+  function rollbackWorld(fleet: string[], f: Omit<FleetOptions, 'clients' | 'clock'> = {}) {
+    const rec = record(fleet, (r) => {
+      for (const [k, i] of fleet.entries())
+        r.instances[i] = { p: k === 0 ? 'c' : 'r', b: k, s: 'installed', c: -1 };
+      r.settings.visibilityTimeout = { before: 300, after: 900, at: r.createdAt };
+    });
+    const t = testContext({ mode: 'rollback', record: JSON.stringify(rec) });
+    const states = f.states ?? new Map<string, string>();
+    const w = ssmFleet({
+      clients: t.ctx.clients,
+      clock: t.runtime.clock,
+      fleet,
+      tags: [
+        { Key: TAG_DEPLOYMENT_ID, Value: DEP },
+        { Key: TAG_BACKUP_PATH, Value: BACKUP },
+      ],
+      ...f,
+      states,
+    });
+    const sqs = mockClient(t.ctx.clients.sqs);
+    let vt = 900;
+    sqs.on(GetQueueAttributesCommand).callsFake(() => ({ Attributes: { VisibilityTimeout: String(vt) } }));
+    sqs.on(SetQueueAttributesCommand).callsFake((input: { Attributes: { VisibilityTimeout: string } }) => {
+      vt = Number(input.Attributes.VisibilityTimeout);
+      return {};
+    });
+    return { ...t, ...w, sqs, states, vt: () => vt };
+  }
+
+  fault(
+    "rollback: SendCommand denied: every instance failed, and the queue's visibility timeout is still restored",
+    async () => {
+      const fleet = fleetOf(3);
+      const { ctx, report, ssm, vt } = rollbackWorld(fleet);
+      ssm
+        .on(SendCommandCommand)
+        .rejects(awsError('AccessDeniedException', 400, 'not authorized to perform ssm:SendCommand'));
+      const outcome = await rollback(ctx);
+      expect(outcome.verdict).toBe('fail');
+      expect(outcome.failure).toContain('3 instance(s) could not be restored');
+      expect(vt()).toBe(300);
+      const r = published(report);
+      expect(r.instances[id(2)]).toMatchObject({ rb: 'failed' });
+      expect(r.instances[id(2)].re).toContain('restore not sent');
+    },
+  );
+
+  fault(
+    'rollback: InvalidInstanceId for an instance terminated since planning: it is gone, the others restored',
+    async () => {
+      const fleet = fleetOf(3);
+      const { ctx, report, ssm, states, vt } = rollbackWorld(fleet);
+      // Terminated after the plan read its state, before the restore is sent: SSM refuses the call.
+      let first = true;
+      ssm.on(SendCommandCommand).callsFake((input: SendCommandCommandInput) => {
+        if (first) {
+          first = false;
+          states.set(id(2), 'terminated');
+          throw awsError('InvalidInstanceId', 400, 'Instances not in a valid state for account');
+        }
+        return { Command: { CommandId: 'cmd-restore', Status: 'Pending', InstanceIds: input.InstanceIds } };
+      });
+      ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: 'cmd-restore', Status: 'Success' }] });
+      ssm.on(ListCommandInvocationsCommand).resolves({
+        CommandInvocations: [id(1), id(3)].map((InstanceId) => ({
+          InstanceId,
+          Status: 'Success',
+          StatusDetails: 'Success',
+          CommandPlugins: [{ ResponseCode: 0, Output: 'EWD restore=restored\n' }],
+        })),
+      });
+      const outcome = await rollback(ctx);
+      expect(outcome.verdict).toBe('pass');
+      expect(ssm.commandCalls(SendCommandCommand).at(-1)?.args[0].input.InstanceIds).toEqual([id(1), id(3)]);
+      const r = published(report);
+      expect(r.instances[id(1)].rb).toBe('restored');
+      expect(r.instances[id(3)].rb).toBe('restored');
+      expect(r.instances[id(2)].re).toMatch(/^gone: terminated/);
+      expect(vt()).toBe(300);
+    },
+  );
+
+  fault(
+    'canary: InvalidInstanceId (agent lost since it was picked): NO-GO naming why, nothing sent',
+    async () => {
+      const t = testContext({
+        mode: 'canary',
+        record: JSON.stringify(record([I1, id(2)])),
+        artifact: ARTIFACT,
+        'artifact-sha256': SHA,
+        'ssm-check': 'false',
+      });
+      const pings = new Map<string, string>();
+      const w = ssmFleet({ clients: t.ctx.clients, clock: t.runtime.clock, fleet: [I1, id(2)], pings });
+      w.ec2.on(CreateTagsCommand).callsFake(() => {
+        pings.set(I1, 'ConnectionLost');
+        return {};
+      });
+      mockClient(t.ctx.clients.s3).on(HeadObjectCommand).resolves({ ContentLength: 100 });
+      const outcome = await canary(t.ctx);
+      expect(outcome.verdict).toBe('no-go');
+      expect(outcome.failure).toContain(`${I1}: SSM agent is ConnectionLost`);
+      expect(w.commands.size).toBe(0);
     },
   );
 });

@@ -109,24 +109,26 @@ function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}
     world.onSend?.(kind, input.InstanceIds);
     return { Command: { CommandId: commandId } };
   });
-  ssm.on(ListCommandsCommand).callsFake((input) => {
-    const c = commands.get(input.CommandId) ?? { kind: 'install' as const, ids: [] };
-    if (cancelled.has(input.CommandId))
-      return { Commands: [{ CommandId: input.CommandId, Status: 'Cancelled' }] };
+  const commandView = (commandId: string) => {
+    const c = commands.get(commandId) ?? { kind: 'install' as const, ids: [] };
+    if (cancelled.has(commandId)) return { CommandId: commandId, Status: 'Cancelled' };
     const errors = c.ids.filter((i) => codeOf(c, i) !== 0).length;
     return {
-      Commands: [
-        {
-          CommandId: input.CommandId,
-          Status: errors ? 'Failed' : 'Success',
-          TargetCount: c.ids.length,
-          CompletedCount: c.ids.length,
-          ErrorCount: errors,
-          DeliveryTimedOutCount: 0,
-        },
-      ],
+      CommandId: commandId,
+      Status: errors ? 'Failed' : 'Success',
+      TargetCount: c.ids.length,
+      CompletedCount: c.ids.length,
+      ErrorCount: errors,
+      DeliveryTimedOutCount: 0,
     };
-  });
+  };
+  // By CommandId, or (the fan-out's poll) every command InvokedAfter a moment, 50 a page
+  // (API_ListCommands); this fleet never has more than 50 commands in one fan-out.
+  ssm.on(ListCommandsCommand).callsFake((input) => ({
+    Commands: input.CommandId
+      ? [commandView(input.CommandId)]
+      : [...commands.keys()].slice(-50).map(commandView),
+  }));
   ssm.on(ListCommandInvocationsCommand).callsFake((input) => {
     const c = commands.get(input.CommandId) ?? { kind: 'install' as const, ids: [] };
     return {
@@ -315,7 +317,8 @@ describe('rollout, strategy ssm', () => {
     expect(world.sent.filter((s) => s.kind === 'health')).toHaveLength(3);
     expect(new Set(installedIds(world)).size).toBe(120);
     const ssmCalls = [...api.calls].filter(([op]) => op.startsWith('ssm:')).reduce((n, [, c]) => n + c, 0);
-    // 3 + 3 SendCommand and one ListCommands per command per poll: far fewer than one per instance.
+    // 3 + 3 SendCommand, one ListCommands per poll round and one ListCommandInvocations per
+    // command at its end: far fewer than one per instance.
     expect(api.calls.get('ssm:SendCommand')).toBe(6);
     expect(ssmCalls).toBeLessThan(20);
     expect(api.calls.get('ec2:CreateTags')).toBe(1);

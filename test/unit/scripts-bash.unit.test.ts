@@ -16,8 +16,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstStderrLine, splitPluginOutput } from '../../src/aws/ssm-commands.js';
 import { backupPathFor } from '../../src/record.js';
 import { parseInstallOutput, parseRestoreOutput, parseWatchOutput } from '../../src/remote/results.js';
+import { agentOutput } from '../support/ssm-fleet.js';
 import {
   buildHealthCheckScript,
   buildInstallScript,
@@ -248,6 +250,24 @@ describe('install script under bash', () => {
     expect(s.calls()).toContain('journalctl -u file-processor -n 30 --no-pager -o short-iso');
     // The wait is bounded: three one-second sleeps.
     expect(s.calls().filter((c) => c === 'sleep 1')).toHaveLength(3);
+  });
+
+  it('puts the reason and service lines before the journal, so 2,500 characters of fan-out output still carry them', () => {
+    const s = box();
+    s.set('after_restart', 'failed\n');
+    // 30 long journal lines: about 5,000 characters, twice what ListCommandInvocations returns.
+    s.set('journal', `${Array.from({ length: 30 }, (_, i) => `line ${i} ${'x'.repeat(150)}`).join('\n')}\n`);
+    const r = install(s);
+    expect(r.code).toBe(ScriptExit.Inactive);
+    expect(r.stdout.length).toBeGreaterThan(2500);
+    // The agent's cut (agent/contracts/plugin.go TruncateOutput), then the fan-out's split.
+    const { stdout, stderr } = splitPluginOutput(agentOutput(r.stdout, r.stderr));
+    const cut = parseInstallOutput(stdout);
+    expect(cut.error).toMatch(/file-processor is failed 3s after the restart/);
+    expect(cut.service).toBe('failed');
+    expect(cut.result).toBe('installed');
+    expect(cut.journal.length).toBeGreaterThan(0);
+    expect(firstStderrLine(stderr)).toMatch(/^emergency-deploy: file-processor is failed/);
   });
 
   it('fails when the service dies right after it started (the settle check)', () => {
@@ -505,6 +525,19 @@ describe('watch and health-check scripts under bash', () => {
       'ERROR again',
     ]);
     expect(w.tail.length).toBeGreaterThan(0);
+  });
+
+  it('prints every count and service fact before any excerpt, so a cut output loses excerpts only', () => {
+    const s = box();
+    const long = `ERROR ${'y'.repeat(150)}`;
+    s.set('journal', `${JOURNAL}\n${Array.from({ length: 50 }, () => long).join('\n')}\n`);
+    const r = watch(s, { maxExcerptLines: 5, errorPatterns: ['Traceback', 'ERROR', 'E', 'R', 'O'] });
+    expect(r.stdout.length).toBeGreaterThan(2500);
+    const w = parseWatchOutput(splitPluginOutput(agentOutput(r.stdout, r.stderr)).stdout, 3, 5);
+    expect(w.errors).toEqual([0, 50, 50, 52, 50]); // "R" also matches the two "Received" lines
+    expect(w.health).toEqual([2, 1, 1]);
+    expect(w.service).toBe('active');
+    expect(w.excerpts.length).toBeGreaterThan(0);
   });
 
   it('exits Inactive when the unit is not active, before anything else', () => {

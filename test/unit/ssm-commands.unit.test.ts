@@ -11,6 +11,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   commandDeadlineMs,
+  fateOf,
+  type InvocationResult,
   nextPollMs,
   runOnFleet,
   runOnInstance,
@@ -18,6 +20,7 @@ import {
   waitForInvocation,
 } from '../../src/aws/ssm-commands.js';
 import { awsError, testContext } from '../support/context.js';
+import { type InstanceAnswer, ssmFleet, SUCCESS } from '../support/ssm-fleet.js';
 
 const OPTS = { comment: 'emergency-deploy canary', timeoutSeconds: 120 };
 const ID = 'i-0123456789abcdef0';
@@ -165,17 +168,14 @@ describe('nextPollMs', () => {
 });
 
 describe('runOnFleet', () => {
-  it('sends one command per 50 ids and, when all succeed, reads only ListCommands', async () => {
-    const { ctx, ssm } = setup();
-    let n = 0;
-    ssm.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++n}` } }));
-    ssm.on(ListCommandsCommand).callsFake((input: { CommandId: string }) => ({
-      Commands: [
-        { CommandId: input.CommandId, Status: 'Success', TargetCount: 50, CompletedCount: 50, ErrorCount: 0 },
-      ],
-    }));
-    const sentTo: string[][] = [];
+  // Was: "when all succeed, reads only ListCommands". A command's Success does not mean every
+  // instance succeeded (Undeliverable and Terminated invocations count in neither ErrorCount nor
+  // MaxErrors; API_Command StatusDetails), so every command's invocations are now read once.
+  it('sends one command per 50 ids; polls with one listing a round; reads each command once at its end', async () => {
+    const { ctx, runtime } = setup();
     const fleet = ids(120);
+    const { ssm } = ssmFleet({ clients: ctx.clients, clock: runtime.clock });
+    const sentTo: string[][] = [];
     const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', {
       ...OPTS,
       maxConcurrency: '25%',
@@ -187,66 +187,100 @@ describe('runOnFleet', () => {
     expect(out.results.size).toBe(120);
     expect([...out.results.values()].every((r) => r.status === 'Success' && r.responseCode === 0)).toBe(true);
     expect(out.results.get(fleet[119])?.commandId).toBe('cmd-3');
-    expect(ssm.commandCalls(ListCommandsCommand)).toHaveLength(3);
-    expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(0);
+    // One ListCommands a round (three commands fit one page), filtered by InvokedAfter.
+    const rounds = ssm.commandCalls(ListCommandsCommand);
+    expect(rounds.every((c) => c.args[0].input.CommandId === undefined)).toBe(true);
+    expect(rounds[0].args[0].input.Filters?.[0].key).toBe('InvokedAfter');
+    expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(3);
     expect(ssm.commandCalls(GetCommandInvocationCommand)).toHaveLength(0);
     expect(out.cancelled).toBe(false);
   });
 
-  it('reads per-instance results, paging, only for a command that did not fully succeed', async () => {
-    const { ctx, ssm } = setup();
+  it('reads per-instance results, paging, and classifies what SSM did not count as an error', async () => {
+    const { ctx, runtime } = setup();
     const fleet = ids(60);
-    let n = 0;
-    ssm.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++n}` } }));
-    ssm
-      .on(ListCommandsCommand, { CommandId: 'cmd-1' })
-      .resolves({ Commands: [{ Status: 'Failed', ErrorCount: 2, DeliveryTimedOutCount: 1 }] });
-    ssm
-      .on(ListCommandsCommand, { CommandId: 'cmd-2' })
-      .resolves({ Commands: [{ Status: 'Success', ErrorCount: 0 }] });
-    const inv = (
-      id: string,
-      Status: CommandInvocationStatus,
-      StatusDetails: string,
-      ResponseCode: number,
-    ) => ({
-      InstanceId: id,
-      Status,
-      StatusDetails,
-      CommandPlugins: [{ ResponseCode, Output: `out ${id}` }],
+    const answers = new Map<string, InstanceAnswer>([
+      [fleet[0], { status: 'Failed', details: 'Failed', code: 11, stdout: `out ${fleet[0]}` }],
+      [fleet[48], { status: 'Failed', details: 'Undeliverable', code: -1 }],
+      [fleet[49], { status: 'TimedOut', details: 'Delivery Timed Out', code: -1 }],
+    ]);
+    const { ssm } = ssmFleet({
+      clients: ctx.clients,
+      clock: runtime.clock,
+      answer: (i) => answers.get(i) ?? SUCCESS,
     });
-    ssm.on(ListCommandInvocationsCommand, { CommandId: 'cmd-1', NextToken: undefined }).resolves({
-      CommandInvocations: fleet
-        .slice(0, 48)
-        .map((id, i) =>
-          inv(id, i === 0 ? 'Failed' : 'Success', i === 0 ? 'Failed' : 'Success', i === 0 ? 11 : 0),
-        ),
-      NextToken: 'page-2',
+    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', {
+      ...OPTS,
+      maxErrors: '100%',
     });
-    ssm.on(ListCommandInvocationsCommand, { CommandId: 'cmd-1', NextToken: 'page-2' }).resolves({
-      CommandInvocations: [
-        inv(fleet[48], 'Failed', 'Undeliverable', -1),
-        inv(fleet[49], 'TimedOut', 'Delivery Timed Out', -1),
-      ],
-    });
-    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', OPTS);
     expect(out.results.get(fleet[0])).toMatchObject({
       status: 'Failed',
       responseCode: 11,
       stdout: `out ${fleet[0]}`,
     });
+    expect(fateOf(out.results.get(fleet[0]) as InvocationResult)).toBe('failed');
     expect(out.results.get(fleet[1])).toMatchObject({ status: 'Success', responseCode: 0 });
     expect(out.results.get(fleet[48])).toMatchObject({ status: 'Failed', statusDetails: 'Undeliverable' });
+    expect(fateOf(out.results.get(fleet[48]) as InvocationResult)).toBe('undeliverable');
     expect(out.results.get(fleet[49])).toMatchObject({
       status: 'TimedOut',
       statusDetails: 'Delivery Timed Out',
+      reach: 'unreachable',
     });
     expect(out.results.get(fleet[59])).toMatchObject({ status: 'Success', commandId: 'cmd-2' });
+    // cmd-1 pages (50 ids), cmd-2 one page; the failed instance is read on its own.
     expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(2);
     expect(ssm.commandCalls(ListCommandInvocationsCommand)[0].args[0].input).toMatchObject({
       Details: true,
       MaxResults: 50,
     });
+    expect(ssm.commandCalls(GetCommandInvocationCommand).map((c) => c.args[0].input.InstanceId)).toEqual([
+      fleet[0],
+    ]);
+  });
+
+  it('at 5,000 instances: 100 sends, at most a few ListCommands a poll round, one listing per command at its end', async () => {
+    const { ctx, runtime } = setup();
+    const fleet = ids(5000);
+    const { ssm } = ssmFleet({ clients: ctx.clients, clock: runtime.clock, runMs: 40_000 });
+    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', OPTS);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(100);
+    const sleeps = runtime.clock.sleeps.length;
+    // One listing a round, 50 commands a page: two pages for 100 commands (never 100 calls).
+    expect(ssm.commandCalls(ListCommandsCommand).length).toBeLessThanOrEqual(2 * sleeps);
+    expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(100);
+    expect([...out.results.values()].every((r) => fateOf(r) === 'success')).toBe(true);
+  });
+
+  it('an id SSM refuses although EC2 and SSM call it reachable: the chunk is halved until it is alone', async () => {
+    const { ctx, runtime } = setup();
+    const fleet = ids(8);
+    const { ssm, commands } = ssmFleet({ clients: ctx.clients, clock: runtime.clock });
+    let n = 0;
+    ssm.on(SendCommandCommand).callsFake((input: { InstanceIds: string[] }) => {
+      n++;
+      if (input.InstanceIds.includes(fleet[5])) throw awsError('InvalidInstanceId');
+      const id = `cmd-h${n}`;
+      commands.set(id, {
+        id,
+        ids: input.InstanceIds,
+        script: 'x',
+        at: runtime.clock.now().getTime(),
+        maxErrors: '0',
+      });
+      return { Command: { CommandId: id } };
+    });
+    const out = await runOnFleet(ctx.api, ctx.clients, ctx.runtime, fleet, 'x', OPTS);
+    expect(out.results.get(fleet[5])).toMatchObject({
+      reach: 'unreachable',
+      commandId: '',
+      statusDetails: 'not sent: SSM refused the instance id (InvalidInstanceId)',
+    });
+    expect(fleet.filter((i) => i !== fleet[5]).every((i) => out.results.get(i)?.status === 'Success')).toBe(
+      true,
+    );
+    // 8 → 4 + 4 → (4) + 2 + 2 → 1 + 1: six sends beyond the first refused one, bounded by log2(50).
+    expect(n).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(8)) + 1);
   });
 
   it('reads output for every instance when asked, even on success', async () => {

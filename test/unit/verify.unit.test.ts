@@ -145,6 +145,16 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
       { CommandId: 'cmd-status', Status: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0 },
     ],
   });
+  // A command's Success does not mean every instance succeeded (API_Command StatusDetails): the
+  // fan-out reads each instance's own status once the command ends.
+  ssm.on(ListCommandInvocationsCommand).resolves({
+    CommandInvocations: FLEET.map((InstanceId) => ({
+      InstanceId,
+      Status: 'Success',
+      StatusDetails: 'Success',
+      CommandPlugins: [{ ResponseCode: 0, Output: 'EWD service=active\n' }],
+    })),
+  });
   return { ...t, sqs, ec2, cw, ssm };
 }
 

@@ -199,7 +199,7 @@ describe('the release job: which action the workflow runs', () => {
         'your-org/emergency-worker-deploy/.github/workflows/emergency-deploy.yml@refs/tags/v1',
       job_workflow_sha: SHA,
     });
-    for (const file of ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml']) {
+    for (const file of ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'dlq-redrive.yml']) {
       const run = runStepWith(file, env);
       expect({ file, status: run.status, stderr: run.stderr }).toEqual({ file, status: 0, stderr: '' });
       expect(run.outputs).toEqual({
@@ -634,6 +634,57 @@ describe('rollback.yml: fetching the record of an earlier run', () => {
         .status,
     ).toBe(1);
     expect(ghLog()).toBe('');
+  });
+});
+
+describe('dlq-redrive.yml: the record of the run that verified the deployment', () => {
+  const env = (over: Partial<Record<string, string>> = {}) => ({
+    GH_TOKEN: 't',
+    RUN_ID: '4242',
+    DEPLOYMENT_ID: 'dep-20261129t053000z-4242-1',
+    ...over,
+  });
+  const fetch = (e = env()) => runStep('dlq-redrive.yml', 'redrive', 'Fetch the deployment record', e);
+
+  it('hands the latest record to the action as a file, with the record tool of the release', () => {
+    const record = completedRecord();
+    record.updatedAt = at(30);
+    writeFileSync(join(stub, 'record.json'), JSON.stringify(record));
+    const r = fetch();
+    expect(r.status).toBe(0);
+    expect(ghLog()).toContain(
+      `run download 4242 --repo acme/workers --dir ${join(temp, 'records')} --pattern deployment-record-dep-20261129t053000z-4242-1* --pattern record-*`,
+    );
+    expect(r.outputs['record-file']).toBe(join(temp, 'record-in', 'deployment-record.json'));
+    expect(JSON.parse(readFileSync(r.outputs['record-file'], 'utf8'))).toEqual(record);
+  });
+
+  it('fails without a record of that deployment (a redrive is judged against verify), and on malformed ids', () => {
+    const other = completedRecord();
+    other.deploymentId = 'dep-20261129t050000z-4000-1';
+    writeFileSync(join(stub, 'record.json'), JSON.stringify(other));
+    const r = fetch();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('no record of dep-20261129t053000z-4242-1 among 1 record(s) found');
+    rmSync(join(stub, 'gh.log'));
+    expect(fetch(env({ RUN_ID: '42 --repo evil/x' })).status).toBe(1);
+    expect(fetch(env({ DEPLOYMENT_ID: '../../x' })).status).toBe(1);
+    expect(ghLog()).toBe('');
+  });
+
+  it('reports from the record the redrive left', () => {
+    mkdirSync(join(temp, 'record-in'));
+    writeFileSync(join(temp, 'record-in', 'deployment-record.json'), JSON.stringify(completedRecord()));
+    const r = runStep(
+      'dlq-redrive.yml',
+      'report',
+      'Write the deployment log and the client notifications',
+      {},
+    );
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(temp, 'deployment-record', 'deployment-log.md'), 'utf8')).toContain(
+      '## Deployment log: dep-20261129t053000z-4242-1',
+    );
   });
 });
 

@@ -116,7 +116,7 @@ describe('iam/trust-policy.json', () => {
 
 describe('adopting the workflows from another repository (docs/SETUP.md)', () => {
   type Job = { environment?: string | { name: string }; steps: { uses?: string }[] };
-  const REUSABLE = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml'];
+  const REUSABLE = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'dlq-redrive.yml'];
   const load = (f: string) =>
     parse(readFileSync(join('.github/workflows', f), 'utf8')) as { jobs: Record<string, Job> };
   const section = doc.slice(doc.indexOf('### Adopting the workflows from another repository'));
@@ -133,6 +133,10 @@ describe('adopting the workflows from another repository (docs/SETUP.md)', () =>
       'issues: write',
     ])
       expect({ words, explained: section.includes(words) }).toEqual({ words, explained: true });
+    // Every reusable workflow has its caller in docs/examples, and the section names each one.
+    expect(readdirSync('docs/examples').sort()).toEqual([...REUSABLE].sort());
+    const intro = section.slice(0, section.indexOf('```'));
+    for (const f of REUSABLE) expect({ f, named: intro.includes(`\`${f}\``) }).toEqual({ f, named: true });
   });
 
   it('shows iam/trust-policy-caller.json, whose subjects are exactly the AWS jobs’ of the called workflows', () => {

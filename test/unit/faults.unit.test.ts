@@ -70,7 +70,7 @@ import {
   setDefaultLaunchTemplateVersion,
   waitForImage,
 } from '../../src/aws/ec2-images.js';
-import { describeInstanceStates } from '../../src/aws/ec2-status.js';
+import { describeFleetNow, describeGroupMembers } from '../../src/aws/fleet-now.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
@@ -214,13 +214,22 @@ const SITES: Site[] = [
     call: (ctx) => tagInstances(...apiOf(ctx), [I1], { [TAG_DEPLOYMENT_ID]: DEP }),
   },
   {
-    fn: 'describeInstanceStates (verify)',
-    file: 'src/aws/ec2-status.ts',
+    fn: 'describeFleetNow (verify)',
+    file: 'src/aws/fleet-now.ts',
     op: 'ec2:DescribeInstances',
     client: 'ec2',
     command: DescribeInstancesCommand,
     ok: { Reservations: [{ Instances: [{ InstanceId: I1, State: { Name: 'running' } }] }] },
-    call: (ctx) => describeInstanceStates(...apiOf(ctx), [I1]),
+    call: (ctx) => describeFleetNow(...apiOf(ctx), [{ Name: 'tag:Name', Values: ['x'] }]),
+  },
+  {
+    fn: 'describeGroupMembers (verify)',
+    file: 'src/aws/fleet-now.ts',
+    op: 'autoscaling:DescribeAutoScalingGroups',
+    client: 'autoscaling',
+    command: DescribeAutoScalingGroupsCommand,
+    ok: { AutoScalingGroups: [] },
+    call: (ctx) => describeGroupMembers(...apiOf(ctx), 'cis-file-processor-asg'),
   },
   {
     fn: 'findInstancesTaggedFor (rollback)',

@@ -51,7 +51,17 @@ function input(over: Partial<JudgeInput> = {}): JudgeInput {
     metrics: { deleteFailed: 0, received: 600, deleted: 590, filesPerHour: 3540, oldestAgeSeconds: 40 },
     metricLabel: 'CISFileSearch/Worker/MessageDeleteFailed',
     serviceName: 'file-processor',
-    fleet: { expected: 3, notRunning: [] },
+    fleet: {
+      read: {
+        running: ['i-a', 'i-b', 'i-c'],
+        runsFix: ['i-a', 'i-b', 'i-c'],
+        newcomers: [],
+        notFixed: [],
+        gone: [],
+        transitioning: [],
+        noInstall: false,
+      },
+    },
     services: { checked: 3, inactive: [], unknown: [] },
     baseline: {
       at: new Date(T0 - 3600_000).toISOString(),
@@ -217,13 +227,29 @@ describe('loop and deletion failures (CloudWatch)', () => {
 });
 
 describe('fleet, services and the window', () => {
-  it('fails when a recorded worker is not running, naming it', () => {
-    const c = judgeWorkers({ expected: 3, notRunning: ['i-0123456789abcdef0'] });
+  it('judges the fleet as it is now: newcomers without the fix fail by id, the gone are reported', () => {
+    const base = {
+      running: ['i-a', 'i-b', 'i-n'],
+      runsFix: ['i-a', 'i-b'],
+      newcomers: ['i-n'],
+      notFixed: [],
+      gone: ['i-old'],
+      transitioning: [],
+      noInstall: false,
+    };
+    const c = judgeWorkers({ read: base });
     expect(c.status).toBe('fail');
-    expect(c.detail).toBe('2 of 3 running; not running: i-0123456789abcdef0');
-    expect(judgeWorkers({ expected: 3, notRunning: [] }).status).toBe('pass');
-    expect(judgeWorkers({ expected: 3, notRunning: undefined }).status).toBe('not-judged');
-    expect(judgeWorkers({ expected: 0, notRunning: [] }).status).toBe('not-judged');
+    expect(c.detail).toBe(
+      '2 of 3 running instances run the fix; joined since the rollout without the fix: i-n; run the rollout again (it deploys to the newcomers) or roll out with strategy asg; gone since preflight (scale-in or replacement, not a failure): i-old',
+    );
+    const healthy = judgeWorkers({ read: { ...base, running: ['i-a', 'i-b'], newcomers: [] } });
+    expect(healthy.status).toBe('pass');
+    expect(healthy.detail).toContain('gone since preflight');
+    expect(judgeWorkers({ notRead: 'the fleet could not be read' }).status).toBe('not-judged');
+    expect(judgeWorkers({ read: { ...base, running: [], runsFix: [], newcomers: [] } }).status).toBe('fail');
+    // Verify before any install (a preflight record): only "running" can be judged.
+    const early = judgeWorkers({ read: { ...base, runsFix: [], newcomers: [], noInstall: true } });
+    expect(early.status).toBe('pass');
   });
 
   it('fails an inactive service; no answer or a skipped check is not judged', () => {

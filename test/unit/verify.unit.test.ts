@@ -1,4 +1,5 @@
 import { GetMetricDataCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type InstanceStateName } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { ListCommandInvocationsCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
@@ -39,9 +40,20 @@ function baseRecord(): DeploymentRecord {
     instanceIds: FLEET.slice(0, 2),
     discoveredAt: r.createdAt,
   };
-  // The third instance is known only through the rollout's entry: verify still watches it.
-  r.instances = { [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 0 } };
-  r.commands = ['cmd-rollout'];
+  // The canary and the rollout installed the fix on all three; the third instance is known only
+  // through the rollout's entry (it joined after preflight and the rollout reconciled it).
+  r.canary = {
+    instanceId: FLEET[0],
+    verdict: 'go',
+    reason: 'healthy',
+    startedAt: new Date(START - 3000_000).toISOString(),
+  };
+  r.instances = {
+    [FLEET[0]]: { p: 'c', b: 0, s: 'installed', c: 0 },
+    [FLEET[1]]: { p: 'r', b: 1, s: 'installed', c: 1 },
+    [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 1 },
+  };
+  r.commands = ['cmd-canary', 'cmd-rollout'];
   r.metrics.before = {
     at: r.createdAt,
     visible: 1200,
@@ -61,7 +73,12 @@ interface World {
   /** CloudWatch results; undefined: no data at all (the emulator's case). */
   metrics?: { deleteFailed?: number[]; received?: number[]; deleted?: number[]; oldest?: number[] };
   states?: Record<string, InstanceStateName>;
+  /** Instances matching the filters besides FLEET (untagged unless `tag` says otherwise). */
+  extra?: { id: string; tag?: string; imageId?: string }[];
 }
+
+const DEPLOYMENT_ID = 'dep-20261128t230000z-4242-1';
+const OLD_IMAGE = 'ami-0000000000000old0';
 
 function atMinute(values: number[], minute: number): number {
   return values[Math.min(values.length - 1, minute)];
@@ -78,6 +95,7 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
   const ec2 = mockClient(t.ctx.clients.ec2);
   const cw = mockClient(t.ctx.clients.cloudwatch);
   const ssm = mockClient(t.ctx.clients.ssm);
+  const asg = mockClient(t.ctx.clients.autoscaling);
   const opened = t.runtime.clock.now().getTime();
   const minute = () => Math.round((t.runtime.clock.now().getTime() - opened) / 60_000);
   sqs
@@ -102,23 +120,29 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
       ApproximateNumberOfMessagesDelayed: '0',
     },
   }));
+  // DescribeInstances honours its filters (API_DescribeInstances: instance-state-name, tag:KEY):
+  // verify re-discovers the fleet with the deployment's filters plus instance-state-name=running.
   ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
-    const byId = input.Filters?.find((f) => f.Name === 'instance-id');
-    if (byId) {
-      return {
-        Reservations: [
-          {
-            Instances: byId.Values.map((id) => ({
-              InstanceId: id,
-              State: { Name: world.states?.[id] ?? 'running' },
-            })),
-          },
-        ],
-      };
-    }
-    // Discovery by the filters (no record).
+    const all = [
+      ...FLEET.map((id) => ({ id, tag: DEPLOYMENT_ID as string | undefined, imageId: OLD_IMAGE })),
+      ...(world.extra ?? []).map((x) => ({ imageId: OLD_IMAGE, ...x })),
+    ];
+    const state = input.Filters?.find((f) => f.Name === 'instance-state-name');
+    const matching = all.filter((i) => !state || state.Values.includes(world.states?.[i.id] ?? 'running'));
     return {
-      Reservations: [{ Instances: FLEET.map((id) => ({ InstanceId: id, State: { Name: 'running' } })) }],
+      Reservations: [
+        {
+          Instances: matching.map((i) => ({
+            InstanceId: i.id,
+            ImageId: i.imageId,
+            State: { Name: world.states?.[i.id] ?? 'running' },
+            Tags: [
+              { Key: 'Name', Value: 'cis-file-processor' },
+              ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
+            ],
+          })),
+        },
+      ],
     };
   });
   cw.on(GetMetricDataCommand).callsFake((input: { StartTime: Date }) => {
@@ -145,7 +169,7 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
       { CommandId: 'cmd-status', Status: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0 },
     ],
   });
-  return { ...t, sqs, ec2, cw, ssm };
+  return { ...t, sqs, ec2, cw, ssm, asg };
 }
 
 const HEALTHY_METRICS = {
@@ -184,7 +208,10 @@ describe('verify (10 min checkpoint)', () => {
       d: expect.stringMatching(/^drained: 8 messages/),
     });
     expect(criterion(out.record, 'no-loop')).toMatchObject({ s: 'pass' });
-    expect(criterion(out.record, 'workers')).toMatchObject({ s: 'pass', d: '3 of 3 running' });
+    expect(criterion(out.record, 'workers')).toMatchObject({
+      s: 'pass',
+      d: '3 of 3 running instances run the fix',
+    });
     expect(out.record.metrics['10m']).toEqual({
       at: '2026-11-29T00:10:00.000Z',
       visible: 8,
@@ -357,15 +384,121 @@ describe('verify (10 min checkpoint)', () => {
     expect(report.warnings.join('\n')).toMatch(/could not read CloudWatch.*not authorized/);
   });
 
-  it('fails when a recorded worker stops, naming it', async () => {
-    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS, states: { [FLEET[2]]: 'stopped' } });
+  // Issue 12: an instance that left the fleet (scale-in, health replacement, a refresh) used to fail
+  // "All workers running" and roll a good fix back; it is reported, not failed.
+  it('reports a recorded worker that left the fleet, and judges the fleet that is there', async () => {
+    const { ctx } = setup({
+      visible: DRAINING,
+      metrics: HEALTHY_METRICS,
+      states: { [FLEET[2]]: 'terminated' },
+    });
     const out = await verify(ctx);
-    expect(out.verdict).toBe('fail');
+    expect(out.verdict).toBe('pass');
     expect(criterion(out.record, 'workers')).toMatchObject({
-      s: 'fail',
-      d: `2 of 3 running; not running: ${FLEET[2]}`,
+      s: 'pass',
+      d: `2 of 2 running instances run the fix; gone since preflight (scale-in or replacement, not a failure): ${FLEET[2]}`,
     });
     expect(out.record.metrics['10m']?.instances).toBe(2);
+  });
+
+  it('fails a newcomer that does not run the fix, naming it with the advice', async () => {
+    const newcomer = 'i-0000000000000000d';
+    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS, extra: [{ id: newcomer }] });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    const c = criterion(out.record, 'workers');
+    expect(c?.s).toBe('fail');
+    expect(c?.d).toContain('3 of 4 running instances run the fix');
+    expect(c?.d).toContain(`joined since the rollout without the fix: ${newcomer}`);
+    expect(c?.d).toContain(
+      'run the rollout again (it deploys to the newcomers) or roll out with strategy asg',
+    );
+    expect(out.failure).toContain(newcomer);
+  });
+
+  it('fails an instance whose install failed, with why', async () => {
+    const record = baseRecord();
+    record.instances[FLEET[1]] = { p: 'r', b: 1, s: 'failed', c: 1, e: 'install: Failed' };
+    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS }, {}, record);
+    const out = await verify(ctx);
+    expect(criterion(out.record, 'workers')).toMatchObject({
+      s: 'fail',
+      d: expect.stringContaining(`not running the fix: ${FLEET[1]} (install failed)`),
+    });
+  });
+
+  it('passes a fleet an instance refresh replaced: the new instances run the baked image', async () => {
+    const record = baseRecord();
+    record.settings.image = { id: 'ami-0fix0000000000000', sourceInstanceId: FLEET[0], state: 'available' };
+    record.settings.launchTemplate = {
+      id: 'lt-0abc',
+      name: 'cis-file-processor-lt',
+      previousDefault: 3,
+      newVersion: 4,
+    };
+    record.settings.refresh = { id: 'refresh-1', asgName: 'cis-file-processor-asg', status: 'Successful' };
+    const fresh = ['i-0000000000000001a', 'i-0000000000000001b', 'i-0000000000000001c'];
+    const pending = 'i-0000000000000001d';
+    const { ctx, asg } = setup(
+      {
+        visible: DRAINING,
+        metrics: HEALTHY_METRICS,
+        states: Object.fromEntries(FLEET.map((id) => [id, 'terminated' as const])),
+        extra: [
+          { id: fresh[0], imageId: 'ami-0fix0000000000000' },
+          { id: fresh[1], imageId: 'ami-0fix0000000000000' },
+          // Launched from the new template version (its image may be resolved another way).
+          { id: fresh[2], imageId: 'ami-0other00000000000' },
+          { id: pending },
+        ],
+      },
+      {},
+      record,
+    );
+    // DescribeAutoScalingGroups Instances[] (API_Instance): LifecycleState, LaunchTemplate.Version.
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'cis-file-processor-asg',
+          MinSize: 3,
+          MaxSize: 6,
+          DesiredCapacity: 3,
+          DefaultCooldown: 300,
+          AvailabilityZones: ['ap-northeast-1a'],
+          HealthCheckType: 'EC2',
+          CreatedTime: new Date(START - 86_400_000),
+          Instances: [
+            ...fresh.map((id, i) => ({
+              InstanceId: id,
+              AvailabilityZone: 'ap-northeast-1a',
+              LifecycleState: 'InService' as const,
+              HealthStatus: 'Healthy',
+              ProtectedFromScaleIn: false,
+              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: i === 2 ? '4' : '4' },
+            })),
+            {
+              InstanceId: pending,
+              AvailabilityZone: 'ap-northeast-1a',
+              LifecycleState: 'Pending' as const,
+              HealthStatus: 'Healthy',
+              ProtectedFromScaleIn: false,
+              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },
+            },
+          ],
+        },
+      ],
+    });
+    const out = await verify(ctx);
+    const c = criterion(out.record, 'workers');
+    expect(c?.s).toBe('pass');
+    expect(c?.d).toContain('3 of 3 running instances run the fix');
+    expect(c?.d).toContain(
+      `gone since preflight (scale-in or replacement, not a failure): ${FLEET.join(', ')}`,
+    );
+    expect(c?.d).toContain(`entering or leaving cis-file-processor-asg (not judged): ${pending}`);
+    expect(asg.commandCalls(DescribeAutoScalingGroupsCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupNames: ['cis-file-processor-asg'],
+    });
   });
 
   it('keeps sampling when one read fails, warning once and leaving that figure unread', async () => {

@@ -108,6 +108,11 @@ export interface DeploymentRecord {
     refresh?: { id: string; asgName: string; status: string; percentComplete?: number };
   };
   phases: PhaseEntry[];
+  /**
+   * The DLQ review of `mode: redrive` for this deployment: when it read the DLQ (the 24 h
+   * checkpoint's "DLQ reviewed and cleared" needs it) and how many messages it sampled.
+   */
+  redrive?: { reviewedAt: string; sampled?: number };
   warnings: string[];
   /** Mode-specific results too large for the log but small enough to carry (verify samples etc.). */
   extra: Record<string, unknown>;
@@ -232,6 +237,10 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
         throw new InputError(input, `lists a malformed fleet instance id ${JSON.stringify(id)}`);
       }
     }
+  }
+  const redrive = value.redrive;
+  if (redrive !== undefined && (!isObject(redrive) || typeof redrive.reviewedAt !== 'string')) {
+    throw new InputError(input, 'has a malformed redrive review (reviewedAt missing)');
   }
   return value as unknown as DeploymentRecord;
 }

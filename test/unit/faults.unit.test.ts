@@ -14,6 +14,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ReceiveMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import {
@@ -41,7 +42,7 @@ import {
   SendCommandCommand,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
-import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CancelInstanceRefreshCommand,
   DescribeAutoScalingGroupsCommand,
@@ -60,7 +61,7 @@ import {
   setGroupLaunchTemplateVersion,
   startInstanceRefresh,
 } from '../../src/aws/autoscaling.js';
-import { getMetricSeries } from '../../src/aws/cloudwatch.js';
+import { getMetricSeries, listMetricDimensions } from '../../src/aws/cloudwatch.js';
 import {
   createImage,
   createLaunchTemplateVersion,
@@ -74,7 +75,7 @@ import { describeFleetNow, describeGroupMembers } from '../../src/aws/fleet-now.
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
-import { getQueueState, getQueueUrl, setVisibilityTimeout } from '../../src/aws/sqs.js';
+import { getQueueState, getQueueUrl, peekMessages, setVisibilityTimeout } from '../../src/aws/sqs.js';
 import { getAgentStatus } from '../../src/aws/ssm.js';
 import {
   cancelCommand,
@@ -212,6 +213,24 @@ const SITES: Site[] = [
     command: CreateTagsCommand,
     ok: {},
     call: (ctx) => tagInstances(...apiOf(ctx), [I1], { [TAG_DEPLOYMENT_ID]: DEP }),
+  },
+  {
+    fn: 'peekMessages (verify, the DLQ)',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:ReceiveMessage',
+    client: 'sqs',
+    command: ReceiveMessageCommand,
+    ok: { Messages: [] },
+    call: (ctx) => peekMessages(...apiOf(ctx), QUEUE_URL, { max: 10, visibilityTimeoutSeconds: 10 }),
+  },
+  {
+    fn: 'listMetricDimensions (verify)',
+    file: 'src/aws/cloudwatch.ts',
+    op: 'cloudwatch:ListMetrics',
+    client: 'cloudwatch',
+    command: ListMetricsCommand,
+    ok: { Metrics: [] },
+    call: (ctx) => listMetricDimensions(...apiOf(ctx), 'CISFileSearch/Worker', 'MessageDeleteFailed'),
   },
   {
     fn: 'describeFleetNow (verify)',

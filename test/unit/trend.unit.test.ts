@@ -6,6 +6,9 @@ import {
   judgeDeleteFailures,
   judgeDepthTrend,
   judgeDlqStable,
+  judgeDlqNew,
+  judgeLag,
+  judgeUploads,
   judgeNoLoop,
   judgeServices,
   judgeWindow,
@@ -286,6 +289,7 @@ describe('judge: the checkpoints', () => {
       'depth-trend',
       'no-loop',
       'dlq-stable',
+      'dlq-new',
       'delete-failures',
     ]);
     expect(ids('1h')).toEqual([
@@ -296,6 +300,7 @@ describe('judge: the checkpoints', () => {
       'processing-rate',
       'no-loop',
       'dlq-stable',
+      'dlq-new',
       'delete-failures',
     ]);
     expect(ids('24h')).toEqual([
@@ -305,6 +310,7 @@ describe('judge: the checkpoints', () => {
       'depth-under',
       'dlq-empty',
       'lag',
+      'uploads',
       'no-loop',
       'delete-failures',
     ]);
@@ -383,26 +389,143 @@ describe('judge: the checkpoints', () => {
     expect(j.verdict).toBe('fail');
   });
 
-  it('24 h: depth under the limit, DLQ empty, lag under the limit', () => {
-    const day = (q: number, d: number, lag: number | undefined, over: Partial<Thresholds> = {}) =>
+  // Issue 16: "DLQ reviewed and cleared" needs a redrive review in the record and the DLQ at or under
+  // drained-threshold (the old criterion demanded exactly 0 and never looked for a review).
+  it('24 h: depth under the limit, DLQ reviewed and cleared, lag under the limit', () => {
+    const review = { reviewedAt: '2026-11-29T20:00:00.000Z', sampled: 12 };
+    const day = (
+      q: number,
+      d: number,
+      lag: number | undefined,
+      over: Partial<Thresholds> = {},
+      redriveReview: typeof review | null = review,
+    ) =>
       judge(
         input({
           checkpoint: '24h',
           samples: samples([q, q], [d, d]),
           metrics: { ...input().metrics, oldestAgeSeconds: lag },
           thresholds: { ...RUNBOOK, ...over },
+          redriveReview: redriveReview ?? undefined,
         }),
       );
     expect(day(9, 0, 299).verdict).toBe('pass');
     expect(status(day(10, 0, 10), 'depth-under').status).toBe('fail');
     expect(status(day(10, 0, 10, { maxDepth24h: 11 }), 'depth-under').status).toBe('pass');
     expect(status(day(0, 2, 10), 'dlq-empty')).toMatchObject({
+      status: 'pass',
+      detail: 'reviewed 2026-11-29T20:00:00.000Z (12 sampled); 2 messages, at or under 10',
+    });
+    expect(status(day(0, 11, 10), 'dlq-empty')).toMatchObject({
       status: 'fail',
-      detail: expect.stringContaining('review them'),
+      detail: expect.stringContaining('11 messages, over 10: redrive or review them'),
+    });
+    expect(status(day(0, 0, 10, {}, null), 'dlq-empty')).toMatchObject({
+      status: 'fail',
+      detail: 'no DLQ review in the record for this deployment: run mode redrive',
     });
     expect(status(day(0, 0, 300), 'lag').status).toBe('fail');
     expect(status(day(0, 0, 300, { maxLagSeconds: 600 }), 'lag').status).toBe('pass');
     expect(status(day(0, 0, undefined), 'lag').status).toBe('not-judged');
     expect(day(0, 0, undefined).verdict).toBe('pass');
+  });
+});
+
+describe('issue 13: a queue drained into the DLQ is not a drained queue', () => {
+  it('fails depth when the DLQ rose by as much as the queue fell since preflight', () => {
+    const j = judge(
+      input({
+        // Baseline 480 + 20 in flight, DLQ 0; now the queue is empty and the DLQ holds 500.
+        samples: samples([0, 0, 0], [500, 500, 500]),
+        baseline: {
+          at: new Date(T0 - 3600_000).toISOString(),
+          visible: 480,
+          inFlight: 20,
+          delayed: 0,
+          dlqVisible: 0,
+        },
+        metrics: {},
+      }),
+    );
+    expect(status(j, 'depth-trend')).toMatchObject({
+      status: 'fail',
+      detail:
+        'the queue fell by 500 but the DLQ rose by 500 since preflight: the messages were dead-lettered, not processed',
+    });
+    // The DLQ did not move in the window: the old "stable" check alone would have passed it.
+    expect(status(j, 'dlq-stable').status).toBe('pass');
+    expect(j.verdict).toBe('fail');
+  });
+
+  it('passes a fall mostly processed, with the tail that reached the DLQ', () => {
+    const j = judge(
+      input({
+        samples: samples([100, 0], [30, 30]),
+        baseline: {
+          at: new Date(T0 - 3600_000).toISOString(),
+          visible: 480,
+          inFlight: 20,
+          delayed: 0,
+          dlqVisible: 0,
+        },
+      }),
+    );
+    expect(status(j, 'depth-trend').status).toBe('pass');
+  });
+
+  it('fails DLQ messages first sent after the fix beyond dlq-tolerance, excusing the tail by count', () => {
+    const peek = {
+      fixedAt: '2026-11-29T00:00:00.000Z',
+      fixedBy: 'the rollout ended',
+      depth: 40,
+      sampled: 40,
+      afterFix: 3,
+      beforeFix: 37,
+    };
+    const c = judgeDlqNew(peek, 0, true);
+    expect(c).toMatchObject({
+      status: 'fail',
+      detail:
+        "40 DLQ message(s) read: 3 first sent after the fleet ran the fix (the rollout ended, 2026-11-29T00:00:00.000Z); 37 sent before (the old workers' tail, excused); tolerance 0",
+    });
+    expect(judgeDlqNew(peek, 3, true).status).toBe('pass');
+    expect(judgeDlqNew({ ...peek, afterFix: 0, beforeFix: 40 }, 0, true).status).toBe('pass');
+    expect(
+      judgeDlqNew({ ...peek, sampled: 0, afterFix: 0, beforeFix: 0, error: 'AccessDenied' }, 0, true).status,
+    ).toBe('not-judged');
+    expect(judgeDlqNew(undefined, 0, true).status).toBe('not-judged');
+    expect(judgeDlqNew(peek, 0, false).status).toBe('not-judged');
+  });
+
+  it('fails received-but-never-deleted at every checkpoint, and says how old the data is', () => {
+    const metrics = {
+      received: 120,
+      deleted: 0,
+      dataThrough: '2026-11-29T00:07:00.000Z',
+      windowEnd: '2026-11-29T00:10:00.000Z',
+    };
+    for (const checkpoint of ['10m', '1h', '24h'] as const) {
+      const c = status(judge(input({ checkpoint, metrics })), 'no-loop');
+      expect(c).toMatchObject({
+        status: 'fail',
+        detail:
+          'received 120, deleted 0: messages are received and never deleted; CloudWatch data through 00:07 UTC (3 min before the window closed: SQS metrics arrive late)',
+      });
+    }
+  });
+
+  it('lag: says that the age skips messages received three times, and fails a looping queue on it', () => {
+    const ok = judgeLag({ oldestAgeSeconds: 40, received: 100, deleted: 100 }, 300, 3);
+    expect(ok.status).toBe('pass');
+    expect(ok.detail).toContain('skips messages received three or more times');
+    const loop = judgeLag({ oldestAgeSeconds: 40, received: 100, deleted: 0 }, 300, 3);
+    expect(loop.status).toBe('fail');
+    expect(loop.detail).toContain('the age hides them');
+  });
+
+  it('24 h: uploads working when messages were sent; not judged without the metric', () => {
+    expect(judgeUploads({ sent: 42 }).status).toBe('pass');
+    expect(judgeUploads({ sent: 0 }).status).toBe('fail');
+    expect(judgeUploads({}).status).toBe('not-judged');
   });
 });

@@ -45,7 +45,8 @@ export async function describeFleetNow(
 }
 
 export interface GroupMember {
-  lifecycle: string;
+  /** Required in API_Instance; absent only from an answer that left it out (then not judged on it). */
+  lifecycle?: string;
   launchTemplateVersion?: string;
 }
 
@@ -67,7 +68,7 @@ export async function describeGroupMembers(
   for (const i of group.Instances ?? []) {
     if (!i.InstanceId) continue;
     members.set(i.InstanceId, {
-      lifecycle: i.LifecycleState ?? 'unknown',
+      lifecycle: i.LifecycleState,
       launchTemplateVersion: i.LaunchTemplate?.Version,
     });
   }

@@ -42,7 +42,7 @@ export interface FleetMemberNow {
   /** Its emergency-deploy:deployment-id tag, if any. */
   deploymentTag?: string;
   /** Its place in the Auto Scaling group, when the deployment names one. */
-  group?: { lifecycle: string; launchTemplateVersion?: string };
+  group?: { lifecycle?: string; launchTemplateVersion?: string };
 }
 
 /** What says that an instance runs this deployment's fix. */
@@ -83,8 +83,11 @@ const SERVING = new Set(['InService']);
  * are gone (scale-in, a refresh) are reported, never failed.
  */
 export function classifyFleet(earlier: string[], now: FleetMemberNow[], fix: FixEvidence): FleetFixReading {
-  const transitioning = now.filter((m) => m.group && !SERVING.has(m.group.lifecycle)).map((m) => m.id);
-  const serving = now.filter((m) => !m.group || SERVING.has(m.group.lifecycle));
+  // Only a stated lifecycle other than InService takes an instance out of the judgement.
+  const inTransition = (m: FleetMemberNow) =>
+    m.group?.lifecycle !== undefined && !SERVING.has(m.group.lifecycle);
+  const transitioning = now.filter(inTransition).map((m) => m.id);
+  const serving = now.filter((m) => !inTransition(m));
   const before = new Set(earlier);
   const present = new Set(now.map((m) => m.id));
   const noInstall =

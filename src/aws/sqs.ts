@@ -194,6 +194,7 @@ export async function peekMessages(
     for (const m of out.Messages ?? []) {
       const id = m.MessageId;
       const sent = Number(m.Attributes?.SentTimestamp);
+      if (seen.size >= opts.max) break;
       if (!id || seen.has(id) || !Number.isFinite(sent)) continue;
       const first = Number(m.Attributes?.ApproximateFirstReceiveTimestamp);
       seen.set(id, {

@@ -342,28 +342,25 @@ export function judgeServices(services: ServiceReading, serviceLabel: string): C
   };
 }
 
-/** How far the backlog fell and the DLQ rose over the same span: since preflight, else in the window. */
+/**
+ * How far the backlog fell and the DLQ rose over the window, while the fleet runs the fix. Not since
+ * preflight: until the fix landed the old workers kept dead-lettering the uploads that arrived
+ * (through the canary, the approval wait and the rollout), so a DLQ rise since preflight can
+ * exceed the backlog's fall under a fix that works, and failing on it would roll that fix back.
+ */
 export interface DrainBalance {
   fall: number;
   rise: number;
   span: string;
 }
 
-export function drainBalance(
-  samples: Sample[],
-  baseline: MetricsSnapshot | undefined,
-): DrainBalance | undefined {
+export function drainBalance(samples: Sample[]): DrainBalance | undefined {
   const points = queuePoints(samples);
   const dlqs = samples.filter((x) => x.dlq !== undefined);
-  if (points.length === 0 || dlqs.length === 0) return undefined;
-  const lastN = points[points.length - 1].n;
-  const lastDlqN = dlqs[dlqs.length - 1].dlq as number;
-  const before = baselineBacklog(baseline);
-  if (before !== undefined && baseline?.dlqVisible !== undefined) {
-    return { fall: before - lastN, rise: lastDlqN - baseline.dlqVisible, span: 'since preflight' };
-  }
   if (points.length < 2 || dlqs.length < 2) return undefined;
-  return { fall: points[0].n - lastN, rise: lastDlqN - (dlqs[0].dlq as number), span: 'in the window' };
+  const fall = points[0].n - points[points.length - 1].n;
+  const rise = (dlqs[dlqs.length - 1].dlq as number) - (dlqs[0].dlq as number);
+  return { fall, rise, span: 'in the window' };
 }
 
 /**
@@ -739,7 +736,7 @@ export function judgeUploads(metrics: WindowMetrics): Criterion {
 export function judge(input: JudgeInput): Judgement {
   const { samples, metrics, thresholds: t } = input;
   const last = lastQueueSample(samples);
-  const balance = input.hasDlq ? drainBalance(samples, input.baseline) : undefined;
+  const balance = input.hasDlq ? drainBalance(samples) : undefined;
   const criteria: Criterion[] = [
     judgeWindow(samples, input.plannedSamples, input.cancelled),
     judgeWorkers(input.fleet),

@@ -7,7 +7,7 @@
 // in beforeAll, each with its own moto_server, and the tests read the results.
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { ConsumerBehaviour, ConsumerStats } from '../support/consumer.js';
+import type { Consumer, ConsumerBehaviour, ConsumerStats } from '../support/consumer.js';
 import { startConsumer } from '../support/consumer.js';
 import { motoAvailable, motoEnv, startMoto } from '../support/moto.js';
 import { runDist, type DistRun } from '../support/run-dist.js';
@@ -34,6 +34,8 @@ interface ScenarioOptions {
   uploads?: boolean;
   /** Publish the worker's MessageDeleteFailed per instance (dimension InstanceId) during the window. */
   perInstanceFailures?: number;
+  /** Start the workers this long after verify starts, so the window sees the backlog leave. */
+  consumerDelayMs?: number;
 }
 
 async function scenario(behaviour: ConsumerBehaviour, opts: ScenarioOptions = {}): Promise<Scenario> {
@@ -47,7 +49,10 @@ async function scenario(behaviour: ConsumerBehaviour, opts: ScenarioOptions = {}
     );
     if (preflight.code !== 0) throw new Error(`preflight failed: ${preflight.stdout}\n${preflight.stderr}`);
     const sqs = worldClients(moto.endpoint).sqs;
-    const consumer = startConsumer(sqs, world.queueUrl, behaviour);
+    let consumer: Consumer | undefined;
+    const begin = () => (consumer = consumer ?? startConsumer(sqs, world.queueUrl, behaviour));
+    const delayed = opts.consumerDelayMs ? setTimeout(begin, opts.consumerDelayMs) : undefined;
+    if (!delayed) begin();
     // Uploads keep arriving during the window, as in production: with the bug, each of them ends in
     // the DLQ, so the DLQ grows to the end of the window and not only in its first seconds.
     let uploads = 0;
@@ -60,30 +65,35 @@ async function scenario(behaviour: ConsumerBehaviour, opts: ScenarioOptions = {}
         .send(new SendMessageCommand({ QueueUrl: world.queueUrl, MessageBody: body }))
         .catch(() => undefined);
     }, 2000);
-    if (opts.perInstanceFailures) {
-      // The worker publishes MessageDeleteFailed with an InstanceId dimension, as a per-instance
-      // CloudWatch agent or EMF logger does: a separate metric from the dimensionless one.
-      const cw = new CloudWatchClient({
-        region: WORLD.region,
-        endpoint: moto.endpoint,
-        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-      });
-      await cw.send(
-        new PutMetricDataCommand({
-          Namespace: 'CISFileSearch/Worker',
-          MetricData: [
-            {
-              MetricName: 'MessageDeleteFailed',
-              Dimensions: [{ Name: 'InstanceId', Value: world.instanceIds[1] }],
-              Value: opts.perInstanceFailures,
-              Unit: 'Count',
-              Timestamp: new Date(),
-            },
-          ],
-        }),
-      );
-    }
+    // The worker publishes MessageDeleteFailed with an InstanceId dimension, as a per-instance
+    // CloudWatch agent or EMF logger does: a separate metric from the dimensionless one. It is
+    // published 15 s after verify starts, so its timestamp falls inside the window verify reads.
+    let published: Promise<unknown> | undefined;
+    const publisher = opts.perInstanceFailures
+      ? setTimeout(() => {
+          const cw = new CloudWatchClient({
+            region: WORLD.region,
+            endpoint: moto.endpoint,
+            credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+          });
+          published = cw.send(
+            new PutMetricDataCommand({
+              Namespace: 'CISFileSearch/Worker',
+              MetricData: [
+                {
+                  MetricName: 'MessageDeleteFailed',
+                  Dimensions: [{ Name: 'InstanceId', Value: world.instanceIds[1] }],
+                  Value: opts.perInstanceFailures,
+                  Unit: 'Count',
+                  Timestamp: new Date(),
+                },
+              ],
+            }),
+          );
+        }, 15_000)
+      : undefined;
     let verify: DistRun;
+    let stopped: ConsumerStats;
     try {
       verify = await runDist(
         {
@@ -98,9 +108,12 @@ async function scenario(behaviour: ConsumerBehaviour, opts: ScenarioOptions = {}
       );
     } finally {
       clearInterval(producer);
-      await consumer.stop();
+      clearTimeout(delayed);
+      clearTimeout(publisher);
+      await published;
+      stopped = await begin().stop();
     }
-    return { world, preflight, verify, consumer: consumer.stats };
+    return { world, preflight, verify, consumer: stopped };
   } finally {
     await moto.stop();
   }
@@ -121,7 +134,10 @@ describeMoto('verify against moto_server', () => {
     [fixed, buggy, quietBuggy, failing] = await Promise.all([
       scenario('delete'),
       scenario('never-delete'),
-      scenario('never-delete', { uploads: false }),
+      // The workers start while verify samples (20 s after its start, so a slow start on a loaded
+      // machine still sees the backlog first): the backlog passes maxReceiveCount within seconds
+      // and moves to the DLQ in the window's first half, as the issue tried it.
+      scenario('never-delete', { uploads: false, consumerDelayMs: 20_000 }),
       scenario('delete', { perInstanceFailures: 2 }),
     ]);
   }, 240_000);
@@ -207,7 +223,7 @@ describeMoto('verify against moto_server', () => {
     expect(c.get('depth-trend')).toMatchObject({
       s: 'fail',
       d: expect.stringMatching(
-        /^the queue fell by \d+ but the DLQ rose by \d+ since preflight: the messages were dead-lettered, not processed$/,
+        /^the queue fell by \d+ but the DLQ rose by \d+ in the window: the messages were dead-lettered, not processed$/,
       ),
     });
     // The DLQ's messages were read without deleting them: every one is still there.

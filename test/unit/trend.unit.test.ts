@@ -432,35 +432,34 @@ describe('judge: the checkpoints', () => {
 });
 
 describe('issue 13: a queue drained into the DLQ is not a drained queue', () => {
-  it('fails depth when the DLQ rose by as much as the queue fell since preflight', () => {
+  it('fails depth when the DLQ rose in the window by as much as the queue fell', () => {
     const j = judge(
       input({
-        // Baseline 480 + 20 in flight, DLQ 0; now the queue is empty and the DLQ holds 500.
-        samples: samples([0, 0, 0], [500, 500, 500]),
-        baseline: {
-          at: new Date(T0 - 3600_000).toISOString(),
-          visible: 480,
-          inFlight: 20,
-          delayed: 0,
-          dlqVisible: 0,
-        },
+        // The backlog passes maxReceiveCount early in the window and moves to the DLQ: the queue
+        // reads drained, and the DLQ's growth is all in the first half.
+        samples: samples([500, 200, 0, 0, 0], [0, 300, 500, 500, 500]),
         metrics: {},
       }),
     );
     expect(status(j, 'depth-trend')).toMatchObject({
       status: 'fail',
       detail:
-        'the queue fell by 500 but the DLQ rose by 500 since preflight: the messages were dead-lettered, not processed',
+        'the queue fell by 500 but the DLQ rose by 500 in the window: the messages were dead-lettered, not processed',
     });
-    // The DLQ did not move in the window: the old "stable" check alone would have passed it.
+    // The DLQ did not move in the window's second half: the "stable" check alone would pass it.
     expect(status(j, 'dlq-stable').status).toBe('pass');
     expect(j.verdict).toBe('fail');
   });
 
   it('passes a fall mostly processed, with the tail that reached the DLQ', () => {
+    const j = judge(input({ samples: samples([100, 40, 0], [30, 34, 34]) }));
+    expect(status(j, 'depth-trend').status).toBe('pass');
+  });
+
+  it('does not weigh the DLQ rise since preflight: the old workers dead-lettered uploads until the fix landed', () => {
     const j = judge(
       input({
-        samples: samples([100, 0], [30, 30]),
+        samples: samples([40, 20, 0], [700, 700, 700]),
         baseline: {
           at: new Date(T0 - 3600_000).toISOString(),
           visible: 480,

@@ -54,6 +54,7 @@ export const Input = {
   CheckServices: 'check-services',
   MetricNamespace: 'metric-namespace',
   MetricName: 'metric-name',
+  MetricDimensions: 'metric-dimensions',
   Record: 'record',
   RecordFile: 'record-file',
   DeploymentId: 'deployment-id',

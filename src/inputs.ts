@@ -89,6 +89,8 @@ export interface Inputs {
   checkServices: boolean;
   metricNamespace: string;
   metricName: string;
+  /** Dimension names whose combination verify sums; undefined: every combination. */
+  metricDimensions?: string[];
   record?: DeploymentRecord;
   deploymentId?: string;
   dryRun: boolean;
@@ -223,6 +225,22 @@ export function parsePatterns(input: string, raw: string, fallback: string[]): s
     }
   }
   return lines;
+}
+
+/** Comma-separated CloudWatch dimension names (e.g. `InstanceId`); empty: undefined. */
+export function parseDimensionNames(input: string, raw: string | undefined): string[] | undefined {
+  const text = (raw ?? '').trim();
+  if (text === '') return undefined;
+  const names = text.split(',').map((n) => n.trim());
+  for (const n of names) {
+    if (!DIMENSION.test(n)) {
+      throw new InputError(
+        input,
+        `must be CloudWatch dimension names separated by commas; got ${JSON.stringify(n)}`,
+      );
+    }
+  }
+  return [...new Set(names)].sort();
 }
 
 export function parseFilters(input: string, raw: string): Ec2Filter[] {
@@ -657,6 +675,7 @@ export function parseInputs(
     metricName:
       optional(Input.MetricName, get(Input.MetricName), METRIC_TOKEN, 'a CloudWatch metric name') ??
       'MessageDeleteFailed',
+    metricDimensions: parseDimensionNames(Input.MetricDimensions, get(Input.MetricDimensions)),
     record,
     deploymentId,
     dryRun: parseBoolean(Input.DryRun, get(Input.DryRun), false),

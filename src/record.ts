@@ -191,7 +191,10 @@ export interface DeploymentRecord {
   };
   phases: PhaseEntry[];
   warnings: string[];
-  /** The DLQ review and redrive (mode redrive). */
+  /**
+   * The DLQ review and redrive of `mode: redrive` for this deployment (the 24 h checkpoint's "DLQ
+   * reviewed and cleared" reads reviewedAt and sampled).
+   */
   redrive?: RedriveEntry;
   /** Mode-specific results too large for the log but small enough to carry (verify samples etc.). */
   extra: Record<string, unknown>;
@@ -316,6 +319,10 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
         throw new InputError(input, `lists a malformed fleet instance id ${JSON.stringify(id)}`);
       }
     }
+  }
+  const redrive = value.redrive;
+  if (redrive !== undefined && (!isObject(redrive) || typeof redrive.reviewedAt !== 'string')) {
+    throw new InputError(input, 'has a malformed redrive review (reviewedAt missing)');
   }
   return value as unknown as DeploymentRecord;
 }

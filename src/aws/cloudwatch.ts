@@ -1,5 +1,5 @@
 // CloudWatch gateway: metric sums and series through GetMetricData (many metrics, one call).
-import { GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListMetricsCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
 
@@ -19,8 +19,32 @@ export interface MetricSeries {
   points: { at: string; value: number }[];
 }
 
-/** Reads up to 500 metrics over [start, end] in as few calls as the pages need. */
+// GetMetricData takes at most 500 queries a call (API_GetMetricData, MetricDataQueries).
+const MAX_QUERIES_PER_CALL = 500;
+
+/** Reads any number of metrics over [start, end], 500 to a call, in as few calls as the pages need. */
 export async function getMetricSeries(
+  api: AwsApi,
+  clients: AwsClients,
+  queries: MetricQuery[],
+  start: Date,
+  end: Date,
+): Promise<Map<string, MetricSeries>> {
+  const series = new Map<string, MetricSeries>();
+  for (let i = 0; i < queries.length; i += MAX_QUERIES_PER_CALL) {
+    const part = await getMetricSeriesChunk(
+      api,
+      clients,
+      queries.slice(i, i + MAX_QUERIES_PER_CALL),
+      start,
+      end,
+    );
+    for (const [id, s] of part) series.set(id, s);
+  }
+  return series;
+}
+
+async function getMetricSeriesChunk(
   api: AwsApi,
   clients: AwsClients,
   queries: MetricQuery[],
@@ -75,4 +99,39 @@ export async function getMetricSeries(
 export function seriesSum(s: MetricSeries | undefined): number | undefined {
   if (!s || s.points.length === 0) return undefined;
   return s.points.reduce((n, p) => n + p.value, 0);
+}
+
+/**
+ * Every dimension combination a metric is published under in the namespace (ListMetrics, every
+ * page). CloudWatch treats each combination as its own metric: a query without dimensions does not
+ * see data published with them (GetMetricStatistics, Dimensions). An empty combination is the
+ * metric published without dimensions. ListMetrics lists metrics with data in the past two weeks.
+ */
+export async function listMetricDimensions(
+  api: AwsApi,
+  clients: AwsClients,
+  namespace: string,
+  metricName: string,
+): Promise<Record<string, string>[]> {
+  const found = new Map<string, Record<string, string>>();
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const out = await api.call('cloudwatch:ListMetrics', () =>
+      clients.cloudwatch.send(
+        new ListMetricsCommand({ Namespace: namespace, MetricName: metricName, NextToken: token }),
+      ),
+    );
+    for (const m of out.Metrics ?? []) {
+      if (m.MetricName !== undefined && m.MetricName !== metricName) continue;
+      const dims: Record<string, string> = {};
+      for (const d of m.Dimensions ?? []) if (d.Name) dims[d.Name] = d.Value ?? '';
+      const key = JSON.stringify(Object.entries(dims).sort(([a], [b]) => a.localeCompare(b)));
+      found.set(key, dims);
+    }
+    token = out.NextToken;
+    pages++;
+    // 500 metrics a page: 100 pages is 50,000 combinations, far past a 5,000-instance fleet.
+  } while (token && pages < 100);
+  return [...found.values()];
 }

@@ -3,6 +3,7 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueueTagsCommand,
+  ReceiveMessageCommand,
   SetQueueAttributesCommand,
   TagQueueCommand,
   type QueueAttributeName,
@@ -167,4 +168,73 @@ export async function tagQueue(
   tags: Record<string, string>,
 ): Promise<void> {
   await api.call('sqs:TagQueue', () => clients.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: tags })));
+}
+
+/** One message read without deleting it: when it was first sent, and how often it was received. */
+export interface PeekedMessage {
+  messageId: string;
+  /** SentTimestamp: when it was sent to the source queue (kept when it moves to the DLQ). */
+  sentAt: number;
+  /** ApproximateFirstReceiveTimestamp, when given. */
+  firstReceivedAt?: number;
+  receiveCount: number;
+}
+
+export interface PeekOptions {
+  /** At most this many distinct messages (ReceiveMessage returns up to 10 a call). */
+  max: number;
+  /** Seconds each read message stays hidden: short, so the queue is left as it was. */
+  visibilityTimeoutSeconds: number;
+}
+
+/**
+ * Reads messages without deleting them (ReceiveMessage with MessageSystemAttributeNames
+ * SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp; API_ReceiveMessage).
+ * Each read message is hidden for the short visibility timeout, then visible again. Meant for the
+ * DLQ: nothing consumes it, and a standard queue keeps a message's original enqueue timestamp when
+ * it moves there (SQS Developer Guide, setting-up-dead-letter-queue-retention). Stops at `max`, or
+ * when a call returns nothing new (a short poll samples a subset of the servers).
+ */
+export async function peekMessages(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+  opts: PeekOptions,
+): Promise<PeekedMessage[]> {
+  const seen = new Map<string, PeekedMessage>();
+  // Bounded: a call that returns only messages already seen ends the peek.
+  for (let call = 0; call < Math.ceil(opts.max / 10) + 2 && seen.size < opts.max; call++) {
+    const out = await api.call('sqs:ReceiveMessage', () =>
+      clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: Math.min(10, opts.max - seen.size),
+          VisibilityTimeout: opts.visibilityTimeoutSeconds,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: [
+            'SentTimestamp',
+            'ApproximateReceiveCount',
+            'ApproximateFirstReceiveTimestamp',
+          ],
+        }),
+      ),
+    );
+    let fresh = 0;
+    for (const m of out.Messages ?? []) {
+      const id = m.MessageId;
+      const sent = Number(m.Attributes?.SentTimestamp);
+      if (seen.size >= opts.max) break;
+      if (!id || seen.has(id) || !Number.isFinite(sent)) continue;
+      const first = Number(m.Attributes?.ApproximateFirstReceiveTimestamp);
+      seen.set(id, {
+        messageId: id,
+        sentAt: sent,
+        firstReceivedAt: Number.isFinite(first) ? first : undefined,
+        receiveCount: count(m.Attributes?.ApproximateReceiveCount),
+      });
+      fresh++;
+    }
+    if (fresh === 0) break;
+  }
+  return [...seen.values()];
 }

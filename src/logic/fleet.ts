@@ -33,3 +33,96 @@ export function reconcile(earlier: string[], now: string[]): Reconciliation {
     kept: now.filter((id) => before.has(id)),
   };
 }
+
+/** One instance of the fleet as verify reads it now. */
+export interface FleetMemberNow {
+  id: string;
+  /** The AMI it was launched from (DescribeInstances ImageId). */
+  imageId?: string;
+  /** Its emergency-deploy:deployment-id tag, if any. */
+  deploymentTag?: string;
+  /** Its place in the Auto Scaling group, when the deployment names one. */
+  group?: { lifecycle?: string; launchTemplateVersion?: string };
+}
+
+/** What says that an instance runs this deployment's fix. */
+export interface FixEvidence {
+  deploymentId: string;
+  /** Per-instance install status from the record (canary and rollout). */
+  entries: Readonly<Record<string, { s: string }>>;
+  /** strategy asg: the image baked from the canary and the launch template version made for it. */
+  imageId?: string;
+  launchTemplateVersion?: number;
+}
+
+export interface FleetFixReading {
+  /** Running fleet instances (filters, and InService when a group is named). */
+  running: string[];
+  runsFix: string[];
+  /** Running instances that joined after preflight and do not run the fix. */
+  newcomers: string[];
+  /** Running instances preflight saw that do not run the fix, with why. */
+  notFixed: { id: string; why: string }[];
+  /** Instances preflight saw (or the deployment touched) that are no longer in the fleet. */
+  gone: string[];
+  /** Running instances the group is bringing in or taking out (Pending, Terminating, Standby…). */
+  transitioning: string[];
+  /** Nothing in the record says the fix was installed anywhere: only "running" can be judged. */
+  noInstall: boolean;
+}
+
+// Auto Scaling lifecycle states in which an instance serves the group; the others are on their way
+// in or out (API_Instance, LifecycleState).
+const SERVING = new Set(['InService']);
+
+/**
+ * Judges the fleet as it is now, not as preflight saw it: every running fleet instance must run the
+ * fix. For an in-place (ssm) install the evidence is the deployment tag, written before the install,
+ * together with the record's "installed" for that instance; for strategy asg it is the baked image
+ * or the new launch template version the instance was launched from. Instances preflight saw that
+ * are gone (scale-in, a refresh) are reported, never failed.
+ */
+export function classifyFleet(earlier: string[], now: FleetMemberNow[], fix: FixEvidence): FleetFixReading {
+  // Only a stated lifecycle other than InService takes an instance out of the judgement.
+  const inTransition = (m: FleetMemberNow) =>
+    m.group?.lifecycle !== undefined && !SERVING.has(m.group.lifecycle);
+  const transitioning = now.filter(inTransition).map((m) => m.id);
+  const serving = now.filter((m) => !inTransition(m));
+  const before = new Set(earlier);
+  const present = new Set(now.map((m) => m.id));
+  const noInstall =
+    fix.imageId === undefined &&
+    fix.launchTemplateVersion === undefined &&
+    !Object.values(fix.entries).some((e) => e.s === 'installed');
+  const out: FleetFixReading = {
+    running: serving.map((m) => m.id),
+    runsFix: [],
+    newcomers: [],
+    notFixed: [],
+    gone: earlier.filter((id) => !present.has(id)),
+    transitioning,
+    noInstall,
+  };
+  for (const m of serving) {
+    const why = whyNotFixed(m, fix);
+    if (why === undefined) out.runsFix.push(m.id);
+    else if (!before.has(m.id) && fix.entries[m.id] === undefined) out.newcomers.push(m.id);
+    else out.notFixed.push({ id: m.id, why });
+  }
+  return out;
+}
+
+/** undefined when the instance runs the fix; otherwise the reason it does not (or is not known to). */
+function whyNotFixed(m: FleetMemberNow, fix: FixEvidence): string | undefined {
+  if (fix.imageId !== undefined && m.imageId === fix.imageId) return undefined;
+  const version = m.group?.launchTemplateVersion;
+  if (fix.launchTemplateVersion !== undefined && version === String(fix.launchTemplateVersion))
+    return undefined;
+  const entry = fix.entries[m.id];
+  const tagged = m.deploymentTag === fix.deploymentId;
+  if (entry?.s === 'installed' && tagged) return undefined;
+  if (entry?.s === 'installed') return 'the record says installed but the instance lacks the deployment tag';
+  if (entry) return `install ${entry.s}`;
+  if (tagged) return 'tagged for this deployment but no install result in the record';
+  return 'never deployed to';
+}

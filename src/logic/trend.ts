@@ -3,6 +3,7 @@
 // as zero, never a failure by absence); the verdict fails on evidence only.
 import type { Checkpoint, Inputs } from '../inputs.js';
 import type { MetricsSnapshot } from '../record.js';
+import type { FleetFixReading } from './fleet.js';
 
 export type CriterionStatus = 'pass' | 'fail' | 'not-judged';
 
@@ -16,7 +17,9 @@ export type CriterionId =
   | 'depth-under'
   | 'no-loop'
   | 'dlq-stable'
+  | 'dlq-new'
   | 'dlq-empty'
+  | 'uploads'
   | 'delete-failures'
   | 'lag';
 
@@ -35,7 +38,7 @@ export interface Sample {
   inFlight?: number;
   delayed?: number;
   dlq?: number;
-  /** Recorded instances found running. */
+  /** Fleet instances (the deployment's filters) found running. */
   running?: number;
 }
 
@@ -50,13 +53,38 @@ export interface WindowMetrics {
   filesPerHour?: number;
   /** AWS/SQS ApproximateAgeOfOldestMessage, the most recent point (the indexing lag now). */
   oldestAgeSeconds?: number;
+  /** AWS/SQS NumberOfMessagesSent sum: uploads arriving at the source queue. */
+  sent?: number;
+  /** The newest AWS/SQS data point's time: SQS metrics arrive minutes late. */
+  dataThrough?: string;
+  /** When the window closed, to say how old `dataThrough` is. */
+  windowEnd?: string;
+  /** The dimension sets the worker's metric was found under (each a separate metric in CloudWatch). */
+  deleteFailedDimensions?: string[];
 }
 
-/** The fleet as last read: which recorded instances were not running. */
+/** DLQ messages read at the end of the window without deleting them. */
+export interface DlqPeek {
+  /** When the fleet ran the fix, and what marks that time. */
+  fixedAt: string;
+  fixedBy: string;
+  /** DLQ depth (visible) at the peek. */
+  depth?: number;
+  sampled: number;
+  /** First sent (SentTimestamp) at or after fixedAt: dead-lettered although the fixed fleet had them. */
+  afterFix: number;
+  /** Sent before: the tail of messages the old workers had already received too often. */
+  beforeFix: number;
+  error?: string;
+}
+
+/** The fleet as last read and judged against the fix; `notRead` says why it could not be. */
 export interface FleetReading {
-  expected: number;
-  /** undefined: the last state read failed. */
-  notRunning?: string[];
+  read?: FleetFixReading;
+  notRead?: string;
+  /** The Auto Scaling group the deployment names, and why it could not be read. */
+  groupName?: string;
+  groupProblem?: string;
 }
 
 export interface ServiceReading {
@@ -94,6 +122,16 @@ export interface JudgeInput {
   baseline?: MetricsSnapshot;
   hasDlq: boolean;
   thresholds: Thresholds;
+  /** DLQ messages peeked at the end of the window (undefined: not read). */
+  dlqPeek?: DlqPeek;
+  /** A redrive review recorded for this deployment (the 24 h "DLQ reviewed" criterion). */
+  redriveReview?: RedriveReview;
+}
+
+/** The record's trace of a DLQ review by `mode: redrive` (record.redrive). */
+export interface RedriveReview {
+  reviewedAt: string;
+  sampled?: number;
 }
 
 export interface Judgement {
@@ -212,21 +250,68 @@ export function judgeWindow(samples: Sample[], plannedSamples: number, cancelled
   };
 }
 
+function idList(ids: string[], max = 10): string {
+  return ids.slice(0, max).join(', ') + (ids.length > max ? `, … (${ids.length - max} more)` : '');
+}
+
+/**
+ * Every running fleet instance runs the fix. The fleet is the one there now: instances preflight
+ * saw that are gone (scale-in, a refresh) are reported, not failed; instances that joined since and
+ * do not run the fix (scale-out from the old launch template brings the bug back) fail it, by id.
+ */
 export function judgeWorkers(fleet: FleetReading): Criterion {
-  const label = 'All workers running';
-  if (fleet.expected === 0) return notJudged('workers', label, 'no recorded instances to check');
-  if (fleet.notRunning === undefined)
-    return notJudged('workers', label, 'the last instance-state read failed');
-  if (fleet.notRunning.length === 0) {
-    return { id: 'workers', label, status: 'pass', detail: `${fleet.expected} of ${fleet.expected} running` };
+  const label = 'Every running fleet instance runs the fix';
+  const f = fleet.read;
+  if (!f) return notJudged('workers', label, fleet.notRead ?? 'the fleet could not be read');
+  const notes: string[] = [];
+  if (f.gone.length > 0) {
+    notes.push(`gone since preflight (scale-in or replacement, not a failure): ${idList(f.gone)}`);
   }
-  const list = fleet.notRunning.slice(0, 10).join(', ') + (fleet.notRunning.length > 10 ? ', …' : '');
-  return {
-    id: 'workers',
-    label,
-    status: 'fail',
-    detail: `${fleet.expected - fleet.notRunning.length} of ${fleet.expected} running; not running: ${list}`,
-  };
+  if (f.transitioning.length > 0) {
+    notes.push(
+      `entering or leaving ${fleet.groupName ?? 'the group'} (not judged): ${idList(f.transitioning)}`,
+    );
+  }
+  if (fleet.groupProblem) notes.push(fleet.groupProblem);
+  const tail = notes.length > 0 ? `; ${notes.join('; ')}` : '';
+  if (f.running.length === 0) {
+    return {
+      id: 'workers',
+      label,
+      status: 'fail',
+      detail: `no running instance matches the deployment's filters: nothing is processing the queue${tail}`,
+    };
+  }
+  if (f.noInstall) {
+    return {
+      id: 'workers',
+      label,
+      status: 'pass',
+      detail: `${f.running.length} running; the record shows no install of the fix yet, so only running is judged${tail}`,
+    };
+  }
+  if (f.newcomers.length === 0 && f.notFixed.length === 0) {
+    return {
+      id: 'workers',
+      label,
+      status: 'pass',
+      detail: `${f.runsFix.length} of ${f.running.length} running instances run the fix${tail}`,
+    };
+  }
+  const parts = [`${f.runsFix.length} of ${f.running.length} running instances run the fix`];
+  if (f.newcomers.length > 0) {
+    parts.push(`joined since the rollout without the fix: ${idList(f.newcomers)}`);
+  }
+  if (f.notFixed.length > 0) {
+    parts.push(
+      `not running the fix: ${idList(
+        f.notFixed.map((n) => `${n.id} (${n.why})`),
+        5,
+      )}`,
+    );
+  }
+  parts.push('run the rollout again (it deploys to the newcomers) or roll out with strategy asg');
+  return { id: 'workers', label, status: 'fail', detail: parts.join('; ') + tail };
 }
 
 export function judgeServices(services: ServiceReading, serviceLabel: string): Criterion {
@@ -257,13 +342,49 @@ export function judgeServices(services: ServiceReading, serviceLabel: string): C
   };
 }
 
+/**
+ * How far the backlog fell and the DLQ rose over the window, while the fleet runs the fix. Not since
+ * preflight: until the fix landed the old workers kept dead-lettering the uploads that arrived
+ * (through the canary, the approval wait and the rollout), so a DLQ rise since preflight can
+ * exceed the backlog's fall under a fix that works, and failing on it would roll that fix back.
+ */
+export interface DrainBalance {
+  fall: number;
+  rise: number;
+  span: string;
+}
+
+export function drainBalance(samples: Sample[]): DrainBalance | undefined {
+  const points = queuePoints(samples);
+  const dlqs = samples.filter((x) => x.dlq !== undefined);
+  if (points.length < 2 || dlqs.length < 2) return undefined;
+  const fall = points[0].n - points[points.length - 1].n;
+  const rise = (dlqs[dlqs.length - 1].dlq as number) - (dlqs[0].dlq as number);
+  return { fall, rise, span: 'in the window' };
+}
+
+/**
+ * A fall in depth matched by as large a rise in the DLQ is messages dead-lettered, not processed:
+ * a worker that receives and never deletes "drains" the queue into the DLQ within seconds.
+ */
+function deadLettered(b: DrainBalance | undefined): string | undefined {
+  if (!b || b.fall <= 0 || b.rise < b.fall) return undefined;
+  return `the queue fell by ${fmt(b.fall)} but the DLQ rose by ${fmt(b.rise)} ${b.span}: the messages were dead-lettered, not processed`;
+}
+
 /** 10 min: the backlog is falling, or already at or under the drained threshold. */
-export function judgeDepthTrend(samples: Sample[], drainedThreshold: number): Criterion {
+export function judgeDepthTrend(
+  samples: Sample[],
+  drainedThreshold: number,
+  balance?: DrainBalance,
+): Criterion {
   const label = 'Queue depth decreasing (or drained)';
   const points = queuePoints(samples);
   if (points.length === 0) return notJudged('depth-trend', label, 'no queue sample could be read');
   const first = points[0];
   const last = points[points.length - 1];
+  const dead = deadLettered(balance);
+  if (dead) return { id: 'depth-trend', label, status: 'fail', detail: dead };
   if (last.n <= drainedThreshold) {
     return {
       id: 'depth-trend',
@@ -334,6 +455,45 @@ export function judgeDlqStable(
 }
 
 /**
+ * Messages first sent after the fleet ran the fix that are in the DLQ anyway: the fixed workers had
+ * every one of them and still did not delete it. This needs no CloudWatch (whose SQS metrics arrive
+ * minutes late): the DLQ's own messages, read without deleting them, carry their SentTimestamp.
+ * Messages sent before are the old workers' tail and are excused, with their count shown.
+ */
+export function judgeDlqNew(peek: DlqPeek | undefined, tolerance: number, hasDlq: boolean): Criterion {
+  const label = 'No message sent after the fix dead-lettered';
+  if (!hasDlq) return notJudged('dlq-new', label, 'the queue has no dead-letter queue');
+  if (!peek) return notJudged('dlq-new', label, 'the DLQ was not read');
+  if (peek.error) return notJudged('dlq-new', label, `the DLQ could not be read: ${peek.error}`);
+  if (peek.sampled === 0) {
+    return {
+      id: 'dlq-new',
+      label,
+      status: 'pass',
+      detail: `no message in the DLQ to read${peek.depth ? ` (depth ${fmt(peek.depth)}, none returned)` : ''}`,
+    };
+  }
+  const of = peek.depth !== undefined && peek.depth > peek.sampled ? ` of ${fmt(peek.depth)}` : '';
+  const figures = `${fmt(peek.sampled)}${of} DLQ message(s) read: ${fmt(peek.afterFix)} first sent after the fleet ran the fix (${peek.fixedBy}, ${peek.fixedAt}); ${fmt(peek.beforeFix)} sent before (the old workers' tail, excused); tolerance ${fmt(tolerance)}`;
+  return { id: 'dlq-new', label, status: peek.afterFix > tolerance ? 'fail' : 'pass', detail: figures };
+}
+
+/** How old the newest CloudWatch data point is, in words, for the criteria that read it. */
+function dataAge(metrics: WindowMetrics): string {
+  if (!metrics.dataThrough) return '';
+  const end = metrics.windowEnd ? Date.parse(metrics.windowEnd) : undefined;
+  const lag =
+    end !== undefined ? Math.max(0, Math.round((end - Date.parse(metrics.dataThrough)) / 60_000)) : undefined;
+  return `; CloudWatch data through ${metrics.dataThrough.slice(11, 16)} UTC${lag !== undefined ? ` (${lag} min before the window closed: SQS metrics arrive late)` : ''}`;
+}
+
+/** Messages received with (nearly) none deleted: the loop, whatever the ratio limit says. */
+function looping(metrics: WindowMetrics, maxReceiveRatio: number): boolean {
+  if (metrics.received === undefined || metrics.deleted === undefined || metrics.received === 0) return false;
+  return metrics.deleted === 0 || metrics.received / Math.max(metrics.deleted, 1) > maxReceiveRatio;
+}
+
+/**
  * Messages received again and again without being deleted is the original bug's signature:
  * received over deleted (deleted at least 1, so a quiet window is not a division by zero).
  */
@@ -350,16 +510,25 @@ export function judgeNoLoop(metrics: WindowMetrics, maxReceiveRatio: number): Cr
       `CloudWatch has no AWS/SQS ${missing.join(' or ')} data for the window`,
     );
   }
+  const age = dataAge(metrics);
   if (metrics.received === 0) {
     return {
       id: 'no-loop',
       label,
       status: 'pass',
-      detail: `no messages received (deleted ${fmt(metrics.deleted)})`,
+      detail: `no messages received (deleted ${fmt(metrics.deleted)})${age}`,
+    };
+  }
+  if (metrics.deleted === 0) {
+    return {
+      id: 'no-loop',
+      label,
+      status: 'fail',
+      detail: `received ${fmt(metrics.received)}, deleted 0: messages are received and never deleted${age}`,
     };
   }
   const ratio = metrics.received / Math.max(metrics.deleted, 1);
-  const figures = `received ${fmt(metrics.received)}, deleted ${fmt(metrics.deleted)}: ratio ${fmt(ratio)} (limit ${fmt(maxReceiveRatio)})`;
+  const figures = `received ${fmt(metrics.received)}, deleted ${fmt(metrics.deleted)}: ratio ${fmt(ratio)} (limit ${fmt(maxReceiveRatio)})${age}`;
   return { id: 'no-loop', label, status: ratio > maxReceiveRatio ? 'fail' : 'pass', detail: figures };
 }
 
@@ -372,11 +541,16 @@ export function judgeDeleteFailures(metrics: WindowMetrics, metricLabel: string)
       `CloudWatch has no ${metricLabel} data for the window (a metric emitted only on failure may simply be absent)`,
     );
   }
+  const dims = metrics.deleteFailedDimensions;
+  const over =
+    dims && dims.length > 0
+      ? `, summed over ${dims.length === 1 ? 'the dimension set' : `${dims.length} dimension sets`} ${dims.slice(0, 5).join('; ')}${dims.length > 5 ? '; …' : ''}`
+      : '';
   return {
     id: 'delete-failures',
     label,
     status: metrics.deleteFailed > 0 ? 'fail' : 'pass',
-    detail: `${metricLabel} sum ${fmt(metrics.deleteFailed)} (must be 0)`,
+    detail: `${metricLabel} sum ${fmt(metrics.deleteFailed)} (must be 0)${over}`,
   };
 }
 
@@ -386,10 +560,13 @@ export function judgeDepthReduced(
   last: Sample | undefined,
   percent: number,
   drainedThreshold: number,
+  balance?: DrainBalance,
 ): Criterion {
   const label = `Queue depth reduced by more than ${percent}% from the baseline`;
   const now = backlog(last);
   if (now === undefined || !last) return notJudged('depth-reduced', label, 'no queue sample could be read');
+  const dead = deadLettered(balance);
+  if (dead) return { id: 'depth-reduced', label, status: 'fail', detail: dead };
   if (now <= drainedThreshold) {
     return {
       id: 'depth-reduced',
@@ -461,24 +638,52 @@ export function judgeDepthUnder(last: Sample | undefined, maxDepth: number): Cri
   };
 }
 
-/** 24 h: the DLQ was reviewed and emptied. */
-export function judgeDlqEmpty(samples: Sample[], hasDlq: boolean): Criterion {
-  const label = 'DLQ reviewed and empty';
+/**
+ * 24 h: "DLQ reviewed and cleared": a redrive review is in the record for this deployment
+ * (record.redrive.reviewedAt, written by mode redrive) and the DLQ is at or under the drained threshold.
+ */
+export function judgeDlqEmpty(
+  samples: Sample[],
+  hasDlq: boolean,
+  review: RedriveReview | undefined,
+  drainedThreshold: number,
+): Criterion {
+  const label = 'DLQ reviewed and cleared';
   if (!hasDlq) return notJudged('dlq-empty', label, 'the queue has no dead-letter queue');
   const n = lastDlq(samples);
   if (n === undefined) return notJudged('dlq-empty', label, 'no DLQ sample could be read');
-  if (n === 0) return { id: 'dlq-empty', label, status: 'pass', detail: '0 messages' };
+  const missing: string[] = [];
+  if (!review) missing.push('no DLQ review in the record for this deployment: run mode redrive');
+  if (n > drainedThreshold)
+    missing.push(`${fmt(n)} messages, over ${fmt(drainedThreshold)}: redrive or review them`);
+  const reviewed = review
+    ? `reviewed ${review.reviewedAt}${review.sampled !== undefined ? ` (${fmt(review.sampled)} sampled)` : ''}`
+    : '';
+  if (missing.length === 0) {
+    return {
+      id: 'dlq-empty',
+      label,
+      status: 'pass',
+      detail: `${reviewed}; ${fmt(n)} messages, at or under ${fmt(drainedThreshold)}`,
+    };
+  }
   return {
     id: 'dlq-empty',
     label,
     status: 'fail',
-    detail: `${fmt(n)} messages: review them, then redrive or remove them by hand`,
+    detail: [reviewed, ...missing].filter(Boolean).join('; '),
   };
 }
 
-/** 24 h: the indexing lag (age of the oldest message) under the limit. */
-export function judgeLag(oldestAgeSeconds: number | undefined, maxLagSeconds: number): Criterion {
+/**
+ * 24 h: the indexing lag (age of the oldest message) under the limit. ApproximateAgeOfOldestMessage
+ * skips messages received three or more times and not deleted (sqs-available-cloudwatch-metrics):
+ * a looping queue can look young on it, so a loop fails this criterion too.
+ */
+export function judgeLag(metrics: WindowMetrics, maxLagSeconds: number, maxReceiveRatio: number): Criterion {
   const label = `Indexing lag under ${fmt(maxLagSeconds)} s`;
+  const oldestAgeSeconds = metrics.oldestAgeSeconds;
+  const caveat = 'ApproximateAgeOfOldestMessage skips messages received three or more times without a delete';
   if (oldestAgeSeconds === undefined) {
     return notJudged(
       'lag',
@@ -486,11 +691,44 @@ export function judgeLag(oldestAgeSeconds: number | undefined, maxLagSeconds: nu
       'CloudWatch has no AWS/SQS ApproximateAgeOfOldestMessage data for the window',
     );
   }
+  if (looping(metrics, maxReceiveRatio)) {
+    return {
+      id: 'lag',
+      label,
+      status: 'fail',
+      detail: `oldest message ${fmt(oldestAgeSeconds)} s old, but messages are looping (received ${fmt(metrics.received ?? 0)}, deleted ${fmt(metrics.deleted ?? 0)}) and ${caveat}: the age hides them`,
+    };
+  }
   return {
     id: 'lag',
     label,
     status: oldestAgeSeconds < maxLagSeconds ? 'pass' : 'fail',
-    detail: `oldest message ${fmt(oldestAgeSeconds)} s old`,
+    detail: `oldest message ${fmt(oldestAgeSeconds)} s old (${caveat}; the loop criterion covers them)${dataAge(metrics)}`,
+  };
+}
+
+/**
+ * 24 h: "Client file uploads working": messages keep arriving at the source queue. Evidence is
+ * NumberOfMessagesSent in the window; without it, not judged (no evidence either way).
+ */
+export function judgeUploads(metrics: WindowMetrics): Criterion {
+  const label = 'Client file uploads working (messages arriving)';
+  if (metrics.sent === undefined) {
+    return notJudged('uploads', label, 'CloudWatch has no AWS/SQS NumberOfMessagesSent data for the window');
+  }
+  if (metrics.sent > 0) {
+    return {
+      id: 'uploads',
+      label,
+      status: 'pass',
+      detail: `${fmt(metrics.sent)} message(s) sent to the queue in the window${dataAge(metrics)}`,
+    };
+  }
+  return {
+    id: 'uploads',
+    label,
+    status: 'fail',
+    detail: `no message sent to the queue in the window${dataAge(metrics)}: check the bucket's notifications and the clients`,
   };
 }
 
@@ -498,6 +736,7 @@ export function judgeLag(oldestAgeSeconds: number | undefined, maxLagSeconds: nu
 export function judge(input: JudgeInput): Judgement {
   const { samples, metrics, thresholds: t } = input;
   const last = lastQueueSample(samples);
+  const balance = input.hasDlq ? drainBalance(samples) : undefined;
   const criteria: Criterion[] = [
     judgeWindow(samples, input.plannedSamples, input.cancelled),
     judgeWorkers(input.fleet),
@@ -505,24 +744,27 @@ export function judge(input: JudgeInput): Judgement {
   ];
   if (input.checkpoint === '10m') {
     criteria.push(
-      judgeDepthTrend(samples, t.drainedThreshold),
+      judgeDepthTrend(samples, t.drainedThreshold, balance),
       judgeNoLoop(metrics, t.maxReceiveRatio),
       judgeDlqStable(samples, input.baseline?.dlqVisible, t.dlqTolerance, input.hasDlq),
+      judgeDlqNew(input.dlqPeek, t.dlqTolerance, input.hasDlq),
       judgeDeleteFailures(metrics, input.metricLabel),
     );
   } else if (input.checkpoint === '1h') {
     criteria.push(
-      judgeDepthReduced(input.baseline, last, t.minDepthReductionPercent, t.drainedThreshold),
+      judgeDepthReduced(input.baseline, last, t.minDepthReductionPercent, t.drainedThreshold, balance),
       judgeProcessingRate(metrics.filesPerHour, t.minFilesPerHour, last, t.drainedThreshold),
       judgeNoLoop(metrics, t.maxReceiveRatio),
       judgeDlqStable(samples, input.baseline?.dlqVisible, t.dlqTolerance, input.hasDlq),
+      judgeDlqNew(input.dlqPeek, t.dlqTolerance, input.hasDlq),
       judgeDeleteFailures(metrics, input.metricLabel),
     );
   } else {
     criteria.push(
       judgeDepthUnder(last, t.maxDepth24h),
-      judgeDlqEmpty(samples, input.hasDlq),
-      judgeLag(metrics.oldestAgeSeconds, t.maxLagSeconds),
+      judgeDlqEmpty(samples, input.hasDlq, input.redriveReview, t.drainedThreshold),
+      judgeLag(metrics, t.maxLagSeconds, t.maxReceiveRatio),
+      judgeUploads(metrics),
       judgeNoLoop(metrics, t.maxReceiveRatio),
       judgeDeleteFailures(metrics, input.metricLabel),
     );

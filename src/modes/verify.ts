@@ -4,13 +4,20 @@
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { Output } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
-import { getMetricSeries, seriesSum, type MetricQuery, type MetricSeries } from '../aws/cloudwatch.js';
-import { describeRunningInstances } from '../aws/ec2.js';
-import { describeInstanceStates, notRunning } from '../aws/ec2-status.js';
-import { getQueueDepth } from '../aws/sqs.js';
+import {
+  getMetricSeries,
+  listMetricDimensions,
+  seriesSum,
+  type MetricQuery,
+  type MetricSeries,
+} from '../aws/cloudwatch.js';
+import { describeFleetNow, describeGroupMembers, type GroupMember } from '../aws/fleet-now.js';
+import { getQueueDepth, peekMessages } from '../aws/sqs.js';
 import { runOnFleet } from '../aws/ssm-commands.js';
 import { errorMessage } from '../errors.js';
-import { stableOrder } from '../logic/fleet.js';
+import { classifyFleet, stableOrder, type FixEvidence, type FleetMemberNow } from '../logic/fleet.js';
+import { Input } from '../constants.js';
+import { parseFilters, type Ec2Filter } from '../inputs.js';
 import {
   downsample,
   judge,
@@ -18,6 +25,7 @@ import {
   lastQueueSample,
   ratePerHour,
   type Criterion,
+  type DlqPeek,
   type FleetReading,
   type Sample,
   type ServiceReading,
@@ -53,6 +61,8 @@ export interface VerifyRecordEntry {
     r: (number | null)[];
   };
   metrics: WindowMetrics;
+  /** How many dimension combinations of the worker's metric had data. */
+  dimensionSets?: number;
   criteria: { id: Criterion['id']; s: Criterion['status']; d: string }[];
   verdict: 'pass' | 'fail';
 }
@@ -62,6 +72,37 @@ function recordedInstances(record: DeploymentRecord): string[] {
   return stableOrder(
     [...(record.fleet?.instanceIds ?? []), ...Object.keys(record.instances ?? {})].map((id) => ({ id })),
   ).map((i) => i.id);
+}
+
+/** The filters the deployment was planned with (the record's), unless the record has none. */
+function deploymentFilters(ctx: ModeContext, record: DeploymentRecord): Ec2Filter[] {
+  const input = ctx.inputs.instanceFilters;
+  if (!record.fleet || record.fleet.filters.length === 0) return input;
+  const fromRecord = parseFilters(Input.Record, record.fleet.filters.join('\n'));
+  const show = (fs: Ec2Filter[]) => fs.map((f) => `${f.Name}=${f.Values.join(',')}`).join('; ');
+  if (show(fromRecord) !== show(input)) {
+    warn(
+      ctx,
+      record,
+      `using the record's instance filters (${show(fromRecord)}), not '${Input.InstanceFilters}' (${show(input)})`,
+    );
+  }
+  return fromRecord;
+}
+
+/** What in the record says an instance runs this deployment's fix. */
+function fixEvidence(record: DeploymentRecord): FixEvidence {
+  return {
+    deploymentId: record.deploymentId,
+    entries: record.instances ?? {},
+    imageId: record.settings?.image?.id,
+    launchTemplateVersion: record.settings?.launchTemplate?.newVersion,
+  };
+}
+
+/** The deployment's Auto Scaling group: the input, else the one the rollout refreshed. */
+function deploymentGroup(ctx: ModeContext, record: DeploymentRecord): string | undefined {
+  return ctx.inputs.asgName ?? record.settings?.refresh?.asgName;
 }
 
 /** Reads one source for a sample; a failed read leaves the field unread and is warned about once. */
@@ -103,7 +144,64 @@ function lastPoint(s: MetricSeries | undefined): number | undefined {
   return s && s.points.length > 0 ? s.points[s.points.length - 1].value : undefined;
 }
 
-/** One GetMetricData call for the window: the worker's failure metric and the queue's own metrics. */
+/** "Name=Value, Name=Value" for a dimension combination; "(no dimensions)" for none. */
+function showDimensions(dims: Record<string, string>): string {
+  const entries = Object.entries(dims).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? '(no dimensions)' : entries.map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+function dimensionNames(dims: Record<string, string>): string {
+  const names = Object.keys(dims).sort();
+  return names.length === 0 ? '(none)' : names.join(',');
+}
+
+/**
+ * The worker's metric as it publishes it: every dimension combination of that name in the
+ * namespace, each its own metric in CloudWatch, queried one by one and summed. With
+ * `metric-dimensions`, only the combinations of exactly those dimension names.
+ */
+async function workerMetricQueries(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+): Promise<{ queries: MetricQuery[]; shown: string[] }> {
+  const { inputs } = ctx;
+  const label = `${inputs.metricNamespace}/${inputs.metricName}`;
+  let combos = await listMetricDimensions(ctx.api, ctx.clients, inputs.metricNamespace, inputs.metricName);
+  const shapes = [...new Set(combos.map(dimensionNames))].sort();
+  if (inputs.metricDimensions) {
+    const wanted = inputs.metricDimensions.join(',');
+    combos = combos.filter((c) => dimensionNames(c) === wanted);
+    if (combos.length === 0 && shapes.length > 0) {
+      warn(
+        ctx,
+        record,
+        `${label} is published with the dimension names ${shapes.join('; ')}, none of them '${Input.MetricDimensions}' (${wanted})`,
+      );
+    }
+  } else if (shapes.length > 1) {
+    warn(
+      ctx,
+      record,
+      `${label} is published under ${shapes.length} sets of dimension names (${shapes.join('; ')}): all are summed, which may count one failure more than once; set '${Input.MetricDimensions}' to pick one`,
+    );
+  }
+  const queries = combos.map((dimensions, i) => ({
+    id: `df${i}`,
+    namespace: inputs.metricNamespace,
+    metricName: inputs.metricName,
+    dimensions,
+    stat: 'Sum' as const,
+    periodSeconds: METRIC_PERIOD_SECONDS,
+  }));
+  return { queries, shown: combos.map(showDimensions) };
+}
+
+function sumOf(series: Map<string, MetricSeries>, ids: string[]): number | undefined {
+  const sums = ids.map((id) => seriesSum(series.get(id))).filter((n): n is number => n !== undefined);
+  return sums.length === 0 ? undefined : sums.reduce((a, b) => a + b, 0);
+}
+
+/** The window's CloudWatch figures: the worker's failure metric as published and the queue's own metrics. */
 async function readWindowMetrics(
   ctx: ModeContext,
   record: DeploymentRecord,
@@ -111,7 +209,6 @@ async function readWindowMetrics(
   start: Date,
   end: Date,
 ): Promise<WindowMetrics> {
-  const { inputs } = ctx;
   const sqs = (id: string, metricName: string, stat: MetricQuery['stat']): MetricQuery => ({
     id,
     namespace: 'AWS/SQS',
@@ -120,33 +217,122 @@ async function readWindowMetrics(
     stat,
     periodSeconds: METRIC_PERIOD_SECONDS,
   });
-  const queries: MetricQuery[] = [
-    {
-      id: 'deletefailed',
-      namespace: inputs.metricNamespace,
-      metricName: inputs.metricName,
-      stat: 'Sum',
-      periodSeconds: METRIC_PERIOD_SECONDS,
-    },
-    sqs('deleted', 'NumberOfMessagesDeleted', 'Sum'),
-    sqs('received', 'NumberOfMessagesReceived', 'Sum'),
-    sqs('oldest', 'ApproximateAgeOfOldestMessage', 'Maximum'),
-  ];
   let series: Map<string, MetricSeries>;
+  let worker: { queries: MetricQuery[]; shown: string[] };
   try {
+    worker = await workerMetricQueries(ctx, record);
+    const queries: MetricQuery[] = [
+      ...worker.queries,
+      sqs('deleted', 'NumberOfMessagesDeleted', 'Sum'),
+      sqs('received', 'NumberOfMessagesReceived', 'Sum'),
+      sqs('sent', 'NumberOfMessagesSent', 'Sum'),
+      sqs('oldest', 'ApproximateAgeOfOldestMessage', 'Maximum'),
+    ];
     series = await getMetricSeries(ctx.api, ctx.clients, queries, start, end);
   } catch (e) {
     warn(ctx, record, `verify could not read CloudWatch (its criteria are not judged): ${errorMessage(e)}`);
     return {};
   }
+  const deleteFailed = sumOf(
+    series,
+    worker.queries.map((q) => q.id),
+  );
+  if (deleteFailed === undefined) {
+    // Never silent: a worker that publishes under another name, namespace or dimension set would
+    // otherwise pass this criterion unseen.
+    warn(
+      ctx,
+      record,
+      `${ctx.inputs.metricNamespace}/${ctx.inputs.metricName} has no data for the window (${worker.queries.length} dimension combination(s) listed): the deletion-failure criterion is not judged`,
+    );
+  }
   const deleted = series.get('deleted');
+  const newest = ['deleted', 'received', 'sent', 'oldest']
+    .map((id) => series.get(id)?.points.at(-1)?.at)
+    .filter((at): at is string => at !== undefined)
+    .sort()
+    .at(-1);
   return {
-    deleteFailed: seriesSum(series.get('deletefailed')),
+    deleteFailed,
+    deleteFailedDimensions: deleteFailed === undefined ? undefined : worker.shown,
     received: seriesSum(series.get('received')),
     deleted: seriesSum(deleted),
+    sent: seriesSum(series.get('sent')),
     filesPerHour: deleted ? roundTenth(ratePerHour(deleted.points, METRIC_PERIOD_SECONDS)) : undefined,
     oldestAgeSeconds: lastPoint(series.get('oldest')),
+    dataThrough: newest,
+    windowEnd: end.toISOString(),
   };
+}
+
+// DLQ messages read at the end of the window, each hidden this long and then visible again.
+const DLQ_PEEK_MAX = 100;
+const DLQ_PEEK_VISIBILITY_SECONDS = 10;
+
+/** When the fleet ran the fix: the rollout's end, else the window's opening. */
+function fixedTime(record: DeploymentRecord, opened: number): { at: number; by: string } {
+  const rollout = [...record.phases].reverse().find((p) => p.mode === 'rollout' && p.endedAt && !p.dryRun);
+  const at = rollout?.endedAt ? Date.parse(rollout.endedAt) : NaN;
+  return Number.isFinite(at)
+    ? { at, by: 'the rollout ended' }
+    : { at: opened, by: 'the verify window opened' };
+}
+
+/** Reads DLQ messages without deleting them and sorts them by when they were first sent. */
+async function peekDlq(
+  ctx: ModeContext,
+  dlqUrl: string,
+  depth: number | undefined,
+  fixed: { at: number; by: string },
+): Promise<DlqPeek> {
+  const base = { fixedAt: new Date(fixed.at).toISOString(), fixedBy: fixed.by, depth };
+  try {
+    const messages = await peekMessages(ctx.api, ctx.clients, dlqUrl, {
+      max: DLQ_PEEK_MAX,
+      visibilityTimeoutSeconds: DLQ_PEEK_VISIBILITY_SECONDS,
+    });
+    const afterFix = messages.filter((m) => m.sentAt >= fixed.at).length;
+    return { ...base, sampled: messages.length, afterFix, beforeFix: messages.length - afterFix };
+  } catch (e) {
+    return { ...base, sampled: 0, afterFix: 0, beforeFix: 0, error: errorMessage(e) };
+  }
+}
+
+/** The last fleet read, placed in the Auto Scaling group when the deployment names one, and judged. */
+async function readFleet(
+  ctx: ModeContext,
+  record: DeploymentRecord,
+  members: FleetMemberNow[] | undefined,
+  earlier: string[],
+  groupName: string | undefined,
+): Promise<FleetReading> {
+  if (!members) return { notRead: 'the fleet could not be read' };
+  let placed = members;
+  let groupProblem: string | undefined;
+  if (groupName) {
+    let group: Map<string, GroupMember> | undefined;
+    try {
+      group = await describeGroupMembers(ctx.api, ctx.clients, groupName);
+      if (!group) groupProblem = `no Auto Scaling group named ${groupName}`;
+    } catch (e) {
+      groupProblem = `the group ${groupName} could not be read: ${errorMessage(e)}`;
+    }
+    if (groupProblem) warn(ctx, record, `verify: ${groupProblem}; the fleet is judged without it`);
+    if (group) {
+      const g = group;
+      placed = members.map((m) => {
+        const member = g.get(m.id);
+        return member ? { ...m, group: member } : m;
+      });
+    }
+  }
+  const read = classifyFleet(earlier, placed, fixEvidence(record));
+  if (read.gone.length > 0) {
+    ctx.report.info(
+      `${read.gone.length} instance(s) from the record are no longer in the fleet (scale-in or replacement, not a failure): ${read.gone.slice(0, 20).join(', ')}`,
+    );
+  }
+  return { read, groupName, groupProblem };
 }
 
 /** One fan-out command: is the service active on each running worker? */
@@ -202,14 +388,13 @@ async function readServices(
   }
 }
 
-function describeSample(s: Sample, expected: number, hasDlq: boolean): string {
+function describeSample(s: Sample, hasDlq: boolean): string {
   const q =
     s.visible === undefined
       ? 'queue not read'
       : `queue ${s.visible} visible, ${s.inFlight} in flight, ${s.delayed} delayed`;
   const d = hasDlq ? (s.dlq === undefined ? 'DLQ not read' : `DLQ ${s.dlq}`) : 'no DLQ';
-  const r =
-    expected === 0 ? '' : s.running === undefined ? '; fleet not read' : `; ${s.running}/${expected} running`;
+  const r = s.running === undefined ? '; fleet not read' : `; ${s.running} fleet instance(s) running`;
   return `${q}; ${d}${r}`;
 }
 
@@ -246,13 +431,14 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   if (queues.dlqProblem) warn(ctx, record, queues.dlqProblem);
   const hasDlq = dlq !== undefined;
 
-  let expected = recordedInstances(record);
-  if (expected.length === 0) {
-    expected = stableOrder(await describeRunningInstances(api, clients, inputs.instanceFilters)).map(
-      (i) => i.id,
-    );
+  // The fleet is judged as it is now, re-discovered with the deployment's filters: instances come
+  // and go (scale-in, health replacement, an instance refresh replaces them all).
+  const filters = deploymentFilters(ctx, record);
+  const recorded = recordedInstances(record);
+  const groupName = deploymentGroup(ctx, record);
+  if (recorded.length === 0) {
     notes.push(
-      `No instances in the record: the fleet judged is the ${expected.length} instance(s) that match the filters now.`,
+      'No instances in the record: the fleet judged is the running instances that match the filters now.',
     );
     report.info(notes[notes.length - 1]);
   }
@@ -263,11 +449,11 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   const planned = Math.floor((inputs.verifyMinutes * 60) / inputs.sampleSeconds) + 1;
   const samples: Sample[] = [];
   const warned = new Set<string>();
-  let fleet: FleetReading = { expected: expected.length, notRunning: undefined };
+  let members: FleetMemberNow[] | undefined;
   let cancelled = false;
   const opened = runtime.clock.now().getTime();
   report.info(
-    `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}, ${expected.length} instance(s)`,
+    `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}; fleet: ${recorded.length} instance(s) in the record, re-read every sample`,
   );
   for (let k = 0; k < planned; k++) {
     if (k > 0) {
@@ -285,29 +471,23 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     const dlqDepth = dlq
       ? await readOrWarn(ctx, record, warned, `DLQ ${dlq.name}`, () => getQueueDepth(api, clients, dlq.url))
       : undefined;
-    let running: number | undefined;
-    if (expected.length > 0) {
-      const states = await readOrWarn(ctx, record, warned, 'the instance states', () =>
-        describeInstanceStates(api, clients, expected),
-      );
-      if (states) {
-        const down = notRunning(expected, states);
-        running = expected.length - down.length;
-        fleet = { expected: expected.length, notRunning: down };
-      } else {
-        fleet = { expected: expected.length, notRunning: undefined };
-      }
-    }
+    const now = await readOrWarn(ctx, record, warned, 'the fleet', () =>
+      describeFleetNow(api, clients, filters),
+    );
+    if (now) members = stableOrder(now);
+    const running = now?.length;
     const sample: Sample = { at, ...depth, dlq: dlqDepth?.visible, running };
     samples.push(sample);
-    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, expected.length, hasDlq)}`);
+    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, hasDlq)}`);
   }
   const closed = runtime.clock.now();
   if (cancelled) warn(ctx, record, `verify was cancelled after ${samples.length} of ${planned} samples`);
 
-  // A cancelled run starts nothing new: the service check and CloudWatch are left unjudged.
-  const down = new Set(fleet.notRunning ?? []);
-  const runningIds = expected.filter((id) => !down.has(id));
+  // A cancelled run starts nothing new: the group, the service check and CloudWatch are left unjudged.
+  const fleet = cancelled
+    ? { notRead: 'the run was cancelled' }
+    : await readFleet(ctx, record, members, recorded, groupName);
+  const runningIds = fleet.read?.running ?? [];
   const services: ServiceReading = cancelled
     ? { skipped: 'not checked: the run was cancelled', checked: 0, inactive: [], unknown: [] }
     : await readServices(ctx, record, runningIds);
@@ -315,8 +495,18 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     ? {}
     : await readWindowMetrics(ctx, record, queue.name, floorMinute(opened), ceilMinute(closed.getTime()));
 
+  // The DLQ's own messages tell "dead-lettered since the fix" from the old workers' tail without
+  // waiting for CloudWatch. dry-run receives nothing (a receive counts against the messages).
+  const dlqPeek =
+    dlq && !cancelled && !inputs.dryRun
+      ? await peekDlq(ctx, dlq.url, lastDlq(samples), fixedTime(record, opened))
+      : undefined;
+  if (dlqPeek?.error) warn(ctx, record, `verify could not read the DLQ's messages: ${dlqPeek.error}`);
+
   const metricLabel = `${inputs.metricNamespace}/${inputs.metricName}`;
   const judgement = judge({
+    dlqPeek,
+    redriveReview: record.redrive,
     checkpoint,
     samples,
     plannedSamples: planned,
@@ -363,7 +553,12 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
       l: toColumn(kept.map((s) => s.dlq)),
       r: toColumn(kept.map((s) => s.running)),
     },
-    metrics,
+    // The dimension sets of a per-instance metric repeat per instance: a few are kept, the count always.
+    metrics: {
+      ...metrics,
+      deleteFailedDimensions: metrics.deleteFailedDimensions?.slice(0, 5),
+    },
+    dimensionSets: metrics.deleteFailedDimensions?.length,
     criteria: judgement.criteria.map((c) => ({ id: c.id, s: c.status, d: c.detail.slice(0, 300) })),
     verdict: judgement.verdict,
   };

@@ -60,6 +60,8 @@ const CRITERION_TITLES: Record<CriterionId, string> = {
   'depth-under': 'Queue depth under the threshold (10)',
   'no-loop': 'No messages reappearing (no receive/delete loop)',
   'dlq-stable': 'DLQ stable',
+  'dlq-new': 'No message sent after the fix dead-lettered',
+  uploads: 'Client file uploads working',
   'dlq-empty': 'DLQ reviewed and empty',
   'delete-failures': 'No message deletion failures',
   lag: 'Indexing lag under the threshold (5 minutes)',

@@ -277,7 +277,14 @@ const CASES: DryRunCase[] = [
     name: 'verify, with the service check on',
     mode: 'verify',
     raw: {
-      record: JSON.stringify(deployedRecord()),
+      // Verify judges every running instance on the fix: here the rollout has installed on all four.
+      record: JSON.stringify(
+        (() => {
+          const r = deployedRecord();
+          for (const id of FLEET.slice(2)) r.instances[id] = { p: 'r', b: 2, s: 'installed', c: 1 };
+          return r;
+        })(),
+      ),
       'verify-minutes': '1',
       'sample-seconds': '30',
       'check-services': 'true',

@@ -52,7 +52,7 @@ import {
   SendCommandCommand,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
-import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CancelInstanceRefreshCommand,
   DescribeAutoScalingGroupsCommand,
@@ -72,7 +72,7 @@ import {
   setGroupLaunchTemplateVersion,
   startInstanceRefresh,
 } from '../../src/aws/autoscaling.js';
-import { getMetricSeries } from '../../src/aws/cloudwatch.js';
+import { getMetricSeries, listMetricDimensions } from '../../src/aws/cloudwatch.js';
 import {
   createImage,
   createLaunchTemplateVersion,
@@ -82,7 +82,7 @@ import {
   setDefaultLaunchTemplateVersion,
   waitForImage,
 } from '../../src/aws/ec2-images.js';
-import { describeInstanceStates } from '../../src/aws/ec2-status.js';
+import { describeFleetNow, describeGroupMembers } from '../../src/aws/fleet-now.js';
 import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
 import { describeRunningInstances, tagInstances } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
@@ -90,6 +90,7 @@ import {
   getQueueState,
   getQueueUrl,
   listQueueTags,
+  peekMessages as peekDlqMessages,
   setVisibilityTimeout,
   tagQueue,
 } from '../../src/aws/sqs.js';
@@ -352,13 +353,40 @@ const SITES: Site[] = [
     call: (ctx) => tagInstances(...apiOf(ctx), [I1], { [TAG_DEPLOYMENT_ID]: DEP }),
   },
   {
-    fn: 'describeInstanceStates (verify)',
-    file: 'src/aws/ec2-status.ts',
+    fn: 'peekMessages (verify, the DLQ)',
+    file: 'src/aws/sqs.ts',
+    op: 'sqs:ReceiveMessage',
+    client: 'sqs',
+    command: ReceiveMessageCommand,
+    ok: { Messages: [] },
+    call: (ctx) => peekDlqMessages(...apiOf(ctx), QUEUE_URL, { max: 10, visibilityTimeoutSeconds: 10 }),
+  },
+  {
+    fn: 'listMetricDimensions (verify)',
+    file: 'src/aws/cloudwatch.ts',
+    op: 'cloudwatch:ListMetrics',
+    client: 'cloudwatch',
+    command: ListMetricsCommand,
+    ok: { Metrics: [] },
+    call: (ctx) => listMetricDimensions(...apiOf(ctx), 'CISFileSearch/Worker', 'MessageDeleteFailed'),
+  },
+  {
+    fn: 'describeFleetNow (verify)',
+    file: 'src/aws/fleet-now.ts',
     op: 'ec2:DescribeInstances',
     client: 'ec2',
     command: DescribeInstancesCommand,
     ok: { Reservations: [{ Instances: [{ InstanceId: I1, State: { Name: 'running' } }] }] },
-    call: (ctx) => describeInstanceStates(...apiOf(ctx), [I1]),
+    call: (ctx) => describeFleetNow(...apiOf(ctx), [{ Name: 'tag:Name', Values: ['x'] }]),
+  },
+  {
+    fn: 'describeGroupMembers (verify)',
+    file: 'src/aws/fleet-now.ts',
+    op: 'autoscaling:DescribeAutoScalingGroups',
+    client: 'autoscaling',
+    command: DescribeAutoScalingGroupsCommand,
+    ok: { AutoScalingGroups: [] },
+    call: (ctx) => describeGroupMembers(...apiOf(ctx), 'cis-file-processor-asg'),
   },
   {
     fn: 'findInstancesTaggedFor (rollback)',

@@ -106,6 +106,11 @@ export const CORPUS: Case[] = [
     input: Input.MetricName,
     raw: { 'metric-name': 'MessageDeleteFailed; x' },
   },
+  {
+    what: 'substitution in a metric dimension name',
+    input: Input.MetricDimensions,
+    raw: { 'metric-dimensions': 'InstanceId,$(reboot)' },
+  },
   { what: 'an ampersand in the DLQ name', input: Input.DlqName, raw: { 'dlq-name': 'dlq&&reboot' } },
   { what: 'a semicolon in the bucket', input: Input.Bucket, raw: { bucket: 'cis-bucket;rm' } },
   {

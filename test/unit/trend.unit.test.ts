@@ -6,6 +6,9 @@ import {
   judgeDeleteFailures,
   judgeDepthTrend,
   judgeDlqStable,
+  judgeDlqNew,
+  judgeLag,
+  judgeUploads,
   judgeNoLoop,
   judgeServices,
   judgeWindow,
@@ -51,7 +54,17 @@ function input(over: Partial<JudgeInput> = {}): JudgeInput {
     metrics: { deleteFailed: 0, received: 600, deleted: 590, filesPerHour: 3540, oldestAgeSeconds: 40 },
     metricLabel: 'CISFileSearch/Worker/MessageDeleteFailed',
     serviceName: 'file-processor',
-    fleet: { expected: 3, notRunning: [] },
+    fleet: {
+      read: {
+        running: ['i-a', 'i-b', 'i-c'],
+        runsFix: ['i-a', 'i-b', 'i-c'],
+        newcomers: [],
+        notFixed: [],
+        gone: [],
+        transitioning: [],
+        noInstall: false,
+      },
+    },
     services: { checked: 3, inactive: [], unknown: [] },
     baseline: {
       at: new Date(T0 - 3600_000).toISOString(),
@@ -217,13 +230,29 @@ describe('loop and deletion failures (CloudWatch)', () => {
 });
 
 describe('fleet, services and the window', () => {
-  it('fails when a recorded worker is not running, naming it', () => {
-    const c = judgeWorkers({ expected: 3, notRunning: ['i-0123456789abcdef0'] });
+  it('judges the fleet as it is now: newcomers without the fix fail by id, the gone are reported', () => {
+    const base = {
+      running: ['i-a', 'i-b', 'i-n'],
+      runsFix: ['i-a', 'i-b'],
+      newcomers: ['i-n'],
+      notFixed: [],
+      gone: ['i-old'],
+      transitioning: [],
+      noInstall: false,
+    };
+    const c = judgeWorkers({ read: base });
     expect(c.status).toBe('fail');
-    expect(c.detail).toBe('2 of 3 running; not running: i-0123456789abcdef0');
-    expect(judgeWorkers({ expected: 3, notRunning: [] }).status).toBe('pass');
-    expect(judgeWorkers({ expected: 3, notRunning: undefined }).status).toBe('not-judged');
-    expect(judgeWorkers({ expected: 0, notRunning: [] }).status).toBe('not-judged');
+    expect(c.detail).toBe(
+      '2 of 3 running instances run the fix; joined since the rollout without the fix: i-n; run the rollout again (it deploys to the newcomers) or roll out with strategy asg; gone since preflight (scale-in or replacement, not a failure): i-old',
+    );
+    const healthy = judgeWorkers({ read: { ...base, running: ['i-a', 'i-b'], newcomers: [] } });
+    expect(healthy.status).toBe('pass');
+    expect(healthy.detail).toContain('gone since preflight');
+    expect(judgeWorkers({ notRead: 'the fleet could not be read' }).status).toBe('not-judged');
+    expect(judgeWorkers({ read: { ...base, running: [], runsFix: [], newcomers: [] } }).status).toBe('fail');
+    // Verify before any install (a preflight record): only "running" can be judged.
+    const early = judgeWorkers({ read: { ...base, runsFix: [], newcomers: [], noInstall: true } });
+    expect(early.status).toBe('pass');
   });
 
   it('fails an inactive service; no answer or a skipped check is not judged', () => {
@@ -260,6 +289,7 @@ describe('judge: the checkpoints', () => {
       'depth-trend',
       'no-loop',
       'dlq-stable',
+      'dlq-new',
       'delete-failures',
     ]);
     expect(ids('1h')).toEqual([
@@ -270,6 +300,7 @@ describe('judge: the checkpoints', () => {
       'processing-rate',
       'no-loop',
       'dlq-stable',
+      'dlq-new',
       'delete-failures',
     ]);
     expect(ids('24h')).toEqual([
@@ -279,6 +310,7 @@ describe('judge: the checkpoints', () => {
       'depth-under',
       'dlq-empty',
       'lag',
+      'uploads',
       'no-loop',
       'delete-failures',
     ]);
@@ -357,26 +389,142 @@ describe('judge: the checkpoints', () => {
     expect(j.verdict).toBe('fail');
   });
 
-  it('24 h: depth under the limit, DLQ empty, lag under the limit', () => {
-    const day = (q: number, d: number, lag: number | undefined, over: Partial<Thresholds> = {}) =>
+  // Issue 16: "DLQ reviewed and cleared" needs a redrive review in the record and the DLQ at or under
+  // drained-threshold (the old criterion demanded exactly 0 and never looked for a review).
+  it('24 h: depth under the limit, DLQ reviewed and cleared, lag under the limit', () => {
+    const review = { reviewedAt: '2026-11-29T20:00:00.000Z', sampled: 12 };
+    const day = (
+      q: number,
+      d: number,
+      lag: number | undefined,
+      over: Partial<Thresholds> = {},
+      redriveReview: typeof review | null = review,
+    ) =>
       judge(
         input({
           checkpoint: '24h',
           samples: samples([q, q], [d, d]),
           metrics: { ...input().metrics, oldestAgeSeconds: lag },
           thresholds: { ...RUNBOOK, ...over },
+          redriveReview: redriveReview ?? undefined,
         }),
       );
     expect(day(9, 0, 299).verdict).toBe('pass');
     expect(status(day(10, 0, 10), 'depth-under').status).toBe('fail');
     expect(status(day(10, 0, 10, { maxDepth24h: 11 }), 'depth-under').status).toBe('pass');
     expect(status(day(0, 2, 10), 'dlq-empty')).toMatchObject({
+      status: 'pass',
+      detail: 'reviewed 2026-11-29T20:00:00.000Z (12 sampled); 2 messages, at or under 10',
+    });
+    expect(status(day(0, 11, 10), 'dlq-empty')).toMatchObject({
       status: 'fail',
-      detail: expect.stringContaining('review them'),
+      detail: expect.stringContaining('11 messages, over 10: redrive or review them'),
+    });
+    expect(status(day(0, 0, 10, {}, null), 'dlq-empty')).toMatchObject({
+      status: 'fail',
+      detail: 'no DLQ review in the record for this deployment: run mode redrive',
     });
     expect(status(day(0, 0, 300), 'lag').status).toBe('fail');
     expect(status(day(0, 0, 300, { maxLagSeconds: 600 }), 'lag').status).toBe('pass');
     expect(status(day(0, 0, undefined), 'lag').status).toBe('not-judged');
     expect(day(0, 0, undefined).verdict).toBe('pass');
+  });
+});
+
+describe('issue 13: a queue drained into the DLQ is not a drained queue', () => {
+  it('fails depth when the DLQ rose in the window by as much as the queue fell', () => {
+    const j = judge(
+      input({
+        // The backlog passes maxReceiveCount early in the window and moves to the DLQ: the queue
+        // reads drained, and the DLQ's growth is all in the first half.
+        samples: samples([500, 200, 0, 0, 0], [0, 300, 500, 500, 500]),
+        metrics: {},
+      }),
+    );
+    expect(status(j, 'depth-trend')).toMatchObject({
+      status: 'fail',
+      detail:
+        'the queue fell by 500 but the DLQ rose by 500 in the window: the messages were dead-lettered, not processed',
+    });
+    // The DLQ did not move in the window's second half: the "stable" check alone would pass it.
+    expect(status(j, 'dlq-stable').status).toBe('pass');
+    expect(j.verdict).toBe('fail');
+  });
+
+  it('passes a fall mostly processed, with the tail that reached the DLQ', () => {
+    const j = judge(input({ samples: samples([100, 40, 0], [30, 34, 34]) }));
+    expect(status(j, 'depth-trend').status).toBe('pass');
+  });
+
+  it('does not weigh the DLQ rise since preflight: the old workers dead-lettered uploads until the fix landed', () => {
+    const j = judge(
+      input({
+        samples: samples([40, 20, 0], [700, 700, 700]),
+        baseline: {
+          at: new Date(T0 - 3600_000).toISOString(),
+          visible: 480,
+          inFlight: 20,
+          delayed: 0,
+          dlqVisible: 0,
+        },
+      }),
+    );
+    expect(status(j, 'depth-trend').status).toBe('pass');
+  });
+
+  it('fails DLQ messages first sent after the fix beyond dlq-tolerance, excusing the tail by count', () => {
+    const peek = {
+      fixedAt: '2026-11-29T00:00:00.000Z',
+      fixedBy: 'the rollout ended',
+      depth: 40,
+      sampled: 40,
+      afterFix: 3,
+      beforeFix: 37,
+    };
+    const c = judgeDlqNew(peek, 0, true);
+    expect(c).toMatchObject({
+      status: 'fail',
+      detail:
+        "40 DLQ message(s) read: 3 first sent after the fleet ran the fix (the rollout ended, 2026-11-29T00:00:00.000Z); 37 sent before (the old workers' tail, excused); tolerance 0",
+    });
+    expect(judgeDlqNew(peek, 3, true).status).toBe('pass');
+    expect(judgeDlqNew({ ...peek, afterFix: 0, beforeFix: 40 }, 0, true).status).toBe('pass');
+    expect(
+      judgeDlqNew({ ...peek, sampled: 0, afterFix: 0, beforeFix: 0, error: 'AccessDenied' }, 0, true).status,
+    ).toBe('not-judged');
+    expect(judgeDlqNew(undefined, 0, true).status).toBe('not-judged');
+    expect(judgeDlqNew(peek, 0, false).status).toBe('not-judged');
+  });
+
+  it('fails received-but-never-deleted at every checkpoint, and says how old the data is', () => {
+    const metrics = {
+      received: 120,
+      deleted: 0,
+      dataThrough: '2026-11-29T00:07:00.000Z',
+      windowEnd: '2026-11-29T00:10:00.000Z',
+    };
+    for (const checkpoint of ['10m', '1h', '24h'] as const) {
+      const c = status(judge(input({ checkpoint, metrics })), 'no-loop');
+      expect(c).toMatchObject({
+        status: 'fail',
+        detail:
+          'received 120, deleted 0: messages are received and never deleted; CloudWatch data through 00:07 UTC (3 min before the window closed: SQS metrics arrive late)',
+      });
+    }
+  });
+
+  it('lag: says that the age skips messages received three times, and fails a looping queue on it', () => {
+    const ok = judgeLag({ oldestAgeSeconds: 40, received: 100, deleted: 100 }, 300, 3);
+    expect(ok.status).toBe('pass');
+    expect(ok.detail).toContain('skips messages received three or more times');
+    const loop = judgeLag({ oldestAgeSeconds: 40, received: 100, deleted: 0 }, 300, 3);
+    expect(loop.status).toBe('fail');
+    expect(loop.detail).toContain('the age hides them');
+  });
+
+  it('24 h: uploads working when messages were sent; not judged without the metric', () => {
+    expect(judgeUploads({ sent: 42 }).status).toBe('pass');
+    expect(judgeUploads({ sent: 0 }).status).toBe('fail');
+    expect(judgeUploads({}).status).toBe('not-judged');
   });
 });

@@ -1,6 +1,13 @@
-import { GetMetricDataCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListMetricsCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type InstanceStateName } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { ListCommandInvocationsCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
@@ -39,9 +46,20 @@ function baseRecord(): DeploymentRecord {
     instanceIds: FLEET.slice(0, 2),
     discoveredAt: r.createdAt,
   };
-  // The third instance is known only through the rollout's entry: verify still watches it.
-  r.instances = { [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 0 } };
-  r.commands = ['cmd-rollout'];
+  // The canary and the rollout installed the fix on all three; the third instance is known only
+  // through the rollout's entry (it joined after preflight and the rollout reconciled it).
+  r.canary = {
+    instanceId: FLEET[0],
+    verdict: 'go',
+    reason: 'healthy',
+    startedAt: new Date(START - 3000_000).toISOString(),
+  };
+  r.instances = {
+    [FLEET[0]]: { p: 'c', b: 0, s: 'installed', c: 0 },
+    [FLEET[1]]: { p: 'r', b: 1, s: 'installed', c: 1 },
+    [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 1 },
+  };
+  r.commands = ['cmd-canary', 'cmd-rollout'];
   r.metrics.before = {
     at: r.createdAt,
     visible: 1200,
@@ -59,9 +77,26 @@ interface World {
   inFlight?: number[];
   dlq?: number[];
   /** CloudWatch results; undefined: no data at all (the emulator's case). */
-  metrics?: { deleteFailed?: number[]; received?: number[]; deleted?: number[]; oldest?: number[] };
+  metrics?: {
+    deleteFailed?: number[];
+    /** Per dimension combination ("InstanceId=i-…"), when the worker publishes with dimensions. */
+    deleteFailedBy?: Record<string, number[]>;
+    received?: number[];
+    deleted?: number[];
+    sent?: number[];
+    oldest?: number[];
+  };
+  /** The worker metric's dimension combinations ListMetrics returns (default: one, without dimensions). */
+  metricDimensions?: { Name: string; Value: string }[][];
+  /** DLQ messages ReceiveMessage returns: SentTimestamp in ms. */
+  dlqMessages?: { id: string; sentAt: number }[];
   states?: Record<string, InstanceStateName>;
+  /** Instances matching the filters besides FLEET (untagged unless `tag` says otherwise). */
+  extra?: { id: string; tag?: string; imageId?: string }[];
 }
+
+const DEPLOYMENT_ID = 'dep-20261128t230000z-4242-1';
+const OLD_IMAGE = 'ami-0000000000000old0';
 
 function atMinute(values: number[], minute: number): number {
   return values[Math.min(values.length - 1, minute)];
@@ -78,6 +113,7 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
   const ec2 = mockClient(t.ctx.clients.ec2);
   const cw = mockClient(t.ctx.clients.cloudwatch);
   const ssm = mockClient(t.ctx.clients.ssm);
+  const asg = mockClient(t.ctx.clients.autoscaling);
   const opened = t.runtime.clock.now().getTime();
   const minute = () => Math.round((t.runtime.clock.now().getTime() - opened) / 60_000);
   sqs
@@ -102,43 +138,84 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
       ApproximateNumberOfMessagesDelayed: '0',
     },
   }));
+  // DescribeInstances honours its filters (API_DescribeInstances: instance-state-name, tag:KEY):
+  // verify re-discovers the fleet with the deployment's filters plus instance-state-name=running.
+  // ReceiveMessage (API_ReceiveMessage): Attributes carry the requested system attributes as strings.
+  sqs
+    .on(ReceiveMessageCommand, { QueueUrl: DLQ_URL })
+    .callsFake((input: { MaxNumberOfMessages?: number }) => ({
+      Messages: (world.dlqMessages ?? []).slice(0, input.MaxNumberOfMessages ?? 1).map((m) => ({
+        MessageId: m.id,
+        ReceiptHandle: `rh-${m.id}`,
+        Body: '{}',
+        Attributes: { SentTimestamp: String(m.sentAt), ApproximateReceiveCount: '4' },
+      })),
+    }));
   ec2.on(DescribeInstancesCommand).callsFake((input: { Filters?: { Name: string; Values: string[] }[] }) => {
-    const byId = input.Filters?.find((f) => f.Name === 'instance-id');
-    if (byId) {
-      return {
-        Reservations: [
-          {
-            Instances: byId.Values.map((id) => ({
-              InstanceId: id,
-              State: { Name: world.states?.[id] ?? 'running' },
-            })),
-          },
-        ],
-      };
-    }
-    // Discovery by the filters (no record).
+    const all = [
+      ...FLEET.map((id) => ({ id, tag: DEPLOYMENT_ID as string | undefined, imageId: OLD_IMAGE })),
+      ...(world.extra ?? []).map((x) => ({ imageId: OLD_IMAGE, ...x })),
+    ];
+    const state = input.Filters?.find((f) => f.Name === 'instance-state-name');
+    const matching = all.filter((i) => !state || state.Values.includes(world.states?.[i.id] ?? 'running'));
     return {
-      Reservations: [{ Instances: FLEET.map((id) => ({ InstanceId: id, State: { Name: 'running' } })) }],
-    };
-  });
-  cw.on(GetMetricDataCommand).callsFake((input: { StartTime: Date }) => {
-    const m = world.metrics;
-    if (!m) return { MetricDataResults: [] };
-    const result = (id: string, values: number[] | undefined): MetricDataResult => ({
-      Id: id,
-      Timestamps: (values ?? []).map((_, i) => new Date(new Date(input.StartTime).getTime() + i * 60_000)),
-      Values: values ?? [],
-      StatusCode: 'Complete',
-    });
-    return {
-      MetricDataResults: [
-        result('deletefailed', m.deleteFailed),
-        result('received', m.received),
-        result('deleted', m.deleted),
-        result('oldest', m.oldest),
+      Reservations: [
+        {
+          Instances: matching.map((i) => ({
+            InstanceId: i.id,
+            ImageId: i.imageId,
+            State: { Name: world.states?.[i.id] ?? 'running' },
+            Tags: [
+              { Key: 'Name', Value: 'cis-file-processor' },
+              ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
+            ],
+          })),
+        },
       ],
     };
   });
+  // ListMetrics (API_ListMetrics): each dimension combination the worker publishes is one entry.
+  cw.on(ListMetricsCommand).resolves({
+    Metrics: (world.metricDimensions ?? [[]]).map((dims) => ({
+      Namespace: 'CISFileSearch/Worker',
+      MetricName: 'MessageDeleteFailed',
+      Dimensions: dims,
+    })),
+  });
+  // GetMetricData (API_GetMetricData): one MetricDataResult per query Id, Timestamps and Values
+  // paired, oldest first with ScanBy TimestampAscending.
+  cw.on(GetMetricDataCommand).callsFake(
+    (input: {
+      StartTime: Date;
+      MetricDataQueries: {
+        Id: string;
+        MetricStat: { Metric: { MetricName: string; Dimensions?: { Name: string; Value: string }[] } };
+      }[];
+    }) => {
+      const m = world.metrics;
+      if (!m) return { MetricDataResults: [] };
+      const result = (id: string, values: number[] | undefined): MetricDataResult => ({
+        Id: id,
+        Timestamps: (values ?? []).map((_, i) => new Date(new Date(input.StartTime).getTime() + i * 60_000)),
+        Values: values ?? [],
+        StatusCode: 'Complete',
+      });
+      const byName: Record<string, number[] | undefined> = {
+        NumberOfMessagesReceived: m.received,
+        NumberOfMessagesDeleted: m.deleted,
+        NumberOfMessagesSent: m.sent,
+        ApproximateAgeOfOldestMessage: m.oldest,
+      };
+      return {
+        MetricDataResults: input.MetricDataQueries.map((q) => {
+          const metric = q.MetricStat.Metric;
+          if (metric.MetricName !== 'MessageDeleteFailed') return result(q.Id, byName[metric.MetricName]);
+          const key = (metric.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(',');
+          return result(q.Id, m.deleteFailedBy ? m.deleteFailedBy[key] : m.deleteFailed);
+        }),
+      };
+    },
+  );
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-status' } });
   ssm.on(ListCommandsCommand).resolves({
     Commands: [
@@ -155,7 +232,7 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
       CommandPlugins: [{ ResponseCode: 0, Output: 'EWD service=active\n' }],
     })),
   });
-  return { ...t, sqs, ec2, cw, ssm };
+  return { ...t, sqs, ec2, cw, ssm, asg };
 }
 
 const HEALTHY_METRICS = {
@@ -194,7 +271,10 @@ describe('verify (10 min checkpoint)', () => {
       d: expect.stringMatching(/^drained: 8 messages/),
     });
     expect(criterion(out.record, 'no-loop')).toMatchObject({ s: 'pass' });
-    expect(criterion(out.record, 'workers')).toMatchObject({ s: 'pass', d: '3 of 3 running' });
+    expect(criterion(out.record, 'workers')).toMatchObject({
+      s: 'pass',
+      d: '3 of 3 running instances run the fix',
+    });
     expect(out.record.metrics['10m']).toEqual({
       at: '2026-11-29T00:10:00.000Z',
       visible: 8,
@@ -211,7 +291,7 @@ describe('verify (10 min checkpoint)', () => {
     expect(out.record.phases.at(-1)).toMatchObject({ mode: 'verify', verdict: 'pass' });
     expect(out.outputs).toMatchObject({ 'queue-depth': '8', 'dlq-depth': '2' });
     expect(JSON.parse(report.outputs.record ?? '{}').metrics['10m'].visible).toBe(8);
-    // One GetMetricData call for the four metrics, over the window rounded out to whole minutes.
+    // One GetMetricData call for the five metrics, over the window rounded out to whole minutes.
     expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(1);
     const q = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
     expect(q.StartTime).toEqual(new Date('2026-11-29T00:00:00Z'));
@@ -233,6 +313,12 @@ describe('verify (10 min checkpoint)', () => {
       [
         'AWS/SQS',
         'NumberOfMessagesReceived',
+        'Sum',
+        [{ Name: 'QueueName', Value: 'file-processing-queue-production' }],
+      ],
+      [
+        'AWS/SQS',
+        'NumberOfMessagesSent',
         'Sum',
         [{ Name: 'QueueName', Value: 'file-processing-queue-production' }],
       ],
@@ -319,7 +405,9 @@ describe('verify (10 min checkpoint)', () => {
     expect(out.verdict).toBe('fail');
     expect(criterion(out.record, 'no-loop')).toMatchObject({
       s: 'fail',
-      d: 'received 1,635, deleted 42: ratio 38.9 (limit 3)',
+      d: expect.stringMatching(
+        /^received 1,635, deleted 42: ratio 38.9 \(limit 3\); CloudWatch data through /,
+      ),
     });
   });
 
@@ -335,7 +423,7 @@ describe('verify (10 min checkpoint)', () => {
     expect(out.verdict).toBe('fail');
     expect(criterion(out.record, 'delete-failures')).toMatchObject({
       s: 'fail',
-      d: 'CISFileSearch/Worker/MessageDeleteFailed sum 4 (must be 0)',
+      d: 'CISFileSearch/Worker/MessageDeleteFailed sum 4 (must be 0), summed over the dimension set (no dimensions)',
     });
     expect(out.record.metrics['10m']?.deleteFailed).toBe(4);
   });
@@ -367,15 +455,121 @@ describe('verify (10 min checkpoint)', () => {
     expect(report.warnings.join('\n')).toMatch(/could not read CloudWatch.*not authorized/);
   });
 
-  it('fails when a recorded worker stops, naming it', async () => {
-    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS, states: { [FLEET[2]]: 'stopped' } });
+  // Issue 12: an instance that left the fleet (scale-in, health replacement, a refresh) used to fail
+  // "All workers running" and roll a good fix back; it is reported, not failed.
+  it('reports a recorded worker that left the fleet, and judges the fleet that is there', async () => {
+    const { ctx } = setup({
+      visible: DRAINING,
+      metrics: HEALTHY_METRICS,
+      states: { [FLEET[2]]: 'terminated' },
+    });
     const out = await verify(ctx);
-    expect(out.verdict).toBe('fail');
+    expect(out.verdict).toBe('pass');
     expect(criterion(out.record, 'workers')).toMatchObject({
-      s: 'fail',
-      d: `2 of 3 running; not running: ${FLEET[2]}`,
+      s: 'pass',
+      d: `2 of 2 running instances run the fix; gone since preflight (scale-in or replacement, not a failure): ${FLEET[2]}`,
     });
     expect(out.record.metrics['10m']?.instances).toBe(2);
+  });
+
+  it('fails a newcomer that does not run the fix, naming it with the advice', async () => {
+    const newcomer = 'i-0000000000000000d';
+    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS, extra: [{ id: newcomer }] });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    const c = criterion(out.record, 'workers');
+    expect(c?.s).toBe('fail');
+    expect(c?.d).toContain('3 of 4 running instances run the fix');
+    expect(c?.d).toContain(`joined since the rollout without the fix: ${newcomer}`);
+    expect(c?.d).toContain(
+      'run the rollout again (it deploys to the newcomers) or roll out with strategy asg',
+    );
+    expect(out.failure).toContain(newcomer);
+  });
+
+  it('fails an instance whose install failed, with why', async () => {
+    const record = baseRecord();
+    record.instances[FLEET[1]] = { p: 'r', b: 1, s: 'failed', c: 1, e: 'install: Failed' };
+    const { ctx } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS }, {}, record);
+    const out = await verify(ctx);
+    expect(criterion(out.record, 'workers')).toMatchObject({
+      s: 'fail',
+      d: expect.stringContaining(`not running the fix: ${FLEET[1]} (install failed)`),
+    });
+  });
+
+  it('passes a fleet an instance refresh replaced: the new instances run the baked image', async () => {
+    const record = baseRecord();
+    record.settings.image = { id: 'ami-0fix0000000000000', sourceInstanceId: FLEET[0], state: 'available' };
+    record.settings.launchTemplate = {
+      id: 'lt-0abc',
+      name: 'cis-file-processor-lt',
+      previousDefault: 3,
+      newVersion: 4,
+    };
+    record.settings.refresh = { id: 'refresh-1', asgName: 'cis-file-processor-asg', status: 'Successful' };
+    const fresh = ['i-0000000000000001a', 'i-0000000000000001b', 'i-0000000000000001c'];
+    const pending = 'i-0000000000000001d';
+    const { ctx, asg } = setup(
+      {
+        visible: DRAINING,
+        metrics: HEALTHY_METRICS,
+        states: Object.fromEntries(FLEET.map((id) => [id, 'terminated' as const])),
+        extra: [
+          { id: fresh[0], imageId: 'ami-0fix0000000000000' },
+          { id: fresh[1], imageId: 'ami-0fix0000000000000' },
+          // Launched from the new template version (its image may be resolved another way).
+          { id: fresh[2], imageId: 'ami-0other00000000000' },
+          { id: pending },
+        ],
+      },
+      {},
+      record,
+    );
+    // DescribeAutoScalingGroups Instances[] (API_Instance): LifecycleState, LaunchTemplate.Version.
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'cis-file-processor-asg',
+          MinSize: 3,
+          MaxSize: 6,
+          DesiredCapacity: 3,
+          DefaultCooldown: 300,
+          AvailabilityZones: ['ap-northeast-1a'],
+          HealthCheckType: 'EC2',
+          CreatedTime: new Date(START - 86_400_000),
+          Instances: [
+            ...fresh.map((id, i) => ({
+              InstanceId: id,
+              AvailabilityZone: 'ap-northeast-1a',
+              LifecycleState: 'InService' as const,
+              HealthStatus: 'Healthy',
+              ProtectedFromScaleIn: false,
+              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: i === 2 ? '4' : '4' },
+            })),
+            {
+              InstanceId: pending,
+              AvailabilityZone: 'ap-northeast-1a',
+              LifecycleState: 'Pending' as const,
+              HealthStatus: 'Healthy',
+              ProtectedFromScaleIn: false,
+              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },
+            },
+          ],
+        },
+      ],
+    });
+    const out = await verify(ctx);
+    const c = criterion(out.record, 'workers');
+    expect(c?.s).toBe('pass');
+    expect(c?.d).toContain('3 of 3 running instances run the fix');
+    expect(c?.d).toContain(
+      `gone since preflight (scale-in or replacement, not a failure): ${FLEET.join(', ')}`,
+    );
+    expect(c?.d).toContain(`entering or leaving cis-file-processor-asg (not judged): ${pending}`);
+    expect(asg.commandCalls(DescribeAutoScalingGroupsCommand)[0].args[0].input).toEqual({
+      AutoScalingGroupNames: ['cis-file-processor-asg'],
+    });
   });
 
   it('keeps sampling when one read fails, warning once and leaving that figure unread', async () => {
@@ -559,18 +753,32 @@ describe('verify: later checkpoints', () => {
     expect(criterion(out.record, 'processing-rate', '1h')).toMatchObject({ s: 'fail', d: '20 files/hour' });
   });
 
-  it('24 h: passes a small backlog, an empty DLQ and a short lag; fails a DLQ still holding messages', async () => {
+  it('24 h: passes a small backlog, a reviewed and cleared DLQ and a short lag; fails a DLQ still holding messages', async () => {
+    const reviewed = baseRecord();
+    // The field mode redrive writes for this deployment (record.redrive.reviewedAt).
+    reviewed.redrive = { reviewedAt: new Date(START - 600_000).toISOString(), sampled: 2 };
     const good = setup(
       {
         visible: [4],
         dlq: [0],
-        metrics: { oldest: [120, 60], deleted: [10], received: [10], deleteFailed: [0] },
+        metrics: { oldest: [120, 60], deleted: [10], received: [10], sent: [12], deleteFailed: [0] },
       },
       { checkpoint: '24h' },
+      reviewed,
     );
     const pass = await verify(good.ctx);
     expect(pass.verdict).toBe('pass');
-    expect(criterion(pass.record, 'lag', '24h')).toMatchObject({ s: 'pass', d: 'oldest message 60 s old' });
+    expect(criterion(pass.record, 'lag', '24h')).toMatchObject({
+      s: 'pass',
+      d: expect.stringMatching(
+        /^oldest message 60 s old \(ApproximateAgeOfOldestMessage skips messages received three or more times/,
+      ),
+    });
+    expect(criterion(pass.record, 'dlq-empty', '24h')?.s).toBe('pass');
+    expect(criterion(pass.record, 'uploads', '24h')).toMatchObject({
+      s: 'pass',
+      d: expect.stringMatching(/^12 message\(s\) sent to the queue in the window/),
+    });
     expect(pass.record.metrics['24h']).toMatchObject({ visible: 4, dlqVisible: 0, oldestAgeSeconds: 60 });
 
     const bad = setup(
@@ -579,8 +787,14 @@ describe('verify: later checkpoints', () => {
     );
     const fail = await verify(bad.ctx);
     expect(fail.verdict).toBe('fail');
-    expect(criterion(fail.record, 'dlq-empty', '24h')?.s).toBe('fail');
-    expect(criterion(fail.record, 'lag', '24h')).toMatchObject({ s: 'fail', d: 'oldest message 600 s old' });
+    expect(criterion(fail.record, 'dlq-empty', '24h')).toMatchObject({
+      s: 'fail',
+      d: 'no DLQ review in the record for this deployment: run mode redrive',
+    });
+    expect(criterion(fail.record, 'lag', '24h')).toMatchObject({
+      s: 'fail',
+      d: expect.stringMatching(/^oldest message 600 s old/),
+    });
   });
 });
 
@@ -598,5 +812,148 @@ describe('verify without a record', () => {
     expect(out.summary).toContain('match the filters now');
     expect(criterion(out.record, 'dlq-stable')?.d).toContain('no preflight baseline');
     expect(entry(out.record).samples.r).toEqual([3, 3, 3]);
+  });
+});
+
+describe('verify: the DLQ read without deleting (issue 13)', () => {
+  function rolledOut(): DeploymentRecord {
+    const r = baseRecord();
+    r.phases.push({
+      mode: 'rollout',
+      startedAt: new Date(START - 1200_000).toISOString(),
+      endedAt: new Date(START - 600_000).toISOString(),
+      verdict: 'pass',
+    });
+    return r;
+  }
+
+  it('fails messages first sent after the rollout ended that reached the DLQ, excusing the older tail', async () => {
+    const { ctx, sqs } = setup(
+      {
+        visible: DRAINING,
+        metrics: HEALTHY_METRICS,
+        dlq: [2, 4],
+        dlqMessages: [
+          { id: 'm-old-1', sentAt: START - 3600_000 },
+          { id: 'm-old-2', sentAt: START - 900_000 },
+          { id: 'm-new-1', sentAt: START - 300_000 },
+          { id: 'm-new-2', sentAt: START + 60_000 },
+        ],
+      },
+      {},
+      rolledOut(),
+    );
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'dlq-new')).toMatchObject({
+      s: 'fail',
+      d: "4 DLQ message(s) read: 2 first sent after the fleet ran the fix (the rollout ended, 2026-11-28T23:50:00.000Z); 2 sent before (the old workers' tail, excused); tolerance 0",
+    });
+    // Read, never deleted: a short visibility timeout and the timestamps asked for by name.
+    const receive = sqs.commandCalls(ReceiveMessageCommand)[0].args[0].input;
+    expect(receive).toMatchObject({ QueueUrl: DLQ_URL, VisibilityTimeout: 10, WaitTimeSeconds: 0 });
+    expect(receive.MessageSystemAttributeNames).toEqual(
+      expect.arrayContaining(['SentTimestamp', 'ApproximateReceiveCount']),
+    );
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(DeleteMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it('passes with dlq-tolerance covering the poison messages', async () => {
+    const { ctx } = setup(
+      {
+        visible: DRAINING,
+        metrics: HEALTHY_METRICS,
+        dlqMessages: [{ id: 'm-poison', sentAt: START + 60_000 }],
+      },
+      { 'dlq-tolerance': '1' },
+      rolledOut(),
+    );
+    const out = await verify(ctx);
+    expect(criterion(out.record, 'dlq-new')?.s).toBe('pass');
+    expect(out.verdict).toBe('pass');
+  });
+
+  it('reads nothing from the DLQ in dry-run', async () => {
+    const { ctx, sqs } = setup({ visible: DRAINING, metrics: HEALTHY_METRICS }, { 'dry-run': 'true' });
+    const out = await verify(ctx);
+    expect(sqs.commandCalls(ReceiveMessageCommand)).toHaveLength(0);
+    expect(criterion(out.record, 'dlq-new')?.s).toBe('not-judged');
+  });
+});
+
+describe('verify: the worker metric as published (issue 13)', () => {
+  const perInstance = FLEET.map((id) => [{ Name: 'InstanceId', Value: id }]);
+
+  it('reads every dimension combination ListMetrics lists and sums them, showing the dimensions', async () => {
+    const { ctx, cw } = setup({
+      visible: DRAINING,
+      metricDimensions: perInstance,
+      metrics: {
+        ...HEALTHY_METRICS,
+        deleteFailedBy: { [`InstanceId=${FLEET[1]}`]: [0, 2, 1], [`InstanceId=${FLEET[0]}`]: [0] },
+      },
+    });
+    const out = await verify(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(criterion(out.record, 'delete-failures')).toMatchObject({
+      s: 'fail',
+      d: expect.stringContaining(
+        'MessageDeleteFailed sum 3 (must be 0), summed over 3 dimension sets InstanceId=',
+      ),
+    });
+    expect(cw.commandCalls(ListMetricsCommand)[0].args[0].input).toMatchObject({
+      Namespace: 'CISFileSearch/Worker',
+      MetricName: 'MessageDeleteFailed',
+    });
+    const queried = cw
+      .commandCalls(GetMetricDataCommand)[0]
+      .args[0].input.MetricDataQueries?.filter(
+        (q) => q.MetricStat?.Metric?.MetricName === 'MessageDeleteFailed',
+      )
+      .map((q) => q.MetricStat?.Metric?.Dimensions);
+    expect(queried).toEqual(perInstance);
+    expect(entry(out.record).dimensionSets).toBe(3);
+  });
+
+  it('with metric-dimensions, sums only that combination; several sets without it are warned about', async () => {
+    const dims = [...perInstance, [{ Name: 'AutoScalingGroupName', Value: 'cis-asg' }]];
+    const pick = setup(
+      {
+        visible: DRAINING,
+        metricDimensions: dims,
+        metrics: { ...HEALTHY_METRICS, deleteFailedBy: { 'AutoScalingGroupName=cis-asg': [5] } },
+      },
+      { 'metric-dimensions': 'InstanceId' },
+    );
+    const picked = await verify(pick.ctx);
+    expect(criterion(picked.record, 'delete-failures')?.s).toBe('not-judged');
+    const all = setup({
+      visible: DRAINING,
+      metricDimensions: dims,
+      metrics: { ...HEALTHY_METRICS, deleteFailedBy: { 'AutoScalingGroupName=cis-asg': [5] } },
+    });
+    const summed = await verify(all.ctx);
+    expect(criterion(summed.record, 'delete-failures')?.s).toBe('fail');
+    expect(all.report.warnings.join('\n')).toMatch(
+      /published under 2 sets of dimension names \(AutoScalingGroupName; InstanceId\).*set 'metric-dimensions'/,
+    );
+  });
+
+  it('warns on the step when the metric has no data at all', async () => {
+    const { ctx, report } = setup({ visible: DRAINING, metricDimensions: [], metrics: HEALTHY_METRICS });
+    const out = await verify(ctx);
+    expect(criterion(out.record, 'delete-failures')?.s).toBe('not-judged');
+    expect(report.warnings.join('\n')).toContain(
+      'CISFileSearch/Worker/MessageDeleteFailed has no data for the window (0 dimension combination(s) listed)',
+    );
+    expect(out.record.warnings.join('\n')).toContain('MessageDeleteFailed has no data');
+    expect(out.summary).toContain('MessageDeleteFailed has no data');
+  });
+
+  it('refuses a malformed metric-dimensions before any AWS call', async () => {
+    expect(() => setup({ visible: DRAINING }, { 'metric-dimensions': 'InstanceId,$(id)' })).toThrow(
+      /metric-dimensions/,
+    );
   });
 });

@@ -4,7 +4,6 @@
 // twin/bin/journalctl, which call back into this object over the twin's loopback control endpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export interface UnitConfig {
@@ -260,7 +259,7 @@ export class SimInstance {
   }
 
   hostName(): string {
-    return `ip-${this.instanceId.slice(2, 10)}` || hostname();
+    return `ip-${this.instanceId.slice(2, 10)}`;
   }
 
   /** Stops the unit for good (the twin is shutting down or the instance left the fleet). */

@@ -194,18 +194,14 @@ export class SsmSimulator {
         }
       }
       if (c.halted) return;
-      const running = [...c.invocations.values()].filter(
+      let running = [...c.invocations.values()].filter(
         (i) => i.status === 'InProgress' || i.status === 'Delayed',
       ).length;
       for (const inv of c.invocations.values()) {
-        if (
-          [...c.invocations.values()].filter((i) => i.status === 'InProgress' || i.status === 'Delayed')
-            .length >= concurrency
-        )
-          break;
+        if (running >= concurrency) break;
         if (inv.status !== 'Pending' || inv.child) continue;
-        void running;
         this.run(c, inv, fleet.get(inv.instanceId), script, execSeconds, next);
+        if (isRunning(inv)) running++;
       }
     };
     next();
@@ -515,6 +511,10 @@ export class SsmSimulator {
 export function pluginOutput(stdout: string, stderr: string): string {
   const joined = stderr ? `${stdout}${ERROR_SEPARATOR}${stderr}` : stdout;
   return joined.slice(0, PLUGIN_OUTPUT_LIMIT);
+}
+
+function isRunning(inv: Invocation): boolean {
+  return inv.status === 'InProgress' || inv.status === 'Delayed';
 }
 
 function killGroup(child: ChildProcess): void {

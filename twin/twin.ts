@@ -701,8 +701,10 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
       for (const t of tasks) if (t.status === 'RUNNING') t.status = 'CANCELLING';
       ssm.stopAll();
       await Promise.all([...simulated.values()].map((i) => i.shutdown()));
-      await new Promise<void>((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // close() waits for keep-alive connections to end on their own: end them now.
       server.closeAllConnections();
+      await closed;
       ec2.destroy();
       sqs.destroy();
       rmSync(workDir, { recursive: true, force: true });

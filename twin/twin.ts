@@ -87,7 +87,13 @@ export interface Twin {
   /** The agent of one instance stops answering: PingStatus ConnectionLost, commands Delayed. */
   dropAgent(instanceId: string): void;
   /** Overhead: total ms the twin spent in its own handlers, and how many calls. */
-  overhead(): { calls: number; ms: number; byAction: Record<string, { calls: number; ms: number }> };
+  overhead(): {
+    calls: number;
+    ms: number;
+    byAction: Record<string, { calls: number; ms: number }>;
+    forwardCalls: number;
+    forwardMs: number;
+  };
   stop(): Promise<void>;
 }
 
@@ -193,7 +199,14 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
   let running = new Map<string, SimInstance>();
   let fleetReadAt = 0;
   let fleetRead: Promise<Map<string, SimInstance>> | undefined;
-  const overhead = { calls: 0, ms: 0, byAction: {} as Record<string, { calls: number; ms: number }> };
+  const overhead = {
+    calls: 0,
+    ms: 0,
+    byAction: {} as Record<string, { calls: number; ms: number }>,
+    /** Requests sent on to moto, and the time they took there (the emulator's share, not the twin's). */
+    forwardCalls: 0,
+    forwardMs: 0,
+  };
 
   const unit: UnitConfig = {
     name: opts.serviceName ?? 'file-processor',
@@ -637,7 +650,10 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
         'application/x-amz-json-1.1',
       );
     }
+    const sent = performance.now();
     const answer = await forward(moto, req, body);
+    overhead.forwardCalls++;
+    overhead.forwardMs += performance.now() - sent;
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
     // Metrics bookkeeping after the answer is on its way (it does not slow the caller).

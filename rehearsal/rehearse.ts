@@ -198,7 +198,7 @@ async function runScenario(
     );
     // Uploads keep arriving through the twin: S3 notifications into the queue, counted as sent.
     producer = new UploadProducer(s3, WORLD.bucket);
-    producing = producer.run(2, 1000, 600).catch((e) => log(`producer stopped: ${(e as Error).message}`));
+    producing = producer.run(5, 1000, 1500).catch((e) => log(`producer stopped: ${(e as Error).message}`));
 
     let record = '';
     const step = async (

@@ -31,12 +31,17 @@ interface Options {
   scenarios: Scenario[];
   fleet: number;
   out: string;
+  serial: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { scenarios: [...SCENARIOS], fleet: 5, out: '.rehearsal' };
+  const opts: Options = { scenarios: [...SCENARIOS], fleet: 5, out: '.rehearsal', serial: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--serial') {
+      opts.serial = true;
+      continue;
+    }
     if (flag === '--scenario' && value === 'all') opts.scenarios = [...SCENARIOS];
     else if (flag === '--scenario' && (SCENARIOS as readonly string[]).includes(value ?? ''))
       opts.scenarios = [value as Scenario];
@@ -45,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--out' && value) opts.out = value;
     else
       throw new Error(
-        `unknown or bad argument ${flag} ${value ?? ''}: use --scenario all|${SCENARIOS.join('|')}, --fleet 2..50, --out DIR`,
+        `unknown or bad argument ${flag} ${value ?? ''}: use --scenario all|${SCENARIOS.join('|')}, --fleet 2..50, --out DIR, --serial`,
       );
     i++;
   }
@@ -140,7 +145,7 @@ function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: string } 
 async function runScenario(
   scenario: Scenario,
   opts: Options,
-  stop: { stopping: boolean; actionPid?: number },
+  stop: { stopping: boolean; pids: Set<number> },
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const steps: Step[] = [];
@@ -210,17 +215,21 @@ async function runScenario(
       log(`▶ ${scenario}: ${name}`);
       const t0 = Date.now();
       const timer = during ? setTimeout(during, 4000) : undefined;
+      let pid: number | undefined;
       const run = await runDist({ ...inputs, ...(record ? { record } : {}) }, env, {
         timeoutMs: 15 * 60_000,
-        onSpawn: (pid) => (stop.actionPid = pid),
+        onSpawn: (p) => {
+          pid = p;
+          stop.pids.add(p);
+        },
       });
       clearTimeout(timer);
-      stop.actionPid = undefined;
+      if (pid) stop.pids.delete(pid);
       const seconds = (Date.now() - t0) / 1000;
       steps.push({ name, run, seconds });
       if (run.outputs.record) record = run.outputs.record;
       for (const line of run.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('::')))
-        process.stdout.write(`    ${line}\n`);
+        process.stdout.write(`    [${scenario}] ${line}\n`);
       log(
         `◀ ${scenario}: ${name}: ${run.outputs.verdict ?? 'no verdict'} (exit ${run.code}) in ${seconds.toFixed(1)} s`,
       );
@@ -306,15 +315,16 @@ async function main(): Promise<number> {
   }
   const outDir = resolve(opts.out);
   mkdirSync(outDir, { recursive: true });
-  const stop: { stopping: boolean; actionPid?: number } = { stopping: false };
+  const stop: { stopping: boolean; pids: Set<number> } = { stopping: false, pids: new Set() };
   // Ctrl-C or a kill must not leave an emulator, the twin's instances or an action process behind:
   // the scenario's finally stops them once the action it waits on has gone.
   const killAction = () => {
-    if (!stop.actionPid) return;
-    try {
-      process.kill(stop.actionPid, 'SIGTERM');
-    } catch {
-      // already gone
+    for (const pid of stop.pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
     }
   };
   process.once('exit', killAction);
@@ -325,25 +335,25 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const results: ScenarioResult[] = [];
   const started = Date.now();
-  for (const scenario of opts.scenarios) {
-    if (stop.stopping) break;
+  const one = async (scenario: Scenario): Promise<ScenarioResult> => {
+    let r: ScenarioResult;
     try {
-      results.push(await runScenario(scenario, opts, stop));
+      r = await runScenario(scenario, opts, stop);
     } catch (e) {
       log(`${scenario}: ${(e as Error).message}`);
-      results.push({
-        scenario,
-        steps: [],
-        asExpected: false,
-        why: (e as Error).message,
-        seconds: 0,
-        notes: [],
-      });
+      r = { scenario, steps: [], asExpected: false, why: (e as Error).message, seconds: 0, notes: [] };
     }
-    const r = results.at(-1)!;
     log(`${scenario}: ${r.asExpected ? 'as expected' : 'NOT as expected'}: ${r.why}`);
+    return r;
+  };
+  // The scenarios are independent worlds (a moto_server and a twin each): side by side by default,
+  // which is what keeps the whole rehearsal within a few minutes; --serial runs one after another.
+  const results: ScenarioResult[] = [];
+  if (opts.serial) {
+    for (const scenario of opts.scenarios) if (!stop.stopping) results.push(await one(scenario));
+  } else {
+    results.push(...(await Promise.all(opts.scenarios.map(one))));
   }
   writeReports(outDir, opts, results, (Date.now() - started) / 1000);
   return results.every((r) => r.asExpected) && results.length === opts.scenarios.length ? 0 : 1;

@@ -93,6 +93,7 @@ export interface Twin {
     byAction: Record<string, { calls: number; ms: number }>;
     forwardCalls: number;
     forwardMs: number;
+    actionForwardMs: number;
   };
   stop(): Promise<void>;
 }
@@ -206,6 +207,8 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     /** Requests sent on to moto, and the time they took there (the emulator's share, not the twin's). */
     forwardCalls: 0,
     forwardMs: 0,
+    /** The share of those sent by the action itself (its user agent), not by workers or the aws CLI. */
+    actionForwardMs: 0,
   };
 
   const unit: UnitConfig = {
@@ -654,6 +657,12 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     const answer = await forward(moto, req, body);
     overhead.forwardCalls++;
     overhead.forwardMs += performance.now() - sent;
+    if (
+      `${req.headers['user-agent'] ?? ''} ${req.headers['x-amz-user-agent'] ?? ''}`.includes(
+        'emergency-worker-deploy',
+      )
+    )
+      overhead.actionForwardMs += performance.now() - sent;
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
     // Metrics bookkeeping after the answer is on its way (it does not slow the caller).

@@ -6,6 +6,12 @@
 // it, the runbook's own phase 1 and phase 4 AWS CLI commands on the same emulator and fleet, timed in
 // the same run. Then bundle size and cold start of dist/index.js. Writes bench/RESULTS.md.
 //
+// The action talks to the twin (twin/, a stand-in in front of moto_server), so its scripts run for
+// real on simulated instances. Per mode the time is split: waiting on AWS calls (moto's answers as
+// the twin forwarded them), the twin's own handling (its overhead: SSM, metrics), and the rest,
+// the action's own time (its work and its poll sleeps). Fleets of up to 30 run one real worker
+// process per instance; larger fleets run an idle stand-in process per instance.
+//
 //   npm run bench                   all fleets
 //   npm run bench -- --fleets 5,100
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -16,12 +22,17 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { motoAvailable, motoEnv, startMoto } from '../test/support/moto.js';
 import { runDist } from '../test/support/run-dist.js';
 import { seedWorld, worldClients, WORLD } from '../test/support/world.js';
-import { StandInWorker } from '../rehearsal/stand-ins.js';
+import { startTwin, workerPath } from '../twin/twin.js';
 
 interface ModeResult {
   mode: string;
   verdict: string;
   seconds: number;
+  /** Time in the action's requests that the twin forwarded to moto while this mode ran. */
+  awsSeconds: number;
+  /** The twin's own handling time while this mode ran, and per SSM call. */
+  twinSeconds: number;
+  twinMsPerSsmCall: number;
   maxRssMb: number;
   calls: number;
   byOperation: string;
@@ -29,6 +40,8 @@ interface ModeResult {
 
 interface FleetResult {
   fleet: number;
+  /** RSS of this process (the twin runs in it) at the end of the fleet's run, MiB. */
+  twinRssMb: number;
   modes: ModeResult[];
   runbook: { phase: string; commands: number; seconds: number }[];
 }
@@ -154,53 +167,74 @@ function runbookPhases(env: Record<string, string>): FleetResult['runbook'] {
 
 async function benchFleet(fleet: number, preload: string): Promise<FleetResult> {
   const moto = await startMoto();
+  const twin = await startTwin({
+    motoEndpoint: moto.endpoint,
+    region: WORLD.region,
+    instanceFilters: { 'tag:Name': [WORLD.tagName] },
+    queueName: WORLD.queueName,
+    // The fleet starts on the fix, so verify judges a healthy deployment as before.
+    initialWorker: 'fixed',
+    idleWorkers: fleet > 30,
+  }).catch(async (e) => {
+    await moto.stop();
+    throw e;
+  });
   try {
-    const env = motoEnv(moto.endpoint);
+    const env = motoEnv(twin.endpoint);
     const world = await seedWorld(moto.endpoint, { fleetSize: fleet, messages: 50, inFlight: 10 });
-    const clients = worldClients(moto.endpoint);
-    // One stand-in worker running the fix drains the queue, so verify judges a healthy deployment.
-    const worker = new StandInWorker(clients.sqs, world.queueUrl, 'fixed');
-    const draining = worker.run().catch(() => undefined);
+    void world;
+    await twin.instances();
+    const clients = worldClients(twin.endpoint);
     await clients.s3.send(
       new CreateBucketCommand({
         Bucket: 'cis-deploy-artifacts',
         CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
       }),
     );
-    const common = { 'ssm-check': 'false', 'health-patterns': 'none', 'queue-name': WORLD.queueName };
+    // The fleet runs the fix from the start and drains the seeded queue before the canary, and idle
+    // stand-ins log nothing: the canary has no work to show, so the bench (which measures time, not
+    // verdicts) judges it on service state and error patterns. The rehearsal judges the patterns.
+    const common = { 'queue-name': WORLD.queueName, 'health-patterns': 'none' };
     const plan: [string, Record<string, string>][] = [
       ['preflight', { mode: 'preflight', bucket: WORLD.bucket }],
       [
         'canary',
         {
           mode: 'canary',
-          artifact: 'rehearsal/fixtures/worker.py',
+          artifact: workerPath('fixed').slice(process.cwd().length + 1),
           'artifact-bucket': 'cis-deploy-artifacts',
           'canary-minutes': '0',
         },
       ],
       ['rollout', { mode: 'rollout', 'batch-size': '25%', 'pause-seconds': '0' }],
-      [
-        'verify',
-        { mode: 'verify', 'verify-minutes': '1', 'sample-seconds': '30', 'check-services': 'false' },
-      ],
+      ['verify', { mode: 'verify', 'verify-minutes': '1', 'sample-seconds': '30' }],
       ['rollback', { mode: 'rollback' }],
     ];
     let record = '';
     const modes: ModeResult[] = [];
     for (const [mode, inputs] of plan) {
+      const before = { ...twin.overhead() };
+      const ssmBefore = ssmCalls(twin.overhead().byAction);
       const started = process.hrtime.bigint();
       const run = await runDist({ ...common, ...inputs, ...(record ? { record } : {}) }, env, {
         nodeArgs: ['--require', preload],
         timeoutMs: 20 * 60_000,
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const after = twin.overhead();
+      const ssmAfter = ssmCalls(after.byAction);
       if (run.outputs.record) record = run.outputs.record;
       const rss = /BENCH_MAXRSS_KB=(\d+)/.exec(run.stderr);
       modes.push({
         mode,
         verdict: run.outputs.verdict ?? `exit ${run.code}`,
         seconds,
+        awsSeconds: (after.actionForwardMs - before.actionForwardMs) / 1000,
+        twinSeconds: (after.ms - before.ms) / 1000,
+        twinMsPerSsmCall:
+          ssmAfter.calls > ssmBefore.calls
+            ? (ssmAfter.ms - ssmBefore.ms) / (ssmAfter.calls - ssmBefore.calls)
+            : 0,
         maxRssMb: rss ? Number(rss[1]) / 1024 : NaN,
         ...callsFromSummary(run.summary),
       });
@@ -208,12 +242,23 @@ async function benchFleet(fleet: number, preload: string): Promise<FleetResult> 
         `fleet ${fleet} ${mode}: ${run.outputs.verdict ?? run.code} in ${seconds.toFixed(2)} s\n`,
       );
     }
-    worker.stop();
-    await draining;
-    return { fleet, modes, runbook: runbookPhases(env) };
+    return {
+      fleet,
+      twinRssMb: process.memoryUsage().rss / 2 ** 20,
+      modes,
+      // The AWS CLI straight at moto: execFileSync blocks this process, where the twin runs.
+      runbook: runbookPhases(motoEnv(moto.endpoint)),
+    };
   } finally {
+    await twin.stop();
     await moto.stop();
   }
+}
+
+function ssmCalls(byAction: Record<string, { calls: number; ms: number }>): { calls: number; ms: number } {
+  return Object.entries(byAction)
+    .filter(([k]) => k.startsWith('ssm:'))
+    .reduce((a, [, v]) => ({ calls: a.calls + v.calls, ms: a.ms + v.ms }), { calls: 0, ms: 0 });
 }
 
 function coldStart(preload: string): { bundleKb: number; medianMs: number; runs: number } {
@@ -260,14 +305,18 @@ function render(results: FleetResult[], cold: ReturnType<typeof coldStart>): str
   for (const r of results) {
     lines.push(`## Fleet of ${r.fleet}`, '');
     lines.push(
-      '| mode | verdict | wall time (s) | peak RSS (MiB) | AWS calls | by operation |',
-      '|---|---|---|---|---|---|',
+      '| mode | verdict | wall time (s) | waiting on AWS (s) | twin overhead (s; ms per SSM call) | action’s own (s) | peak RSS (MiB) | AWS calls | by operation |',
+      '|---|---|---|---|---|---|---|---|---|',
     );
     for (const m of r.modes) {
       lines.push(
-        `| ${m.mode} | ${m.verdict} | ${m.seconds.toFixed(2)} | ${m.maxRssMb.toFixed(0)} | ${m.calls} | ${m.byOperation} |`,
+        `| ${m.mode} | ${m.verdict} | ${m.seconds.toFixed(2)} | ${m.awsSeconds.toFixed(2)} | ${m.twinSeconds.toFixed(2)}; ${m.twinMsPerSsmCall.toFixed(1)} | ${Math.max(0, m.seconds - m.awsSeconds - m.twinSeconds).toFixed(2)} | ${m.maxRssMb.toFixed(0)} | ${m.calls} | ${m.byOperation} |`,
       );
     }
+    lines.push(
+      '',
+      `Twin and its instances: ${r.twinRssMb.toFixed(0)} MiB RSS of the bench process (the twin runs in it) at the end; ${r.fleet > 30 ? 'idle stand-in processes' : 'one real worker process'} per instance besides.`,
+    );
     const pre = r.modes.find((m) => m.mode === 'preflight');
     lines.push(
       '',

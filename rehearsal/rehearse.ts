@@ -1,42 +1,56 @@
-// `npm run rehearse`: the whole deployment, on this machine, against an emulator.
+// `npm run rehearse`: the whole deployment, on this machine, through the twin (twin/, a stand-in in
+// front of moto_server that runs the action's scripts for real on simulated instances).
 //
-// Starts moto_server on 127.0.0.1 (a free port), seeds the runbook's world, starts stand-in workers
-// and an upload producer, and runs the bundled dist/index.js through preflight, canary, rollout and
-// verify in the workflow's order, exactly as the runner would (INPUT_* variables, the record passed
-// from step to step, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files). When a step fails, rollback runs
-// with the latest record, as the workflow's rollback job does. Everything it started is stopped,
-// whatever happens.
+// Per scenario: starts moto_server on 127.0.0.1 (a free port) and the twin in front of it, seeds the
+// runbook's world (the broken worker running on every instance), an upload producer, and runs the
+// bundled dist/index.js through preflight, canary, rollout and verify in the workflow's order,
+// exactly as the runner would, with the action's defaults (health and error patterns, ssm-check,
+// check-services); only the windows are shortened, and the summary says by how much. When a step
+// fails, rollback runs with the latest record, as the workflow's rollback job does.
 //
-//   npm run rehearse                       healthy scenario, 5 instances
-//   npm run rehearse -- --scenario loop    messages never deleted: verify fails, rollback runs
-//   npm run rehearse -- --fleet 50 --out .rehearsal
+//   npm run rehearse                        every scenario, 5 instances
+//   npm run rehearse -- --scenario loop     the "fix" still never deletes: no GO, rollback
+//   npm run rehearse -- --scenario crash    the fix dies at start: crash loop, NO-GO, rollback
+//   npm run rehearse -- --scenario agent-lost   one agent drops mid-rollout
+//   npm run rehearse -- --fleet 10 --out .rehearsal
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { startTwin, workerPath, type Twin, type WorkerKind } from '../twin/twin.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../test/support/moto.js';
 import { runDist, type DistRun } from '../test/support/run-dist.js';
-import { seedWorld, worldClients, WORLD } from '../test/support/world.js';
+import { seedWorld, WORLD } from '../test/support/world.js';
 import { renderHtmlPage } from './html.js';
-import { StandInWorker, UploadProducer, type WorkerBehaviour } from './stand-ins.js';
+import { UploadProducer } from './stand-ins.js';
+
+const SCENARIOS = ['healthy', 'loop', 'crash', 'agent-lost'] as const;
+type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
-  scenario: 'healthy' | 'loop';
+  scenarios: Scenario[];
   fleet: number;
   out: string;
+  serial: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { scenario: 'healthy', fleet: 5, out: '.rehearsal' };
+  const opts: Options = { scenarios: [...SCENARIOS], fleet: 5, out: '.rehearsal', serial: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--scenario' && (value === 'healthy' || value === 'loop')) opts.scenario = value;
-    else if (flag === '--fleet' && /^\d+$/.test(value ?? '') && Number(value) >= 1 && Number(value) <= 2000)
+    if (flag === '--serial') {
+      opts.serial = true;
+      continue;
+    }
+    if (flag === '--scenario' && value === 'all') opts.scenarios = [...SCENARIOS];
+    else if (flag === '--scenario' && (SCENARIOS as readonly string[]).includes(value ?? ''))
+      opts.scenarios = [value as Scenario];
+    else if (flag === '--fleet' && /^\d+$/.test(value ?? '') && Number(value) >= 2 && Number(value) <= 50)
       opts.fleet = Number(value);
     else if (flag === '--out' && value) opts.out = value;
     else
       throw new Error(
-        `unknown or bad argument ${flag} ${value ?? ''}: use --scenario healthy|loop, --fleet 1..2000, --out DIR`,
+        `unknown or bad argument ${flag} ${value ?? ''}: use --scenario all|${SCENARIOS.join('|')}, --fleet 2..50, --out DIR, --serial`,
       );
     i++;
   }
@@ -44,6 +58,23 @@ function parseArgs(argv: string[]): Options {
 }
 
 const ARTIFACT_BUCKET = 'cis-deploy-artifacts';
+/** What each scenario deploys (twin/workers/): the fix, or a "fix" that is not one. */
+const ARTIFACT: Record<Scenario, WorkerKind> = {
+  healthy: 'fixed',
+  loop: 'looping',
+  crash: 'crash',
+  'agent-lost': 'fixed',
+};
+// The windows, shortened from the action's defaults; everything else is the action's default.
+const SHORTENED: [string, string, string][] = [
+  ['canary-minutes', '5', '0'],
+  ['poll-seconds', '30', '5'],
+  ['pause-seconds', '120', '0'],
+  ['verify-minutes', '10', '1'],
+  ['sample-seconds', '60', '10'],
+];
+/** SSM's delivery timeout (the action asks for 300 s) as the twin applies it to a dropped agent. */
+const DELIVERY_TIMEOUT_S = 15;
 
 function log(message: string): void {
   process.stdout.write(`[rehearse ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -53,6 +84,219 @@ interface Step {
   name: string;
   run: DistRun;
   seconds: number;
+}
+
+interface ScenarioResult {
+  scenario: Scenario;
+  steps: Step[];
+  asExpected: boolean;
+  why: string;
+  seconds: number;
+  notes: string[];
+}
+
+/** What each scenario must end as (README, "Rehearsal"). */
+function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: string } {
+  const get = (n: string) => steps.find((s) => s.name === n);
+  const verdict = (n: string) => get(n)?.run.outputs.verdict;
+  const rolledBack = verdict('rollback') === 'pass';
+  switch (scenario) {
+    case 'healthy':
+      return verdict('canary') === 'go' && verdict('verify') === 'pass' && !get('rollback')
+        ? { ok: true, why: 'GO, rollout, verify passed, nothing rolled back' }
+        : {
+            ok: false,
+            why: `expected GO and a passing verify; got canary ${verdict('canary')}, verify ${verdict('verify')}`,
+          };
+    case 'loop':
+      return (verdict('canary') !== 'go' || verdict('verify') === 'fail') && rolledBack
+        ? {
+            ok: true,
+            why: `canary ${verdict('canary')}${get('verify') ? `, verify ${verdict('verify')}` : ''}, rollback restored`,
+          }
+        : {
+            ok: false,
+            why: `expected no GO (or a failed verify) and a rollback; got canary ${verdict('canary')}, rollback ${verdict('rollback')}`,
+          };
+    case 'crash':
+      return verdict('canary') === 'no-go' && rolledBack
+        ? { ok: true, why: 'crash loop: NO-GO, rollback restored' }
+        : {
+            ok: false,
+            why: `expected NO-GO and a rollback; got canary ${verdict('canary')}, rollback ${verdict('rollback')}`,
+          };
+    case 'agent-lost': {
+      const rollout = get('rollout')?.run;
+      const reported = rollout
+        ? /ConnectionLost|Delivery Timed Out|undeliver|not online|unreachable/i.test(
+            rollout.summary + rollout.stdout,
+          )
+        : false;
+      return verdict('canary') === 'go' && rollout && reported
+        ? { ok: true, why: `the dropped agent was reported by rollout (verdict ${verdict('rollout')})` }
+        : {
+            ok: false,
+            why: `expected the rollout to report the dropped agent; got rollout ${verdict('rollout')}`,
+          };
+    }
+  }
+}
+
+async function runScenario(
+  scenario: Scenario,
+  opts: Options,
+  stop: { stopping: boolean; pids: Set<number> },
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const steps: Step[] = [];
+  const notes: string[] = [];
+  let moto: Moto | undefined;
+  let twin: Twin | undefined;
+  let producer: UploadProducer | undefined;
+  let producing: Promise<void> | undefined;
+  try {
+    log(`scenario ${scenario}, fleet of ${opts.fleet}: starting moto_server and the twin on 127.0.0.1`);
+    moto = await startMoto();
+    // Messages the broken fleet leaves in flight come back after 30 s, as in the incident.
+    const world = await seedWorld(moto.endpoint, {
+      fleetSize: opts.fleet,
+      messages: 40,
+      inFlight: 0,
+      visibilityTimeout: 30,
+    });
+    twin = await startTwin({
+      motoEndpoint: moto.endpoint,
+      region: WORLD.region,
+      instanceFilters: { 'tag:Name': [WORLD.tagName] },
+      queueName: WORLD.queueName,
+      initialWorker: 'broken',
+      deliveryTimeoutMs: DELIVERY_TIMEOUT_S * 1000,
+      log,
+    });
+    notes.push(
+      twin.isolated ? `twin: ${twin.isolationNote}` : `twin: scripts not isolated (${twin.isolationNote})`,
+    );
+    const env = motoEnv(twin.endpoint);
+    const creds = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+    const s3 = new S3Client({
+      region: WORLD.region,
+      endpoint: twin.endpoint,
+      credentials: creds,
+      forcePathStyle: true,
+    });
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: ARTIFACT_BUCKET,
+        CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
+      }),
+    );
+    const cloudwatch = new CloudWatchClient({
+      region: WORLD.region,
+      endpoint: twin.endpoint,
+      credentials: creds,
+    });
+    await cloudwatch.send(
+      new PutMetricDataCommand({
+        Namespace: 'CISFileSearch/Worker',
+        MetricData: [{ MetricName: 'MessageDeleteFailed', Value: 0, Unit: 'Count' }],
+      }),
+    );
+    // Uploads keep arriving through the twin: S3 notifications into the queue, counted as sent.
+    producer = new UploadProducer(s3, WORLD.bucket);
+    producing = producer.run(5, 1000, 1500).catch((e) => log(`producer stopped: ${(e as Error).message}`));
+
+    let record = '';
+    const step = async (
+      name: string,
+      inputs: Record<string, string>,
+      during?: () => void,
+    ): Promise<DistRun> => {
+      if (stop.stopping) throw new Error(`not starting ${name}: the rehearsal is stopping`);
+      log(`▶ ${scenario}: ${name}`);
+      const t0 = Date.now();
+      const timer = during ? setTimeout(during, 4000) : undefined;
+      let pid: number | undefined;
+      const run = await runDist({ ...inputs, ...(record ? { record } : {}) }, env, {
+        timeoutMs: 15 * 60_000,
+        onSpawn: (p) => {
+          pid = p;
+          stop.pids.add(p);
+        },
+      });
+      clearTimeout(timer);
+      if (pid) stop.pids.delete(pid);
+      const seconds = (Date.now() - t0) / 1000;
+      steps.push({ name, run, seconds });
+      if (run.outputs.record) record = run.outputs.record;
+      for (const line of run.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('::')))
+        process.stdout.write(`    [${scenario}] ${line}\n`);
+      log(
+        `◀ ${scenario}: ${name}: ${run.outputs.verdict ?? 'no verdict'} (exit ${run.code}) in ${seconds.toFixed(1)} s`,
+      );
+      return run;
+    };
+    const windows = Object.fromEntries(SHORTENED.map(([k, , v]) => [k, v]));
+    const lastId = [...world.instanceIds].sort().at(-1) ?? '';
+    const plan: [string, Record<string, string>, (() => void)?][] = [
+      ['preflight', { mode: 'preflight', 'queue-name': WORLD.queueName, bucket: WORLD.bucket }],
+      [
+        'canary',
+        {
+          mode: 'canary',
+          artifact: workerPath(ARTIFACT[scenario]).slice(process.cwd().length + 1),
+          'artifact-bucket': ARTIFACT_BUCKET,
+          'canary-minutes': windows['canary-minutes'],
+          'poll-seconds': windows['poll-seconds'],
+        },
+      ],
+      [
+        'rollout',
+        { mode: 'rollout', 'batch-size': '50%', 'pause-seconds': windows['pause-seconds'] },
+        scenario === 'agent-lost'
+          ? () => {
+              log(`agent-lost: the SSM agent of ${lastId} stops answering (PingStatus ConnectionLost)`);
+              twin?.dropAgent(lastId);
+            }
+          : undefined,
+      ],
+      [
+        'verify',
+        {
+          mode: 'verify',
+          'verify-minutes': windows['verify-minutes'],
+          'sample-seconds': windows['sample-seconds'],
+        },
+      ],
+    ];
+    let failed = false;
+    for (const [name, inputs, during] of plan) {
+      const run = await step(name, inputs, during);
+      if (run.code !== 0) {
+        failed = true;
+        break;
+      }
+    }
+    if (failed) {
+      log(`${scenario}: a step failed: running rollback with the latest record, as the workflow does`);
+      await step('rollback', { mode: 'rollback' });
+    }
+    const o = twin.overhead();
+    notes.push(`twin overhead: ${o.calls} calls answered by the twin in ${o.ms.toFixed(0)} ms`);
+    const verdict = judge(scenario, steps);
+    return {
+      scenario,
+      steps,
+      asExpected: verdict.ok,
+      why: verdict.why,
+      seconds: (Date.now() - started) / 1000,
+      notes,
+    };
+  } finally {
+    producer?.stop();
+    if (producing) await Promise.race([producing, new Promise((r) => setTimeout(r, 3000))]);
+    await twin?.stop();
+    await moto?.stop();
+  }
 }
 
 async function main(): Promise<number> {
@@ -71,177 +315,91 @@ async function main(): Promise<number> {
   }
   const outDir = resolve(opts.out);
   mkdirSync(outDir, { recursive: true });
-  const steps: Step[] = [];
-  let moto: Moto | undefined;
-  const workers: StandInWorker[] = [];
-  let producer: UploadProducer | undefined;
-  const background: Promise<void>[] = [];
-  // Ctrl-C or a kill must not leave an emulator or an action process behind.
-  let actionPid: number | undefined;
-  let stopping = false;
+  const stop: { stopping: boolean; pids: Set<number> } = { stopping: false, pids: new Set() };
+  // Ctrl-C or a kill must not leave an emulator, the twin's instances or an action process behind:
+  // the scenario's finally stops them once the action it waits on has gone.
   const killAction = () => {
-    if (!actionPid) return;
-    try {
-      process.kill(actionPid, 'SIGTERM');
-    } catch {
-      // already gone
+    for (const pid of stop.pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
     }
   };
   process.once('exit', killAction);
   const onSignal = (signal: NodeJS.Signals) => {
-    stopping = true;
+    stop.stopping = true;
     log(`${signal}: stopping everything this rehearsal started`);
-    producer?.stop();
-    for (const w of workers) w.stop();
     killAction();
-    void (moto?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  try {
-    log(`scenario ${opts.scenario}, fleet of ${opts.fleet}: starting moto_server on 127.0.0.1`);
-    moto = await startMoto();
-    const env = motoEnv(moto.endpoint);
-    log(`emulator at ${moto.endpoint}; seeding the runbook's world`);
-    const world = await seedWorld(moto.endpoint, {
-      fleetSize: opts.fleet,
-      messages: 40,
-      inFlight: 0,
-      visibilityTimeout: 30,
-    });
-    const clients = worldClients(moto.endpoint);
-    await clients.s3.send(
-      new CreateBucketCommand({
-        Bucket: ARTIFACT_BUCKET,
-        CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-1' },
-      }),
-    );
-    const cloudwatch = new CloudWatchClient({
-      region: WORLD.region,
-      endpoint: moto.endpoint,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
-    await cloudwatch.send(
-      new PutMetricDataCommand({
-        Namespace: 'CISFileSearch/Worker',
-        MetricData: [{ MetricName: 'MessageDeleteFailed', Value: 0, Unit: 'Count' }],
-      }),
-    );
-
-    // The buggy fleet is running when the incident starts: messages come back again and again.
-    const behaviour: WorkerBehaviour = 'looping';
-    for (let i = 0; i < 3; i++) {
-      const w = new StandInWorker(clients.sqs, world.queueUrl, behaviour);
-      workers.push(w);
-      background.push(w.run().catch((e) => log(`stand-in worker stopped: ${(e as Error).message}`)));
+  const started = Date.now();
+  const one = async (scenario: Scenario): Promise<ScenarioResult> => {
+    let r: ScenarioResult;
+    try {
+      r = await runScenario(scenario, opts, stop);
+    } catch (e) {
+      log(`${scenario}: ${(e as Error).message}`);
+      r = { scenario, steps: [], asExpected: false, why: (e as Error).message, seconds: 0, notes: [] };
     }
-    producer = new UploadProducer(clients.s3, WORLD.bucket);
-    background.push(
-      producer.run(2, 1000, 400).catch((e) => log(`producer stopped: ${(e as Error).message}`)),
-    );
-
-    const common = { 'ssm-check': 'false', 'health-patterns': 'none' };
-    let record = '';
-    const step = async (name: string, inputs: Record<string, string>): Promise<DistRun> => {
-      if (stopping) throw new Error(`not starting ${name}: the rehearsal is stopping`);
-      log(`▶ ${name}`);
-      const started = Date.now();
-      const run = await runDist({ ...common, ...inputs, ...(record ? { record } : {}) }, env, {
-        timeoutMs: 30 * 60_000,
-        onSpawn: (pid) => (actionPid = pid),
-      });
-      actionPid = undefined;
-      const seconds = (Date.now() - started) / 1000;
-      steps.push({ name, run, seconds });
-      if (run.outputs.record) record = run.outputs.record;
-      for (const line of run.stdout.split('\n').filter((l) => l.trim() !== ''))
-        process.stdout.write(`    ${line}\n`);
-      log(`◀ ${name}: ${run.outputs.verdict ?? 'no verdict'} (exit ${run.code}) in ${seconds.toFixed(1)} s`);
-      return run;
-    };
-
-    const plan: [string, Record<string, string>][] = [
-      ['preflight', { mode: 'preflight', 'queue-name': WORLD.queueName, bucket: WORLD.bucket }],
-      [
-        'canary',
-        {
-          mode: 'canary',
-          artifact: 'rehearsal/fixtures/worker.py',
-          'artifact-bucket': ARTIFACT_BUCKET,
-          'canary-minutes': '0',
-        },
-      ],
-      [
-        'rollout',
-        { mode: 'rollout', 'batch-size': '25%', 'pause-seconds': '0', 'visibility-timeout': '900' },
-      ],
-    ];
-    let failed = false;
-    for (const [name, inputs] of plan) {
-      const run = await step(name, inputs);
-      if (run.code !== 0) {
-        failed = true;
-        break;
-      }
-    }
-    if (!failed) {
-      // The fleet now runs the fix: in the healthy scenario the stand-ins start deleting.
-      const after: WorkerBehaviour = opts.scenario === 'healthy' ? 'fixed' : 'looping';
-      for (const w of workers) w.setBehaviour(after);
-      log(`stand-in workers now behave as ${after}`);
-      // Messages the old workers had already received maxReceiveCount times move to the DLQ on
-      // their next receive, whatever the new code does: let that tail pass before the window opens.
-      await new Promise((r) => setTimeout(r, 10_000));
-      const run = await step('verify', {
-        mode: 'verify',
-        'verify-minutes': '1',
-        'sample-seconds': '10',
-        'check-services': 'false',
-      });
-      failed = run.code !== 0;
-    }
-    if (failed) {
-      log('a step failed: running rollback with the latest record, as the workflow does');
-      await step('rollback', { mode: 'rollback' });
-    }
-    log(
-      `stand-ins: ${workers.reduce((n, w) => n + w.received, 0)} received, ${workers.reduce((n, w) => n + w.deleted, 0)} deleted; ${producer.uploaded} uploads`,
-    );
-    // healthy: every step passes and nothing is rolled back. loop: verify fails on the evidence and
-    // the rollback that follows restores every instance.
-    const rollback = steps.find((s) => s.name === 'rollback');
-    if (opts.scenario === 'healthy') return failed ? 1 : 0;
-    const verifyFailed = steps.find((s) => s.name === 'verify')?.run.outputs.verdict === 'fail';
-    return verifyFailed && rollback?.run.outputs.verdict === 'pass' ? 0 : 1;
-  } finally {
-    producer?.stop();
-    for (const w of workers) w.stop();
-    await Promise.race([Promise.all(background), new Promise((r) => setTimeout(r, 5000))]);
-    await moto?.stop();
-    writeReports(outDir, opts, steps);
+    log(`${scenario}: ${r.asExpected ? 'as expected' : 'NOT as expected'}: ${r.why}`);
+    return r;
+  };
+  // The scenarios are independent worlds (a moto_server and a twin each): side by side by default,
+  // which is what keeps the whole rehearsal within a few minutes; --serial runs one after another.
+  const results: ScenarioResult[] = [];
+  if (opts.serial) {
+    for (const scenario of opts.scenarios) if (!stop.stopping) results.push(await one(scenario));
+  } else {
+    results.push(...(await Promise.all(opts.scenarios.map(one))));
   }
+  writeReports(outDir, opts, results, (Date.now() - started) / 1000);
+  return results.every((r) => r.asExpected) && results.length === opts.scenarios.length ? 0 : 1;
 }
 
-function writeReports(outDir: string, opts: Options, steps: Step[]): void {
-  const header = `# Rehearsal: scenario ${opts.scenario}, ${opts.fleet} instance(s)\n\n${steps
-    .map(
-      (s) =>
-        `- **${s.name}**: ${s.run.outputs.verdict ?? 'no verdict'} (exit ${s.run.code}, ${s.seconds.toFixed(1)} s)`,
-    )
-    .join('\n')}\n`;
-  const markdown = [header, ...steps.map((s) => s.run.summary)].join('\n\n---\n\n');
-  writeFileSync(join(outDir, 'summary.md'), markdown);
-  writeFileSync(join(outDir, 'summary.html'), renderHtmlPage(`Rehearsal (${opts.scenario})`, markdown));
-  const last = [...steps].reverse().find((s) => s.run.outputs.record);
-  if (last) writeFileSync(join(outDir, 'record.json'), last.run.outputs.record);
-  log(
-    `wrote ${join(outDir, 'summary.md')}, ${join(outDir, 'summary.html')}${last ? ` and ${join(outDir, 'record.json')}` : ''}`,
+function writeReports(outDir: string, opts: Options, results: ScenarioResult[], seconds: number): void {
+  const shortened = SHORTENED.map(([k, from, to]) => `| \`${k}\` | ${from} | ${to} |`).join('\n');
+  const header = `# Rehearsal: ${results.map((r) => r.scenario).join(', ')}; ${opts.fleet} instances, ${seconds.toFixed(0)} s
+
+Run through the twin (a stand-in for the fleet in front of moto_server: the action's scripts run for
+real on simulated instances). The action's defaults apply (health patterns, error patterns,
+\`ssm-check: true\`, \`check-services: true\`); only the windows are shortened:
+
+| input | default | in this rehearsal |
+| --- | --- | --- |
+${shortened}
+| SSM delivery timeout of a dropped agent (twin) | 300 s | ${DELIVERY_TIMEOUT_S} s |
+
+${results
+  .map(
+    (r) =>
+      `- **${r.scenario}**: ${r.asExpected ? 'as expected' : '**NOT as expected**'} (${r.why}; ${r.seconds.toFixed(0)} s): ${r.steps
+        .map((s) => `${s.name} ${s.run.outputs.verdict ?? 'no verdict'} (${s.seconds.toFixed(0)} s)`)
+        .join(' → ')}${r.notes.length ? `\n  - ${r.notes.join('\n  - ')}` : ''}`,
+  )
+  .join('\n')}
+`;
+  const sections = results.map((r) =>
+    [`# Scenario ${r.scenario}`, ...r.steps.map((s) => s.run.summary)].join('\n\n---\n\n'),
   );
+  const markdown = [header, ...sections].join('\n\n---\n\n');
+  writeFileSync(join(outDir, 'summary.md'), markdown);
+  writeFileSync(
+    join(outDir, 'summary.html'),
+    renderHtmlPage(`Rehearsal (${results.map((r) => r.scenario).join(', ')})`, markdown),
+  );
+  for (const r of results) {
+    const last = [...r.steps].reverse().find((s) => s.run.outputs.record);
+    if (last) writeFileSync(join(outDir, `record-${r.scenario}.json`), last.run.outputs.record);
+  }
+  log(`wrote ${join(outDir, 'summary.md')} and ${join(outDir, 'summary.html')}`);
 }
 
 main().then(
   (code) => {
-    log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenario expects');
+    log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenarios expect');
     process.exit(code);
   },
   (e) => {

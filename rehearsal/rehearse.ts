@@ -21,6 +21,8 @@ import { startTwin, workerPath, type Twin, type WorkerKind } from '../twin/twin.
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../test/support/moto.js';
 import { runDist, type DistRun } from '../test/support/run-dist.js';
 import { seedWorld, WORLD } from '../test/support/world.js';
+import { parseRecord } from '../src/record.js';
+import { writeReport } from '../src/record-tool.js';
 import { renderHtmlPage } from './html.js';
 import { UploadProducer } from './stand-ins.js';
 
@@ -355,11 +357,36 @@ async function main(): Promise<number> {
   } else {
     results.push(...(await Promise.all(opts.scenarios.map(one))));
   }
-  writeReports(outDir, opts, results, (Date.now() - started) / 1000);
+  const logs = await deploymentLogs(outDir, results);
+  writeReports(outDir, opts, results, (Date.now() - started) / 1000, logs);
   return results.every((r) => r.asExpected) && results.length === opts.scenarios.length ? 0 : 1;
 }
 
-function writeReports(outDir: string, opts: Options, results: ScenarioResult[], seconds: number): void {
+/**
+ * The report job's step at the end of each scenario: `record-tool report` on its last record writes
+ * the runbook's Deployment Log, the incident report and both notifications to report-<scenario>/.
+ */
+async function deploymentLogs(outDir: string, results: ScenarioResult[]): Promise<Map<string, string>> {
+  const logs = new Map<string, string>();
+  for (const r of results) {
+    const last = [...r.steps].reverse().find((s) => s.run.outputs.record);
+    if (!last) continue;
+    const raw = last.run.outputs.record;
+    const written = await writeReport(parseRecord(raw), raw, join(outDir, `report-${r.scenario}`), {
+      now: new Date(),
+    });
+    logs.set(r.scenario, written.log);
+  }
+  return logs;
+}
+
+function writeReports(
+  outDir: string,
+  opts: Options,
+  results: ScenarioResult[],
+  seconds: number,
+  logs: Map<string, string>,
+): void {
   const shortened = SHORTENED.map(([k, from, to]) => `| \`${k}\` | ${from} | ${to} |`).join('\n');
   const header = `# Rehearsal: ${results.map((r) => r.scenario).join(', ')}; ${opts.fleet} instances, ${seconds.toFixed(0)} s
 
@@ -382,7 +409,11 @@ ${results
   .join('\n')}
 `;
   const sections = results.map((r) =>
-    [`# Scenario ${r.scenario}`, ...r.steps.map((s) => s.run.summary)].join('\n\n---\n\n'),
+    [
+      `# Scenario ${r.scenario}`,
+      ...r.steps.map((s) => s.run.summary),
+      ...(logs.has(r.scenario) ? [logs.get(r.scenario) as string] : []),
+    ].join('\n\n---\n\n'),
   );
   const markdown = [header, ...sections].join('\n\n---\n\n');
   writeFileSync(join(outDir, 'summary.md'), markdown);

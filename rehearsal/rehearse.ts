@@ -36,7 +36,29 @@ interface Options {
   serial: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
+const USAGE = `usage: npm run rehearse -- [--scenario all|${SCENARIOS.join('|')}] [--fleet 2..50] [--out DIR] [--serial]`;
+const HELP = `${USAGE}
+
+Rehearses the whole chain (preflight, canary, rollout, verify, rollback when a step fails) on this
+machine: moto_server and the twin on 127.0.0.1, simulated instances that run the action's real
+scripts, dist/index.js run exactly as the runner does. About 3 minutes for every scenario.
+
+  --scenario  healthy     the fix deletes what it processes: GO, rollout, verify passes
+              loop        the "fix" still never deletes: no GO, rollback restores the original
+              crash       the fix exits at start: crash loop, NO-GO, rollback
+              agent-lost  one SSM agent drops mid-rollout: counted against the error budget
+              all         every scenario (the default), side by side
+  --fleet N   instances in the fleet (default 5)
+  --out DIR   where the pages, records and reports go (default .rehearsal)
+  --serial    run the scenarios one after another instead of side by side
+  --help      this text
+`;
+
+/** A bad command line: one line of usage, no stack trace. */
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): Options | 'help' {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const opts: Options = { scenarios: [...SCENARIOS], fleet: 5, out: '.rehearsal', serial: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -50,10 +72,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--fleet' && /^\d+$/.test(value ?? '') && Number(value) >= 2 && Number(value) <= 50)
       opts.fleet = Number(value);
     else if (flag === '--out' && value) opts.out = value;
-    else
-      throw new Error(
-        `unknown or bad argument ${flag} ${value ?? ''}: use --scenario all|${SCENARIOS.join('|')}, --fleet 2..50, --out DIR, --serial`,
-      );
+    else throw new UsageError(`unknown or bad argument: ${[flag, value].filter(Boolean).join(' ')}`);
     i++;
   }
   return opts;
@@ -302,7 +321,12 @@ async function runScenario(
 }
 
 async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const opts = parsed;
   let available = false;
   try {
     available = motoAvailable();
@@ -430,10 +454,15 @@ ${results
 
 main().then(
   (code) => {
-    log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenarios expect');
+    if (!process.argv.includes('--help') && !process.argv.includes('-h'))
+      log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenarios expect');
     process.exit(code);
   },
   (e) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`rehearsal failed: ${(e as Error).stack ?? e}\n`);
     process.exit(1);
   },

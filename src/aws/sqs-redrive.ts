@@ -70,10 +70,11 @@ export async function getRedriveAllowPolicy(
   clients: AwsClients,
   url: string,
 ): Promise<string | undefined> {
+  // 'All' rather than the attribute's own name: both are valid (API_GetQueueAttributes), but
+  // moto_server 5.2.1 refuses 'RedriveAllowPolicy' by name ("Unknown Attribute") and returns it
+  // under All; the emulator tests go through the same code the runner does.
   const out = await api.call('sqs:GetQueueAttributes', () =>
-    clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedriveAllowPolicy'] }),
-    ),
+    clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
   );
   return out.Attributes?.RedriveAllowPolicy;
 }

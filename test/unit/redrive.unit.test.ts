@@ -154,7 +154,8 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
         : `https://sqs.ap-northeast-1.amazonaws.com/123456789012/${input.QueueName}`,
   }));
   sqs.on(GetQueueAttributesCommand).callsFake((input: GetQueueAttributesCommandInput) => {
-    if (input.AttributeNames?.includes('RedriveAllowPolicy')) {
+    // The gateway asks for All (moto refuses RedriveAllowPolicy by name); AWS answers with every attribute, this mock with the one the test is about.
+    if (input.AttributeNames?.includes('All')) {
       return { Attributes: world.redriveAllowPolicy ? { RedriveAllowPolicy: world.redriveAllowPolicy } : {} };
     }
     if (input.QueueUrl === QUEUE_URL) {

@@ -68,10 +68,11 @@ const CRITERION_TITLES: Record<CriterionId, string> = {
 };
 
 // What each checkpoint will judge, shown until it has run.
+// What each checkpoint will judge (logic/trend.ts judge(), less the window and service checks).
 const PENDING_CRITERIA: Record<JudgedCheckpoint, CriterionId[]> = {
-  '10m': ['workers', 'depth-trend', 'no-loop', 'dlq-stable', 'delete-failures'],
-  '1h': ['depth-reduced', 'processing-rate', 'no-loop'],
-  '24h': ['depth-under', 'dlq-empty', 'lag'],
+  '10m': ['workers', 'depth-trend', 'no-loop', 'dlq-stable', 'dlq-new', 'delete-failures'],
+  '1h': ['depth-reduced', 'processing-rate', 'no-loop', 'dlq-stable', 'dlq-new', 'delete-failures'],
+  '24h': ['depth-under', 'dlq-empty', 'lag', 'uploads', 'no-loop', 'delete-failures'],
 };
 
 const ICON: Record<Status, string> = { pass: '✅', fail: '❌', 'not-judged': '⚪' };

@@ -25,6 +25,8 @@ export interface UnitConfig {
 export interface JournalEntry {
   /** realtime, microseconds since the epoch */
   usec: number;
+  /** CLOCK_MONOTONIC microseconds, what `journalctl -o short-monotonic` prints */
+  mono: number;
   pid: number;
   identifier: string;
   message: string;
@@ -91,7 +93,7 @@ export class SimInstance {
   }
 
   private log(pid: number, identifier: string, message: string): void {
-    const entry = { usec: Date.now() * 1000, pid, identifier, message };
+    const entry = { usec: Date.now() * 1000, mono: monotonicUsec(), pid, identifier, message };
     this.journal.push(entry);
     if (this.journal.length > MAX_JOURNAL) this.journal.splice(0, this.journal.length - MAX_JOURNAL);
     try {

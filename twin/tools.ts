@@ -116,7 +116,7 @@ function shortLocal(usec: number): string {
   return `${mon} ${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** journalctl [-u UNIT] [--since T] [--until T] [-n N] [--no-pager] [-q] [-o cat|short|short-iso|json] [_PID=N]... */
+/** journalctl [-u UNIT] [-b] [--since T] [--until T] [-n N] [--no-pager] [-q] [-o cat|short|short-iso|short-monotonic|json] [_PID=N]... */
 export function journalctl(inst: SimInstance, args: string[]): ToolResult {
   let unit: string | undefined;
   let since: number | undefined;
@@ -144,10 +144,12 @@ export function journalctl(inst: SimInstance, args: string[]): ToolResult {
       lines = Number(v);
     } else if ((v = takeValue('-o') ?? takeValue('--output')) !== undefined) output = v;
     else if (/^_PID=\d+$/.test(a)) pids.add(Number(a.slice(5)));
+    // -b: this boot's entries; a simulated instance never reboots, so that is every entry.
+    else if (a === '-b' || a === '--boot') continue;
     else if (a === '--no-pager' || a === '-q' || a === '--quiet' || a === '--no-hostname') continue;
     else return { stdout: '', stderr: `journalctl (twin): option ${a} is not simulated\n`, exit: 1 };
   }
-  if (!['cat', 'short', 'short-iso', 'json'].includes(output))
+  if (!['cat', 'short', 'short-iso', 'short-monotonic', 'json'].includes(output))
     return { stdout: '', stderr: `journalctl (twin): output ${output} is not simulated\n`, exit: 1 };
   let entries: JournalEntry[] = inst.journal.filter(
     (e) =>
@@ -165,6 +167,9 @@ export function journalctl(inst: SimInstance, args: string[]): ToolResult {
         return e.message;
       case 'short-iso':
         return `${isoLocal(e.usec)} ${host} ${e.identifier}[${e.pid}]: ${e.message}`;
+      case 'short-monotonic':
+        // "[ SECONDS.MICROS] host ident[pid]: message", seconds right-aligned as journalctl does.
+        return `[${String(Math.floor(e.mono / 1e6)).padStart(5)}.${String(e.mono % 1e6).padStart(6, '0')}] ${host} ${e.identifier}[${e.pid}]: ${e.message}`;
       case 'json':
         return JSON.stringify({
           __REALTIME_TIMESTAMP: String(e.usec),

@@ -32,7 +32,7 @@ import {
   waitForImage,
 } from '../aws/ec2-images.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
-import { parseFilters, type Ec2Filter } from '../inputs.js';
+import { deploymentFilters } from './fleet-filters.js';
 import {
   batchSizeFor,
   estimateSecondsLeft,
@@ -282,29 +282,13 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
   };
 }
 
-/** The filters the deployment was planned with (the record's), unless the record has none. */
-function fleetFilters(ctx: ModeContext, record: DeploymentRecord): Ec2Filter[] {
-  const input = ctx.inputs.instanceFilters;
-  if (!record.fleet || record.fleet.filters.length === 0) return input;
-  const fromRecord = parseFilters(Input.Record, record.fleet.filters.join('\n'));
-  const show = (fs: Ec2Filter[]) => fs.map((f) => `${f.Name}=${f.Values.join(',')}`).join('; ');
-  if (show(fromRecord) !== show(input)) {
-    warn(
-      ctx,
-      record,
-      `using the record's instance filters (${show(fromRecord)}), not '${Input.InstanceFilters}' (${show(input)})`,
-    );
-  }
-  return fromRecord;
-}
-
 /** Re-discovers the fleet and reconciles it with the one preflight saw. */
 async function discoverFleet(
   ctx: ModeContext,
   record: DeploymentRecord,
   view: RolloutView,
 ): Promise<string[]> {
-  const filters = fleetFilters(ctx, record);
+  const filters = deploymentFilters(ctx, record);
   const now = stableOrder(await describeRunningInstances(ctx.api, ctx.clients, filters)).map((i) => i.id);
   view.fleetCount = now.length;
   const earlier = record.fleet?.instanceIds ?? [];

@@ -17,7 +17,7 @@ import { runOnFleet } from '../aws/ssm-commands.js';
 import { errorMessage } from '../errors.js';
 import { classifyFleet, stableOrder, type FixEvidence, type FleetMemberNow } from '../logic/fleet.js';
 import { Input } from '../constants.js';
-import { parseFilters, type Ec2Filter } from '../inputs.js';
+import { deploymentFilters } from './fleet-filters.js';
 import {
   downsample,
   judge,
@@ -72,22 +72,6 @@ function recordedInstances(record: DeploymentRecord): string[] {
   return stableOrder(
     [...(record.fleet?.instanceIds ?? []), ...Object.keys(record.instances ?? {})].map((id) => ({ id })),
   ).map((i) => i.id);
-}
-
-/** The filters the deployment was planned with (the record's), unless the record has none. */
-function deploymentFilters(ctx: ModeContext, record: DeploymentRecord): Ec2Filter[] {
-  const input = ctx.inputs.instanceFilters;
-  if (!record.fleet || record.fleet.filters.length === 0) return input;
-  const fromRecord = parseFilters(Input.Record, record.fleet.filters.join('\n'));
-  const show = (fs: Ec2Filter[]) => fs.map((f) => `${f.Name}=${f.Values.join(',')}`).join('; ');
-  if (show(fromRecord) !== show(input)) {
-    warn(
-      ctx,
-      record,
-      `using the record's instance filters (${show(fromRecord)}), not '${Input.InstanceFilters}' (${show(input)})`,
-    );
-  }
-  return fromRecord;
 }
 
 /** What in the record says an instance runs this deployment's fix. */

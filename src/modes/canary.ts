@@ -35,16 +35,11 @@ import {
   type PollJudgement,
   type PollObservation,
 } from '../logic/health.js';
-import {
-  backupPathFor,
-  commandIndex,
-  markPhase,
-  type DeploymentRecord,
-  type InstanceEntry,
-} from '../record.js';
+import { backupPathFor, commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
 import { buildInstallScript, buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
 import { renderCanarySummary, type CanaryView } from '../summary/canary.js';
+import { Phase, recordedReason } from './phase.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
 const WATCH_TIMEOUT_SECONDS = 120;
@@ -190,8 +185,8 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const record = requireRecord(inputs);
   const clock = () => runtime.clock.now();
-  const startedAt = clock().toISOString();
-  markPhase(record, { mode: 'canary', startedAt, dryRun: inputs.dryRun || undefined });
+  const phase = Phase.start(ctx, record, 'canary', { dryRun: inputs.dryRun || undefined });
+  const startedAt = phase.startedAt;
 
   const choice = await chooseCanary(ctx, record);
   const id = choice.instanceId;
@@ -247,20 +242,12 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
       report.info(installScript),
     );
     const reason = `dry-run: would install ${artifact.s3Uri} on ${id} and watch it for ${inputs.canaryMinutes} min; nothing was sent`;
-    markPhase(record, {
-      mode: 'canary',
-      startedAt,
-      endedAt: clock().toISOString(),
+    phase.end({ verdict: 'pass', reason, publish: false });
+    return phase.outcome({
       verdict: 'pass',
-      reason,
-      dryRun: true,
-    });
-    return {
-      verdict: 'pass',
-      record,
       summary: renderCanarySummary({ ...view, script: installScript, reasons: [reason] }),
       outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
-    };
+    });
   }
 
   if (runtime.cancelled())
@@ -307,21 +294,19 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   record.canary = {
     instanceId: id,
     verdict,
-    reason: reason.slice(0, 1000),
+    reason: recordedReason('canary', reason),
     startedAt,
     endedAt,
     evidence: { decision, ...outcome.evidence },
   };
-  markPhase(record, { mode: 'canary', startedAt, endedAt, verdict, reason: reason.slice(0, 1000) });
-  publishRecord(ctx, record);
+  phase.end({ verdict, reason, endedAt });
   report.info(`Canary ${verdict.toUpperCase()} (${decision}): ${reason}`);
-  return {
+  return phase.outcome({
     verdict,
-    record,
     summary: renderCanarySummary({ ...view, verdict, decision, reasons, evidence: outcome.evidence, entry }),
     outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
     failure: verdict === 'no-go' ? `Canary NO-GO on ${id}: ${reason}` : undefined,
-  };
+  });
 }
 
 /** Compact evidence, kept in the record (the summary renders it, escaped). */

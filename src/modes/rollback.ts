@@ -34,16 +34,11 @@ import {
   type RollbackTarget,
   type SettingResult,
 } from '../logic/rollback-plan.js';
-import {
-  markPhase,
-  newRecord,
-  serializeRecord,
-  type DeploymentRecord,
-  type InstanceEntry,
-} from '../record.js';
+import { newRecord, serializeRecord, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
+import { Phase } from './phase.js';
 import {
   READ_BACK_INTERVAL_MS,
   READ_BACK_TRIES,
@@ -103,8 +98,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   const fromRecord = inputs.record !== undefined;
   const deploymentId = record.deploymentId;
   const target = rollbackTarget(ctx, inputs.record);
-  const startedAt = runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'rollback', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'rollback', { dryRun: inputs.dryRun });
+  const startedAt = phase.startedAt;
   const problems: string[] = [];
   const settings: SettingResult[] = [];
   // Earlier phases' warnings are theirs; the summary shows the ones this run raised.
@@ -273,22 +268,14 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     counts,
     settings: settings.map((s) => ({ setting: s.setting, action: s.action, now: s.now })),
   };
-  markPhase(record, {
-    mode: 'rollback',
-    startedAt,
-    endedAt: runtime.clock.now().toISOString(),
-    verdict,
-    reason: reason.slice(0, 1000),
-    dryRun: inputs.dryRun,
-  });
+  phase.end({ verdict, reason, publish: false });
   fitRecord(record);
-  publishRecord(ctx, record);
+  phase.publish();
 
   // Rollback ran last, so it writes the after notification: verify's said "Rollback: no".
   const after = renderNotificationAfter(record, runtime.clock.now());
-  return {
+  return phase.outcome({
     verdict,
-    record,
     summary: `${renderRollbackSummary({
       deploymentId,
       dryRun: inputs.dryRun,
@@ -306,7 +293,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     })}\n\n${notificationsSection({ after })}`,
     outputs: { [Output.DeploymentId]: deploymentId, [Output.NotificationAfter]: after },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
-  };
+  });
 }
 
 /** The instances found never changed, by name (a few; the summary lists them all). */

@@ -46,7 +46,7 @@ import {
   ssmMaxErrors,
 } from '../logic/batches.js';
 import { reconcile, stableOrder } from '../logic/fleet.js';
-import { commandIndex, markPhase, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import { commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseResultLines } from '../remote/results.js';
 import {
   buildHealthCheckScript,
@@ -55,6 +55,7 @@ import {
   isScriptVerdict,
 } from '../remote/scripts.js';
 import { renderRolloutSummary } from '../summary/rollout.js';
+import { Phase } from './phase.js';
 import {
   readVisibilityIntent,
   setVisibilityTimeoutConfirmed,
@@ -205,9 +206,11 @@ function requireRecord(ctx: ModeContext): DeploymentRecord {
 export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs } = ctx;
   const record = requireRecord(ctx);
-  const startedAt = ctx.runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'rollout', startedAt, dryRun: inputs.dryRun });
   const publisher = new Publisher(ctx, record);
+  const phase = Phase.start(ctx, record, 'rollout', {
+    dryRun: inputs.dryRun,
+    publish: (force) => publisher.write(force),
+  });
   const view: RolloutView = {
     strategy: inputs.strategy,
     dryRun: inputs.dryRun,
@@ -264,22 +267,13 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
   view.verdict = failure ? 'fail' : 'pass';
   view.reason =
     failure ?? (inputs.dryRun ? 'dry-run: plan only, nothing changed' : 'every instance runs the fix');
-  markPhase(record, {
-    mode: 'rollout',
-    startedAt,
-    endedAt: ctx.runtime.clock.now().toISOString(),
+  phase.end({ verdict: view.verdict, reason: view.reason });
+  return phase.outcome({
     verdict: view.verdict,
-    reason: view.reason.slice(0, 500),
-    dryRun: inputs.dryRun,
-  });
-  publisher.write(true);
-  return {
-    verdict: view.verdict,
-    record,
     summary: renderRolloutSummary(record, view),
     outputs: { [Output.InstanceCount]: String(view.fleetCount), [Output.DeploymentId]: record.deploymentId },
     failure,
-  };
+  });
 }
 
 /** Re-discovers the fleet and reconciles it with the one preflight saw. */

@@ -33,8 +33,9 @@ import {
 } from '../logic/trend.js';
 import { parseResultLines } from '../remote/results.js';
 import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
-import { markPhase, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
+import { type DeploymentRecord, type MetricsSnapshot } from '../record.js';
 import { renderVerifySummary } from '../summary/verify.js';
+import { Phase } from './phase.js';
 import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
@@ -396,8 +397,7 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const record = inputs.record ?? startRecord(ctx);
   const checkpoint = inputs.checkpoint;
-  const startedAt = runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'verify', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'verify', { dryRun: inputs.dryRun });
   const notes: string[] = [];
   if (inputs.dryRun) {
     notes.push(
@@ -557,21 +557,12 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     failed.length > 0
       ? failed.map((c) => `${c.label}: ${c.detail}`).join('; ')
       : `every judged criterion passed${notJudged > 0 ? ` (${notJudged} not judged: data missing)` : ''}`;
-  markPhase(record, {
-    mode: 'verify',
-    startedAt,
-    endedAt: closed.toISOString(),
-    verdict: judgement.verdict,
-    reason: reason.slice(0, 1000),
-    dryRun: inputs.dryRun,
-  });
-  publishRecord(ctx, record);
+  phase.end({ verdict: judgement.verdict, reason, endedAt: closed.toISOString() });
 
   // The runbook's "notify the client after" message, from the figures just judged.
   const after = renderNotificationAfter(record, ctx.runtime.clock.now());
-  return {
+  return phase.outcome({
     verdict: judgement.verdict,
-    record,
     summary: `${renderVerifySummary(record, {
       checkpoint,
       verdict: judgement.verdict,
@@ -590,5 +581,5 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
       [Output.DeploymentId]: record.deploymentId,
     },
     failure: judgement.verdict === 'fail' ? `Verify (${checkpoint} checkpoint) failed: ${reason}` : undefined,
-  };
+  });
 }

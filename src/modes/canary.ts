@@ -38,7 +38,7 @@ import {
 import { backupPathFor, commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
 import { buildInstallScript, buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
-import { renderCanarySummary, type CanaryView } from '../summary/canary.js';
+import { renderCanarySummary, type CanaryChoice, type CanaryReport } from '../summary/canary.js';
 import { Phase, recordedReason } from './phase.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
@@ -47,14 +47,6 @@ const WATCH_TIMEOUT_SECONDS = 120;
 const METRIC_READ_EVERY_MS = 60_000;
 const MAX_EXCERPTS_IN_RECORD = 12;
 const RECORD_ERROR_MAX = 200;
-
-export interface CanaryChoice {
-  instanceId: string;
-  /** why this instance: the input, the earlier canary of this deployment, or the stable order */
-  why: string;
-  fleetSize: number;
-  agent?: string;
-}
 
 function requireRecord(inputs: Inputs): DeploymentRecord {
   if (!inputs.record) {
@@ -216,7 +208,7 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     region: inputs.region,
   });
   const patterns = { health: inputs.healthPatterns, errors: inputs.errorPatterns };
-  const view: CanaryView = {
+  const view: CanaryReport = {
     deploymentId: record.deploymentId,
     dryRun: inputs.dryRun,
     choice,
@@ -364,7 +356,7 @@ async function deployAndWatch(
   id: string,
   installScript: string,
   evidence: CanaryEvidenceRecord,
-  view: CanaryView,
+  view: CanaryReport,
 ): Promise<WatchOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const nowMs = () => runtime.clock.now().getTime();

@@ -6,7 +6,7 @@ import { describeRunningInstances } from '../aws/ec2.js';
 import { getBucketNotifications } from '../aws/s3.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { getIdentity } from '../aws/sts.js';
-import { stableOrder, type FleetInstance } from '../logic/fleet.js';
+import { stableOrder } from '../logic/fleet.js';
 import { describeRule, listRuleNamesByTarget } from '../aws/eventbridge.js';
 import { listTopicSubscriptions } from '../aws/sns.js';
 import {
@@ -16,32 +16,19 @@ import {
   otherSourcesInPolicy,
   s3EventsOfRule,
   type DeliveryPath,
-  type DuplicatePair,
   type NotificationConfig,
-  type OtherSource,
 } from '../logic/notifications.js';
 import { sessionWarnings } from '../logic/session.js';
 import { newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
-import { renderPreflightSummary } from '../summary/preflight.js';
+import { renderPreflightSummary, type PreflightReport } from '../summary/preflight.js';
 import { Phase } from './phase.js';
 import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 
-export interface PreflightFindings {
+/** What the checks found: the summary's data, and the queues and offline ids the mode uses. */
+export interface PreflightFindings extends Omit<PreflightReport, 'record' | 'bucket'> {
   queues?: ResolvedQueues;
-  notifications?: {
-    configs: NotificationConfig[];
-    duplicates: DuplicatePair[];
-    eventBridge: boolean;
-    /** every way this bucket's events reach the queue */
-    paths: DeliveryPath[];
-    /** other senders the queue policy allows (another bucket, a replication target, a topic) */
-    otherSources: OtherSource[];
-  };
-  fleet: FleetInstance[];
-  agents?: Map<string, string>;
   offline: string[];
-  problems: string[];
 }
 
 export function startRecord(ctx: ModeContext): DeploymentRecord {
@@ -175,7 +162,7 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   phase.end({ verdict, reason });
   // The runbook's "notify the client before" message, with this run's real times and figures.
   const before = verdict === 'pass' ? renderNotificationBefore(record, ctx.runtime.clock.now()) : undefined;
-  const summary = renderPreflightSummary(record, findings, inputs.bucket);
+  const summary = renderPreflightSummary({ ...findings, record, bucket: inputs.bucket });
   return phase.outcome({
     verdict,
     summary: before ? `${summary}\n\n${notificationsSection({ before })}` : summary,

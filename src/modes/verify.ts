@@ -563,7 +563,8 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   const after = renderNotificationAfter(record, ctx.runtime.clock.now());
   return phase.outcome({
     verdict: judgement.verdict,
-    summary: `${renderVerifySummary(record, {
+    summary: `${renderVerifySummary({
+      record,
       checkpoint,
       verdict: judgement.verdict,
       criteria: judgement.criteria,

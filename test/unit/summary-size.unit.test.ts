@@ -53,9 +53,9 @@ describe('summaries at 5,000 instances', () => {
       zone: 'ap-northeast-1a',
       launchTime: '2026-11-01T00:00:00Z',
     }));
-    const md = renderPreflightSummary(hugeRecord(), {
+    const md = renderPreflightSummary({
+      record: hugeRecord(),
       fleet,
-      offline: ids.slice(0, 2500),
       problems: ['2500 agents offline'],
       agents: new Map(ids.map((id) => [id, 'ConnectionLost'])),
     });

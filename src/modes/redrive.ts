@@ -81,7 +81,7 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
   const notes: string[] = [];
   if (!inputs.record) warn(ctx, record, 'redrive has no record from an earlier job');
 
-  const queues = await resolveQueues(ctx);
+  const queues = await phase.step('Queue and DLQ', () => resolveQueues(ctx));
   const { queue, dlq } = queues;
   if (!record.queue) record.queue = queueInfo(queues);
   if (!dlq)
@@ -106,7 +106,7 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
       `DLQ ${dlq.name} has its own redrive policy: the review reads no message, so none is pushed on to ${dlq.redrive.deadLetterTargetArn}`,
     );
   } else if (dlq.visible > 0) {
-    messages = await sampleDlq(ctx, dlq, inputs.redriveSample);
+    messages = await phase.step(`Review of ${dlq.name}`, () => sampleDlq(ctx, dlq, inputs.redriveSample));
   }
   const review: Review = reviewMessages(messages, fixTime(inputs.record));
   report.info(

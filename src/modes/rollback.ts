@@ -111,7 +111,9 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
 
   // What was touched: the record, and the fleet's own marks (tags written before any file was
   // replaced), so a record cut short by a dying job still finds every instance.
-  const tagged = await findInstancesTaggedFor(api, clients, deploymentId);
+  const tagged = await phase.step(`Instances tagged ${TAG_DEPLOYMENT_ID}=${deploymentId}`, () =>
+    findInstancesTaggedFor(api, clients, deploymentId),
+  );
   const refresh = record.settings.refresh;
   let group: Awaited<ReturnType<typeof describeGroup>>;
   if (refresh) {
@@ -162,7 +164,11 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   // record without movedDefault is from a rollout that always moved it).
   const lt = record.settings.launchTemplate;
   if (lt && lt.movedDefault !== false) {
-    settings.push(await revertLaunchTemplateDefault(api, clients, lt, inputs.dryRun));
+    settings.push(
+      await phase.step(`Launch template ${lt.name} default`, () =>
+        revertLaunchTemplateDefault(api, clients, lt, inputs.dryRun),
+      ),
+    );
   }
   const wait: RefreshWaitBounds = {
     runtime,
@@ -171,7 +177,10 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   };
   let undo: RefreshUndo | undefined;
   if (refresh) {
-    undo = await undoInstanceRefresh(api, clients, refresh, inputs.dryRun, wait).catch((e: unknown) => ({
+    const undoing = phase.step(`Instance refresh ${refresh.id} of ${refresh.asgName}`, () =>
+      undoInstanceRefresh(api, clients, refresh, inputs.dryRun, wait),
+    );
+    undo = await undoing.catch((e: unknown) => ({
       result: {
         setting: `instance refresh ${refresh.id} of ${refresh.asgName}`,
         action: 'failed' as const,
@@ -209,8 +218,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   // no refresh of the group is active (a second one would be refused); the undo row says why not.
   if (lt && refresh && undo?.instancesLeft && (undo.settled || inputs.dryRun)) {
     const asgName = refresh.asgName;
-    settings.push(
-      await revertGroupInstances(api, clients, {
+    const reverting = phase.step(`Instances of ${asgName} back on the version before`, () =>
+      revertGroupInstances(api, clients, {
         asgName,
         lt,
         before: followedVersion(lt, record.extra),
@@ -232,10 +241,11 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
         },
       }),
     );
+    settings.push(await reverting);
   }
 
   // The queue last: its visibility timeout was raised for the fixed worker.
-  settings.push(await restoreVisibilityTimeout(ctx, record));
+  settings.push(await phase.step('Queue visibility timeout', () => restoreVisibilityTimeout(ctx, record)));
 
   for (const s of settings) {
     report.info(`${s.setting}: ${s.action}${s.detail ? ` (${s.detail})` : ''}`);

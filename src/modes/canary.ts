@@ -37,8 +37,9 @@ import {
 } from '../logic/health.js';
 import { backupPathFor, commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
-import { buildInstallScript, buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
+import { buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
 import { renderCanarySummary, type CanaryChoice, type CanaryReport } from '../summary/canary.js';
+import { deploymentInstallScript } from './install-script.js';
 import { Phase, recordedReason } from './phase.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
@@ -198,15 +199,7 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     );
   }
   const backupPath = record.target.backupPath;
-  const installScript = buildInstallScript({
-    deploymentId: record.deploymentId,
-    serviceName: inputs.serviceName,
-    workerDir: inputs.workerDir,
-    targetFile: inputs.targetFile,
-    artifactS3Uri: artifact.s3Uri,
-    sha256: artifact.sha256,
-    region: inputs.region,
-  });
+  const installScript = deploymentInstallScript(ctx, { record, artifact, region: inputs.region });
   const patterns = { health: inputs.healthPatterns, errors: inputs.errorPatterns };
   const view: CanaryReport = {
     deploymentId: record.deploymentId,

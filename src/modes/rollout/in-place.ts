@@ -25,13 +25,9 @@ import {
 } from '../../logic/batches.js';
 import { commandIndex, type DeploymentRecord, type InstanceEntry } from '../../record.js';
 import { parseResultLines } from '../../remote/results.js';
-import {
-  buildHealthCheckScript,
-  buildInstallScript,
-  describeExit,
-  isScriptVerdict,
-} from '../../remote/scripts.js';
+import { buildHealthCheckScript, describeExit, isScriptVerdict } from '../../remote/scripts.js';
 import type { BatchReport } from '../../summary/rollout.js';
+import { deploymentInstallScript } from '../install-script.js';
 import { list, RECORD_ALWAYS_WRITE_INSTANCES, type RolloutRun, type RolloutStrategy } from './strategy.js';
 
 // The post-batch health check is short: it reads a journal and a unit state.
@@ -86,15 +82,7 @@ export const inPlace: RolloutStrategy = {
     if (!artifact)
       return 'Rollout refused: the record has no artifact (S3 location and SHA-256) from the canary';
 
-    const installScript = buildInstallScript({
-      deploymentId: record.deploymentId,
-      serviceName: inputs.serviceName,
-      workerDir: inputs.workerDir,
-      targetFile: inputs.targetFile,
-      artifactS3Uri: artifact.s3Uri,
-      sha256: artifact.sha256,
-      region: record.region,
-    });
+    const installScript = deploymentInstallScript(ctx, { record, artifact, region: record.region });
     return runBatches(run, { installScript, budget, total: toDeploy.length });
   },
 };

@@ -58,7 +58,7 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
     dryRun: inputs.dryRun,
     publish: (force) => publisher.write(force),
   });
-  const report: RolloutReport = {
+  const facts: RolloutReport = {
     record,
     strategy: inputs.strategy,
     dryRun: inputs.dryRun,
@@ -82,8 +82,8 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
     requireGoCanary(ctx, record);
     // The queue must be known before anything is deployed, not discovered missing afterwards.
     const queueUrl = inputs.visibilityTimeout !== undefined ? await sourceQueueUrl(ctx) : undefined;
-    const fleet = await phase.step('Fleet', () => discoverFleet(ctx, record, report));
-    const run: RolloutRun = { ctx, record, phase, publisher, report, fleet };
+    const fleet = await phase.step('Fleet', () => discoverFleet(ctx, record, facts));
+    const run: RolloutRun = { ctx, record, phase, publisher, facts, fleet };
     failure = await STRATEGIES[inputs.strategy].deploy(run);
 
     const target = inputs.visibilityTimeout;
@@ -97,15 +97,15 @@ export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
     failure = e instanceof DeploymentFailure ? e.message : `Rollout failed: ${errorMessage(e)}`;
   }
 
-  report.verdict = failure ? 'fail' : 'pass';
-  report.reason =
+  facts.verdict = failure ? 'fail' : 'pass';
+  facts.reason =
     failure ?? (inputs.dryRun ? 'dry-run: plan only, nothing changed' : 'every instance runs the fix');
-  phase.end({ verdict: report.verdict, reason: report.reason });
+  phase.end({ verdict: facts.verdict, reason: facts.reason });
   return phase.outcome({
-    verdict: report.verdict,
-    summary: renderRolloutSummary(report),
+    verdict: facts.verdict,
+    summary: renderRolloutSummary(facts),
     outputs: {
-      [Output.InstanceCount]: String(report.fleetCount),
+      [Output.InstanceCount]: String(facts.fleetCount),
       [Output.DeploymentId]: record.deploymentId,
     },
     failure,
@@ -128,20 +128,20 @@ function requireGoCanary(ctx: ModeContext, record: DeploymentRecord): void {
 async function discoverFleet(
   ctx: ModeContext,
   record: DeploymentRecord,
-  report: RolloutReport,
+  facts: RolloutReport,
 ): Promise<string[]> {
   const filters = deploymentFilters(ctx, record);
   const now = stableOrder(await describeRunningInstances(ctx.api, ctx.clients, filters)).map((i) => i.id);
-  report.fleetCount = now.length;
+  facts.fleetCount = now.length;
   const earlier = record.fleet?.instanceIds ?? [];
   const r = reconcile(earlier, now);
-  report.appeared = record.fleet ? r.appeared : [];
-  report.vanished = r.vanished;
+  facts.appeared = record.fleet ? r.appeared : [];
+  facts.vanished = r.vanished;
   ctx.report.info(
-    `Fleet: ${now.length} running instance(s); ${report.appeared.length} appeared and ${r.vanished.length} vanished since preflight`,
+    `Fleet: ${now.length} running instance(s); ${facts.appeared.length} appeared and ${r.vanished.length} vanished since preflight`,
   );
-  if (report.appeared.length > 0)
-    ctx.report.info(`Appeared since preflight (included): ${list(report.appeared)}`);
+  if (facts.appeared.length > 0)
+    ctx.report.info(`Appeared since preflight (included): ${list(facts.appeared)}`);
   if (r.vanished.length > 0)
     warn(
       ctx,

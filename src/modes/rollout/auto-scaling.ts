@@ -68,7 +68,7 @@ export const throughAutoScaling: RolloutStrategy = {
     if (!asgName) throw new InputError(Input.AsgName, 'is required with strategy asg');
     if (!templateName) throw new InputError(Input.LaunchTemplateName, 'is required with strategy asg');
     const asg: AsgReport = { asgName, templateName, autoRollback: false, movesDefault: false, plan: [] };
-    run.report.asg = asg;
+    run.facts.asg = asg;
 
     const target = await inspectGroup(run, asg);
     if (typeof target === 'string') return target;

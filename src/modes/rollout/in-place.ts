@@ -52,7 +52,7 @@ type BatchStop = 'cancelled' | 'send-failed' | undefined;
 
 export const inPlace: RolloutStrategy = {
   async deploy(run) {
-    const { ctx, record, report, fleet } = run;
+    const { ctx, record, facts, fleet } = run;
     const { inputs } = ctx;
     if (fleet.length === 0) return 'Rollout failed: no running instance matches the filters';
     const selected = await selectInstances(run);
@@ -61,16 +61,16 @@ export const inPlace: RolloutStrategy = {
 
     run.publisher.large =
       Object.keys(record.instances).length + toDeploy.length > RECORD_ALWAYS_WRITE_INSTANCES;
-    report.batchSize = batchSizeFor(inputs.batchSize, fleet.length);
-    report.plan = planBatches(toDeploy, report.batchSize);
-    const n = report.plan.length;
+    facts.batchSize = batchSizeFor(inputs.batchSize, fleet.length);
+    facts.plan = planBatches(toDeploy, facts.batchSize);
+    const n = facts.plan.length;
     ctx.report.info(
-      `Plan: ${toDeploy.length} instance(s) in ${n} batch(es) of up to ${report.batchSize}, ${inputs.pauseSeconds}s bake between batches, max-errors ${inputs.maxErrors}`,
+      `Plan: ${toDeploy.length} instance(s) in ${n} batch(es) of up to ${facts.batchSize}, ${inputs.pauseSeconds}s bake between batches, max-errors ${inputs.maxErrors}`,
     );
 
     const artifact = record.artifact;
     if (inputs.dryRun) {
-      report.plan.forEach((ids, i) => ctx.report.info(`  batch ${i + 1} of ${n}: ${list(ids, 50)}`));
+      facts.plan.forEach((ids, i) => ctx.report.info(`  batch ${i + 1} of ${n}: ${list(ids, 50)}`));
       if (!artifact)
         warn(ctx, record, 'dry-run: the record has no artifact; a real rollout would refuse to start');
       return undefined;
@@ -93,11 +93,11 @@ export const inPlace: RolloutStrategy = {
  * the reason the rollout does not start.
  */
 async function selectInstances(run: RolloutRun): Promise<{ toDeploy: string[]; budget: Budget } | string> {
-  const { ctx, record, report, fleet } = run;
+  const { ctx, record, facts, fleet } = run;
   const { inputs } = ctx;
   const selection = selectForRollout(fleet, record.instances, record.canary?.instanceId);
-  report.canary = selection.canary;
-  report.alreadyInstalled = selection.alreadyInstalled;
+  facts.canary = selection.canary;
+  facts.alreadyInstalled = selection.alreadyInstalled;
   if (selection.alreadyInstalled.length > 0) {
     ctx.report.info(
       `${selection.alreadyInstalled.length} instance(s) already installed by an earlier run of this rollout: skipped`,
@@ -109,18 +109,18 @@ async function selectInstances(run: RolloutRun): Promise<{ toDeploy: string[]; b
 
   const candidates = toDeploy;
   const agents = await run.phase.step('SSM agents', () => getAgentStatus(ctx.api, ctx.clients, candidates));
-  report.offline = toDeploy.filter((id) => agents.get(id) !== 'Online');
-  if (report.offline.length > 0) {
+  facts.offline = toDeploy.filter((id) => agents.get(id) !== 'Online');
+  if (facts.offline.length > 0) {
     // Unreachable instances cannot get the fix: they count against the budget up front.
-    budget.failed += report.offline.length;
+    budget.failed += facts.offline.length;
     warn(
       ctx,
       record,
-      `${report.offline.length} instance(s) are not Online in SSM and will not be deployed: ${list(report.offline)}`,
+      `${facts.offline.length} instance(s) are not Online in SSM and will not be deployed: ${list(facts.offline)}`,
     );
-    toDeploy = toDeploy.filter((id) => !report.offline.includes(id));
+    toDeploy = toDeploy.filter((id) => !facts.offline.includes(id));
     if (overErrorBudget(inputs.maxErrors, budget.failed)) {
-      return `Rollout not started: ${report.offline.length} instance(s) are unreachable through SSM, more than max-errors ${inputs.maxErrors}`;
+      return `Rollout not started: ${facts.offline.length} instance(s) are unreachable through SSM, more than max-errors ${inputs.maxErrors}`;
     }
   }
   return { toDeploy, budget };
@@ -131,10 +131,10 @@ async function runBatches(
   run: RolloutRun,
   opts: { installScript: string; budget: Budget; total: number },
 ): Promise<string | undefined> {
-  const { ctx, record, report, publisher } = run;
+  const { ctx, record, facts, publisher } = run;
   const { inputs, runtime } = ctx;
   const { budget } = opts;
-  const n = report.plan.length;
+  const n = facts.plan.length;
   const history = batchHistory(run);
   const firstBatch = 1 + lastRolloutBatch(record);
   const start = runtime.clock.now().getTime();
@@ -144,7 +144,7 @@ async function runBatches(
     if (runtime.cancelled()) {
       return `Rollout cancelled before batch ${i + 1} of ${n}; ${n - i} batch(es) not started`;
     }
-    const ids = report.plan[i];
+    const ids = facts.plan[i];
     const batch: BatchReport = {
       number: firstBatch + i,
       instanceIds: ids,
@@ -155,7 +155,7 @@ async function runBatches(
       commandIds: [],
       healthCommandIds: [],
     };
-    report.batches.push(batch);
+    facts.batches.push(batch);
     const title = `Batch ${i + 1} of ${n} (${ids.length} instance(s), rollout batch ${batch.number})`;
     const stop = await run.phase.step(title, () =>
       runBatch(run, { batch, installScript: opts.installScript, budget, morePlanned: i < n - 1 }),

@@ -7,14 +7,14 @@ import type { DeploymentRecord } from '../../record.js';
 import type { RolloutReport } from '../../summary/rollout.js';
 import type { Phase } from '../phase.js';
 
-/** One run of the rollout phase, owned by rollout.ts; a strategy fills in its part of the report. */
+/** One run of the rollout phase, owned by rollout.ts; a strategy fills in its part of the facts. */
 export interface RolloutRun {
   ctx: ModeContext;
   record: DeploymentRecord;
   phase: Phase;
   publisher: Publisher;
-  /** What the summary renders; the strategy records what it planned and did. */
-  report: RolloutReport;
+  /** What the summary renders: the strategy records here what it found, planned and did. */
+  facts: RolloutReport;
   /** The running instances the deployment's filters match now, in a stable order. */
   fleet: string[];
 }

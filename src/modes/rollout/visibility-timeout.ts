@@ -34,7 +34,7 @@ export async function applyVisibilityTimeout(
     target,
     planned: ctx.inputs.dryRun,
   };
-  run.report.queue = queue;
+  run.facts.queue = queue;
   if (ctx.inputs.dryRun) {
     report.info(`would set the queue's visibility timeout ${current}s → ${target}s`);
     return undefined;

@@ -1,6 +1,5 @@
 // The canary section of the job summary: the decision, why, the evidence, and what happens next.
 // Journal lines and excerpts came from an instance: every one goes through cell() or escapeHtml().
-import type { ResolvedArtifact } from '../artifact.js';
 import type { CanaryDecision, Patterns } from '../logic/health.js';
 // CanaryEvidenceRecord moves into the record schema (src/record*); until then it is the canary mode's.
 import type { CanaryEvidenceRecord } from '../modes/canary.js';
@@ -21,7 +20,8 @@ export interface CanaryReport {
   deploymentId: string;
   dryRun: boolean;
   choice: CanaryChoice;
-  artifact: ResolvedArtifact;
+  /** The artifact installed (or that would be): where it is and the SHA-256 it must have. */
+  artifact: { s3Uri: string; sha256: string };
   backupPath: string;
   serviceName: string;
   patterns: Patterns;

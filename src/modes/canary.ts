@@ -35,16 +35,12 @@ import {
   type PollJudgement,
   type PollObservation,
 } from '../logic/health.js';
-import {
-  backupPathFor,
-  commandIndex,
-  markPhase,
-  type DeploymentRecord,
-  type InstanceEntry,
-} from '../record.js';
+import { backupPathFor, commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
-import { buildInstallScript, buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
-import { renderCanarySummary, type CanaryView } from '../summary/canary.js';
+import { buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
+import { renderCanarySummary, type CanaryChoice, type CanaryReport } from '../summary/canary.js';
+import { deploymentInstallScript } from './install-script.js';
+import { Phase, recordedReason } from './phase.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
 const WATCH_TIMEOUT_SECONDS = 120;
@@ -52,14 +48,6 @@ const WATCH_TIMEOUT_SECONDS = 120;
 const METRIC_READ_EVERY_MS = 60_000;
 const MAX_EXCERPTS_IN_RECORD = 12;
 const RECORD_ERROR_MAX = 200;
-
-export interface CanaryChoice {
-  instanceId: string;
-  /** why this instance: the input, the earlier canary of this deployment, or the stable order */
-  why: string;
-  fleetSize: number;
-  agent?: string;
-}
 
 function requireRecord(inputs: Inputs): DeploymentRecord {
   if (!inputs.record) {
@@ -190,14 +178,14 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const record = requireRecord(inputs);
   const clock = () => runtime.clock.now();
-  const startedAt = clock().toISOString();
-  markPhase(record, { mode: 'canary', startedAt, dryRun: inputs.dryRun || undefined });
+  const phase = Phase.start(ctx, record, 'canary', { dryRun: inputs.dryRun || undefined });
+  const startedAt = phase.startedAt;
 
-  const choice = await chooseCanary(ctx, record);
+  const choice = await phase.step('Choose the canary', () => chooseCanary(ctx, record));
   const id = choice.instanceId;
   report.info(`Canary: ${id} (${choice.why}; fleet of ${choice.fleetSize})`);
 
-  const artifact = await resolveArtifact(ctx, record.artifact);
+  const artifact = await phase.step('Artifact', () => resolveArtifact(ctx, record.artifact));
   report.info(`Artifact: ${artifact.s3Uri} (SHA-256 ${artifact.sha256}, from ${artifact.shaSource})`);
   if (
     record.artifact &&
@@ -211,17 +199,9 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     );
   }
   const backupPath = record.target.backupPath;
-  const installScript = buildInstallScript({
-    deploymentId: record.deploymentId,
-    serviceName: inputs.serviceName,
-    workerDir: inputs.workerDir,
-    targetFile: inputs.targetFile,
-    artifactS3Uri: artifact.s3Uri,
-    sha256: artifact.sha256,
-    region: inputs.region,
-  });
+  const installScript = deploymentInstallScript(ctx, { record, artifact, region: inputs.region });
   const patterns = { health: inputs.healthPatterns, errors: inputs.errorPatterns };
-  const view: CanaryView = {
+  const view: CanaryReport = {
     deploymentId: record.deploymentId,
     dryRun: inputs.dryRun,
     choice,
@@ -243,24 +223,16 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   };
 
   if (inputs.dryRun) {
-    await report.group(`dry-run: the install script that would be sent to ${id}`, async () =>
+    await phase.step(`dry-run: the install script that would be sent to ${id}`, async () =>
       report.info(installScript),
     );
     const reason = `dry-run: would install ${artifact.s3Uri} on ${id} and watch it for ${inputs.canaryMinutes} min; nothing was sent`;
-    markPhase(record, {
-      mode: 'canary',
-      startedAt,
-      endedAt: clock().toISOString(),
+    phase.end({ verdict: 'pass', reason, publish: false });
+    return phase.outcome({
       verdict: 'pass',
-      reason,
-      dryRun: true,
-    });
-    return {
-      verdict: 'pass',
-      record,
       summary: renderCanarySummary({ ...view, script: installScript, reasons: [reason] }),
       outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
-    };
+    });
   }
 
   if (runtime.cancelled())
@@ -279,18 +251,17 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   publishRecord(ctx, record);
 
   const evidence: CanaryEvidenceRecord = { artifact: { s3Uri: artifact.s3Uri, sha256: artifact.sha256 } };
-  const outcome = await deployAndWatch(ctx, record, entry, id, installScript, evidence, view).catch(
-    (e: unknown): WatchOutcome => {
-      // Whatever broke, the record says what was touched, and the verdict is NO-GO.
-      const message = sanitize(errorMessage(e), 400);
-      if (entry.s === 'sent') {
-        entry.s = 'failed';
-        entry.e = message.slice(0, RECORD_ERROR_MAX);
-      }
-      evidence.error = message;
-      return { judgement: undefined, reasons: [message], evidence };
-    },
-  );
+  const run: CanaryRun = { ctx, record, phase, entry, id, evidence, view };
+  const outcome = await deployAndWatch(run, { installScript }).catch((e: unknown): WatchOutcome => {
+    // Whatever broke, the record says what was touched, and the verdict is NO-GO.
+    const message = sanitize(errorMessage(e), 400);
+    if (entry.s === 'sent') {
+      entry.s = 'failed';
+      entry.e = message.slice(0, RECORD_ERROR_MAX);
+    }
+    evidence.error = message;
+    return { judgement: undefined, reasons: [message], evidence };
+  });
 
   const decision = outcome.judgement?.decision ?? 'no-go';
   const verdict = canaryVerdict(decision, inputs.allowInconclusive);
@@ -307,21 +278,19 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   record.canary = {
     instanceId: id,
     verdict,
-    reason: reason.slice(0, 1000),
+    reason: recordedReason('canary', reason),
     startedAt,
     endedAt,
     evidence: { decision, ...outcome.evidence },
   };
-  markPhase(record, { mode: 'canary', startedAt, endedAt, verdict, reason: reason.slice(0, 1000) });
-  publishRecord(ctx, record);
+  phase.end({ verdict, reason, endedAt });
   report.info(`Canary ${verdict.toUpperCase()} (${decision}): ${reason}`);
-  return {
+  return phase.outcome({
     verdict,
-    record,
     summary: renderCanarySummary({ ...view, verdict, decision, reasons, evidence: outcome.evidence, entry }),
     outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
     failure: verdict === 'no-go' ? `Canary NO-GO on ${id}: ${reason}` : undefined,
-  };
+  });
 }
 
 /** Compact evidence, kept in the record (the summary renders it, escaped). */
@@ -372,27 +341,62 @@ interface WatchOutcome {
   evidence: CanaryEvidenceRecord;
 }
 
-async function deployAndWatch(
-  ctx: ModeContext,
-  record: DeploymentRecord,
-  entry: InstanceEntry,
-  id: string,
-  installScript: string,
-  evidence: CanaryEvidenceRecord,
-  view: CanaryView,
-): Promise<WatchOutcome> {
+/** The canary being deployed and watched: what every step of it reads and records into. */
+interface CanaryRun {
+  ctx: ModeContext;
+  record: DeploymentRecord;
+  phase: Phase;
+  /** The canary's entry in the record's instance list. */
+  entry: InstanceEntry;
+  id: string;
+  /** What the record keeps of the install and the watch, filled in as they go. */
+  evidence: CanaryEvidenceRecord;
+  view: CanaryReport;
+}
+
+/** What the install left for the watch: the instance's own report and when it started. */
+interface Installed {
+  report: InstallReport;
+  startMs: number;
+}
+
+/** What the watch saw, poll by poll. */
+interface Watched {
+  polls: PollObservation[];
+  judgements: PollJudgement[];
+  stoppedEarly?: string;
+  metricSum?: number;
+  since: number;
+  sinceSource: 'instance' | 'runner';
+  startMs: number;
+}
+
+async function deployAndWatch(run: CanaryRun, opts: { installScript: string }): Promise<WatchOutcome> {
+  const installed = await run.phase.step(`Install on the canary ${run.id}`, () => installCanary(run, opts));
+  if ('reasons' in installed) return installed;
+  const watched = await run.phase.step(
+    `Watch the canary ${run.id} for ${run.ctx.inputs.canaryMinutes} min`,
+    () => watchCanary(run, installed),
+  );
+  return judgeWatch(run, watched);
+}
+
+/** Sends the install and reads its report; a WatchOutcome when the install did not hold. */
+async function installCanary(
+  run: CanaryRun,
+  opts: { installScript: string },
+): Promise<Installed | WatchOutcome> {
+  const { ctx, record, entry, id, evidence } = run;
   const { inputs, report, api, clients, runtime } = ctx;
   const nowMs = () => runtime.clock.now().getTime();
-  const artifact = view.artifact;
-
-  // 1. Install.
+  const artifact = run.view.artifact;
   const installOpts: CommandOptions = {
     comment: `emergency-deploy ${record.deploymentId} canary install`,
     timeoutSeconds: inputs.commandTimeoutSeconds,
   };
   const installStart = nowMs();
   // SSM refuses an instance that was terminated or lost its agent since it was picked: say which.
-  const commandId = await sendShellCommand(api, clients, [id], installScript, installOpts).catch(
+  const commandId = await sendShellCommand(api, clients, [id], opts.installScript, installOpts).catch(
     async (e: unknown) => {
       throw await explainSendError(api, clients, [id], e);
     },
@@ -447,20 +451,28 @@ async function deployAndWatch(
   report.info(
     `Installed on ${id} in ${entry.t}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
   );
+  return { report: installed, startMs: installStart };
+}
 
-  // 2. Watch: one command per poll, for canary-minutes, ending at the first sign of trouble. The
-  // instance reads its journal from the new main process's start (mainStartBaseline, to the
-  // microsecond); `since` is only the fallback for a unit that reports no start, and a lower bound.
-  const sinceSource = installed.restartedAt !== undefined ? 'instance' : 'runner';
-  const since = installed.restartedAt ?? Math.floor(installStart / 1000);
-  const restartsBaseline = installed.restarts ?? 0;
+/**
+ * Watch: one command per poll, for canary-minutes, ending at the first sign of trouble. The
+ * instance reads its journal from the new main process's start (mainStartBaseline, to the
+ * microsecond); `since` is only the fallback for a unit that reports no start, and a lower bound.
+ */
+async function watchCanary(run: CanaryRun, installed: Installed): Promise<Watched> {
+  const { ctx, record, id, view } = run;
+  const { inputs, report, api, clients, runtime } = ctx;
+  const nowMs = () => runtime.clock.now().getTime();
+  const sinceSource = installed.report.restartedAt !== undefined ? 'instance' : 'runner';
+  const since = installed.report.restartedAt ?? Math.floor(installed.startMs / 1000);
+  const restartsBaseline = installed.report.restarts ?? 0;
   const watchScript = buildWatchScript({
     serviceName: inputs.serviceName,
     sinceEpochSeconds: since,
     healthPatterns: view.patterns.health,
     errorPatterns: view.patterns.errors,
     restartsBaseline,
-    mainStartBaseline: installed.mainStart,
+    mainStartBaseline: installed.report.mainStart,
   });
   const watchOpts: CommandOptions = {
     comment: `emergency-deploy ${record.deploymentId} canary watch`,
@@ -468,14 +480,12 @@ async function deployAndWatch(
   };
   const watchStart = nowMs();
   const deadline = watchStart + inputs.canaryMinutes * 60_000;
-  const polls: PollObservation[] = [];
-  const judgements: PollJudgement[] = [];
-  let stoppedEarly: string | undefined;
-  let metricSum: number | undefined;
+  const watched: Watched = { polls: [], judgements: [], since, sinceSource, startMs: watchStart };
+  const { polls, judgements } = watched;
   let metricReadAt: number | undefined;
   for (;;) {
     if (runtime.cancelled()) {
-      stoppedEarly = 'the run was cancelled during the watch';
+      watched.stoppedEarly = 'the run was cancelled during the watch';
       break;
     }
     const pollStart = nowMs();
@@ -501,38 +511,54 @@ async function deployAndWatch(
       (final || metricReadAt === undefined || nowMs() - metricReadAt >= METRIC_READ_EVERY_MS)
     ) {
       metricReadAt = nowMs();
-      const series = await getMetricSeries(
-        api,
-        clients,
-        [
-          {
-            id: 'canary',
-            namespace: view.metric.namespace,
-            metricName: view.metric.name,
-            dimensions: { [view.metric.dimension]: id },
-            stat: 'Sum',
-            periodSeconds: 60,
-          },
-        ],
-        new Date(Math.floor(installStart / 60_000) * 60_000),
-        new Date(nowMs()),
-      );
-      metricSum = seriesSum(series.get('canary'));
-      if (metricSum !== undefined && metricSum > 0) {
-        stoppedEarly = `${view.metric.name} summed to ${metricSum} for the canary (must stay 0)`;
+      watched.metricSum = await readCanaryMetric(run, { metric: view.metric, fromMs: installed.startMs });
+      if (watched.metricSum !== undefined && watched.metricSum > 0) {
+        watched.stoppedEarly = `${view.metric.name} summed to ${watched.metricSum} for the canary (must stay 0)`;
         break;
       }
     }
     const fast = failFastReason(judgements);
     if (fast) {
-      if (judgement.failures.length === 0) stoppedEarly = fast;
+      if (judgement.failures.length === 0) watched.stoppedEarly = fast;
       break;
     }
     if (final) break;
     const wait = Math.min(pollStart + inputs.pollSeconds * 1000, deadline) - nowMs();
     if (wait > 0) await runtime.sleep(wait);
   }
+  return watched;
+}
 
+/** The canary's own deletion-failure metric, summed from the minute of the install to now. */
+async function readCanaryMetric(
+  run: CanaryRun,
+  opts: { metric: NonNullable<CanaryReport['metric']>; fromMs: number },
+): Promise<number | undefined> {
+  const { api, clients, runtime } = run.ctx;
+  const { metric } = opts;
+  const series = await getMetricSeries(
+    api,
+    clients,
+    [
+      {
+        id: 'canary',
+        namespace: metric.namespace,
+        metricName: metric.name,
+        dimensions: { [metric.dimension]: run.id },
+        stat: 'Sum',
+        periodSeconds: 60,
+      },
+    ],
+    new Date(Math.floor(opts.fromMs / 60_000) * 60_000),
+    new Date(runtime.clock.now().getTime()),
+  );
+  return seriesSum(series.get('canary'));
+}
+
+/** The decision from the polls, and the evidence the record keeps of them. */
+function judgeWatch(run: CanaryRun, watched: Watched): WatchOutcome {
+  const { view, evidence } = run;
+  const { polls, judgements, stoppedEarly, metricSum } = watched;
   const judgement = judgeCanary({
     patterns: view.patterns,
     polls,
@@ -562,13 +588,13 @@ async function deployAndWatch(
     watch: {
       polls: polls.length,
       unreadable: judgements.filter((j) => j.unreadable).length,
-      since,
-      sinceSource,
+      since: watched.since,
+      sinceSource: watched.sinceSource,
       window: lastReported?.window,
       windowBefore: lastReported?.windowBefore,
       firstCommandId: polls[0]?.commandId,
       lastCommandId: polls[polls.length - 1]?.commandId,
-      seconds: seconds(watchStart, nowMs()),
+      seconds: seconds(watched.startMs, run.ctx.runtime.clock.now().getTime()),
       stoppedEarly,
     },
     health: view.patterns.health.map((pattern, i) => ({ pattern, count: toNull(judgement.healthCounts[i]) })),

@@ -1,12 +1,12 @@
 // Runbook phase 1: who am I, how deep are the queues, does the bucket notify twice, which workers
 // are there, and can SSM reach every one of them. Nothing is changed.
 import { Output } from '../constants.js';
-import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
+import { warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances } from '../aws/ec2.js';
 import { getBucketNotifications } from '../aws/s3.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { getIdentity } from '../aws/sts.js';
-import { stableOrder, type FleetInstance } from '../logic/fleet.js';
+import { stableOrder } from '../logic/fleet.js';
 import { describeRule, listRuleNamesByTarget } from '../aws/eventbridge.js';
 import { listTopicSubscriptions } from '../aws/sns.js';
 import {
@@ -16,31 +16,19 @@ import {
   otherSourcesInPolicy,
   s3EventsOfRule,
   type DeliveryPath,
-  type DuplicatePair,
   type NotificationConfig,
-  type OtherSource,
 } from '../logic/notifications.js';
 import { sessionWarnings } from '../logic/session.js';
-import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
+import { newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
-import { renderPreflightSummary } from '../summary/preflight.js';
+import { renderPreflightSummary, type PreflightReport } from '../summary/preflight.js';
+import { Phase } from './phase.js';
 import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 
-export interface PreflightFindings {
+/** What the checks found: the summary's data, and the queues and offline ids the mode uses. */
+export interface PreflightFindings extends Omit<PreflightReport, 'record' | 'bucket'> {
   queues?: ResolvedQueues;
-  notifications?: {
-    configs: NotificationConfig[];
-    duplicates: DuplicatePair[];
-    eventBridge: boolean;
-    /** every way this bucket's events reach the queue */
-    paths: DeliveryPath[];
-    /** other senders the queue policy allows (another bucket, a replication target, a topic) */
-    otherSources: OtherSource[];
-  };
-  fleet: FleetInstance[];
-  agents?: Map<string, string>;
   offline: string[];
-  problems: string[];
 }
 
 export function startRecord(ctx: ModeContext): DeploymentRecord {
@@ -60,18 +48,17 @@ export function startRecord(ctx: ModeContext): DeploymentRecord {
 export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients } = ctx;
   const record = startRecord(ctx);
-  const startedAt = ctx.runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'preflight', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'preflight', { dryRun: inputs.dryRun });
   const findings: PreflightFindings = { fleet: [], offline: [], problems: [] };
 
-  const identity = await getIdentity(api, clients);
+  const identity = await phase.step('Identity', () => getIdentity(api, clients));
   record.identity = identity;
   report.info(
     `Deployment ${record.deploymentId} in ${inputs.region} as ${identity.arn} (account ${identity.account})`,
   );
 
   // The queue is required: an unknown queue fails here, with its name.
-  findings.queues = await resolveQueues(ctx);
+  findings.queues = await phase.step('Queue and DLQ', () => resolveQueues(ctx));
   const { queue, dlq, dlqProblem } = findings.queues;
   record.queue = queueInfo(findings.queues);
   record.metrics.before = {
@@ -91,8 +78,11 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   if (dlqProblem) warn(ctx, record, dlqProblem);
 
   if (inputs.bucket) {
-    const n = await getBucketNotifications(api, clients, inputs.bucket);
-    const paths = await deliveryPaths(ctx, record, inputs.bucket, queue.arn, n.configs, n.eventBridge);
+    const bucket = inputs.bucket;
+    const { n, paths } = await phase.step(`Bucket ${bucket} notifications`, async () => {
+      const n = await getBucketNotifications(api, clients, bucket);
+      return { n, paths: await deliveryPaths(ctx, record, bucket, queue.arn, n.configs, n.eventBridge) };
+    });
     const sameTarget = findDuplicates(n.configs);
     const viaPaths = findPathDuplicates(paths);
     const duplicates = [...sameTarget, ...viaPaths];
@@ -134,7 +124,9 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
     }
   }
 
-  findings.fleet = stableOrder(await describeRunningInstances(api, clients, inputs.instanceFilters));
+  findings.fleet = stableOrder(
+    await phase.step('Fleet', () => describeRunningInstances(api, clients, inputs.instanceFilters)),
+  );
   record.fleet = {
     filters: inputs.instanceFilters.map((f) => `${f.Name}=${f.Values.join(',')}`),
     instanceIds: findings.fleet.map((i) => i.id),
@@ -149,11 +141,8 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   warnShortSessions(ctx, record, findings.fleet.length);
 
   if (inputs.ssmCheck && findings.fleet.length > 0) {
-    findings.agents = await getAgentStatus(
-      api,
-      clients,
-      findings.fleet.map((i) => i.id),
-    );
+    const ids = findings.fleet.map((i) => i.id);
+    findings.agents = await phase.step('SSM agents', () => getAgentStatus(api, clients, ids));
     findings.offline = findings.fleet.map((i) => i.id).filter((id) => findings.agents?.get(id) !== 'Online');
     if (findings.offline.length > 0) {
       const list = findings.offline
@@ -170,21 +159,12 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
 
   const verdict = findings.problems.length === 0 ? 'pass' : 'fail';
   const reason = verdict === 'pass' ? 'all preflight checks passed' : findings.problems.join('; ');
-  markPhase(record, {
-    mode: 'preflight',
-    startedAt,
-    endedAt: ctx.runtime.clock.now().toISOString(),
-    verdict,
-    reason,
-    dryRun: inputs.dryRun,
-  });
-  publishRecord(ctx, record);
+  phase.end({ verdict, reason });
   // The runbook's "notify the client before" message, with this run's real times and figures.
   const before = verdict === 'pass' ? renderNotificationBefore(record, ctx.runtime.clock.now()) : undefined;
-  const summary = renderPreflightSummary(record, findings, inputs.bucket);
-  return {
+  const summary = renderPreflightSummary({ ...findings, record, bucket: inputs.bucket });
+  return phase.outcome({
     verdict,
-    record,
     summary: before ? `${summary}\n\n${notificationsSection({ before })}` : summary,
     outputs: {
       [Output.NotificationBefore]: before,
@@ -194,7 +174,7 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
       [Output.DeploymentId]: record.deploymentId,
     },
     failure: verdict === 'fail' ? `Preflight failed: ${reason}` : undefined,
-  };
+  });
 }
 
 /**

@@ -23,9 +23,10 @@ import {
   reviewMessages,
   type Review,
 } from '../logic/redrive.js';
-import { markPhase, type RedriveEntry } from '../record.js';
+import type { RedriveEntry } from '../record.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRedriveSummary } from '../summary/redrive.js';
+import { Phase } from './phase.js';
 import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
@@ -76,12 +77,11 @@ function taskOf(tasks: MoveTask[], handle: string | undefined): MoveTask | undef
 export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const record = inputs.record ?? startRecord(ctx);
-  const startedAt = runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'redrive', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'redrive', { dryRun: inputs.dryRun });
   const notes: string[] = [];
   if (!inputs.record) warn(ctx, record, 'redrive has no record from an earlier job');
 
-  const queues = await resolveQueues(ctx);
+  const queues = await phase.step('Queue and DLQ', () => resolveQueues(ctx));
   const { queue, dlq } = queues;
   if (!record.queue) record.queue = queueInfo(queues);
   if (!dlq)
@@ -106,7 +106,7 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
       `DLQ ${dlq.name} has its own redrive policy: the review reads no message, so none is pushed on to ${dlq.redrive.deadLetterTargetArn}`,
     );
   } else if (dlq.visible > 0) {
-    messages = await sampleDlq(ctx, dlq, inputs.redriveSample);
+    messages = await phase.step(`Review of ${dlq.name}`, () => sampleDlq(ctx, dlq, inputs.redriveSample));
   }
   const review: Review = reviewMessages(messages, fixTime(inputs.record));
   report.info(
@@ -133,20 +133,11 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
   const progress: { at: string; status: string; moved?: number; toMove?: number }[] = [];
   const finish = (verdict: 'pass' | 'fail', reason: string): ModeOutcome => {
     entry.verdict = verdict;
-    markPhase(record, {
-      mode: 'redrive',
-      startedAt,
-      endedAt: runtime.clock.now().toISOString(),
-      verdict,
-      reason: reason.slice(0, 1000),
-      dryRun: inputs.dryRun,
-    });
-    publishRecord(ctx, record);
+    phase.end({ verdict, reason });
     // The last mode that ran writes the after notification: now with what the DLQ review found.
     const after = renderNotificationAfter(record, runtime.clock.now());
-    return {
+    return phase.outcome({
       verdict,
-      record,
       summary: `${renderRedriveSummary({
         deploymentId: record.deploymentId,
         verdict,
@@ -166,7 +157,7 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
         [Output.DeploymentId]: record.deploymentId,
       },
       failure: verdict === 'fail' ? `Redrive failed: ${reason}` : undefined,
-    };
+    });
   };
 
   if (inputs.dryRun) {

@@ -34,16 +34,11 @@ import {
   type RollbackTarget,
   type SettingResult,
 } from '../logic/rollback-plan.js';
-import {
-  markPhase,
-  newRecord,
-  serializeRecord,
-  type DeploymentRecord,
-  type InstanceEntry,
-} from '../record.js';
+import { newRecord, serializeRecord, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
+import { Phase } from './phase.js';
 import {
   READ_BACK_INTERVAL_MS,
   READ_BACK_TRIES,
@@ -103,8 +98,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   const fromRecord = inputs.record !== undefined;
   const deploymentId = record.deploymentId;
   const target = rollbackTarget(ctx, inputs.record);
-  const startedAt = runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'rollback', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'rollback', { dryRun: inputs.dryRun });
+  const startedAt = phase.startedAt;
   const problems: string[] = [];
   const settings: SettingResult[] = [];
   // Earlier phases' warnings are theirs; the summary shows the ones this run raised.
@@ -116,7 +111,9 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
 
   // What was touched: the record, and the fleet's own marks (tags written before any file was
   // replaced), so a record cut short by a dying job still finds every instance.
-  const tagged = await findInstancesTaggedFor(api, clients, deploymentId);
+  const tagged = await phase.step(`Instances tagged ${TAG_DEPLOYMENT_ID}=${deploymentId}`, () =>
+    findInstancesTaggedFor(api, clients, deploymentId),
+  );
   const refresh = record.settings.refresh;
   let group: Awaited<ReturnType<typeof describeGroup>>;
   if (refresh) {
@@ -167,7 +164,11 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   // record without movedDefault is from a rollout that always moved it).
   const lt = record.settings.launchTemplate;
   if (lt && lt.movedDefault !== false) {
-    settings.push(await revertLaunchTemplateDefault(api, clients, lt, inputs.dryRun));
+    settings.push(
+      await phase.step(`Launch template ${lt.name} default`, () =>
+        revertLaunchTemplateDefault(api, clients, lt, inputs.dryRun),
+      ),
+    );
   }
   const wait: RefreshWaitBounds = {
     runtime,
@@ -176,7 +177,10 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   };
   let undo: RefreshUndo | undefined;
   if (refresh) {
-    undo = await undoInstanceRefresh(api, clients, refresh, inputs.dryRun, wait).catch((e: unknown) => ({
+    const undoing = phase.step(`Instance refresh ${refresh.id} of ${refresh.asgName}`, () =>
+      undoInstanceRefresh(api, clients, refresh, inputs.dryRun, wait),
+    );
+    undo = await undoing.catch((e: unknown) => ({
       result: {
         setting: `instance refresh ${refresh.id} of ${refresh.asgName}`,
         action: 'failed' as const,
@@ -214,8 +218,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   // no refresh of the group is active (a second one would be refused); the undo row says why not.
   if (lt && refresh && undo?.instancesLeft && (undo.settled || inputs.dryRun)) {
     const asgName = refresh.asgName;
-    settings.push(
-      await revertGroupInstances(api, clients, {
+    const reverting = phase.step(`Instances of ${asgName} back on the version before`, () =>
+      revertGroupInstances(api, clients, {
         asgName,
         lt,
         before: followedVersion(lt, record.extra),
@@ -237,10 +241,11 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
         },
       }),
     );
+    settings.push(await reverting);
   }
 
   // The queue last: its visibility timeout was raised for the fixed worker.
-  settings.push(await restoreVisibilityTimeout(ctx, record));
+  settings.push(await phase.step('Queue visibility timeout', () => restoreVisibilityTimeout(ctx, record)));
 
   for (const s of settings) {
     report.info(`${s.setting}: ${s.action}${s.detail ? ` (${s.detail})` : ''}`);
@@ -273,22 +278,14 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     counts,
     settings: settings.map((s) => ({ setting: s.setting, action: s.action, now: s.now })),
   };
-  markPhase(record, {
-    mode: 'rollback',
-    startedAt,
-    endedAt: runtime.clock.now().toISOString(),
-    verdict,
-    reason: reason.slice(0, 1000),
-    dryRun: inputs.dryRun,
-  });
+  phase.end({ verdict, reason, publish: false });
   fitRecord(record);
-  publishRecord(ctx, record);
+  phase.publish();
 
   // Rollback ran last, so it writes the after notification: verify's said "Rollback: no".
   const after = renderNotificationAfter(record, runtime.clock.now());
-  return {
+  return phase.outcome({
     verdict,
-    record,
     summary: `${renderRollbackSummary({
       deploymentId,
       dryRun: inputs.dryRun,
@@ -306,7 +303,7 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     })}\n\n${notificationsSection({ after })}`,
     outputs: { [Output.DeploymentId]: deploymentId, [Output.NotificationAfter]: after },
     failure: verdict === 'fail' ? `Rollback failed: ${problems.join('; ')}` : undefined,
-  };
+  });
 }
 
 /** The instances found never changed, by name (a few; the summary lists them all). */

@@ -33,8 +33,9 @@ import {
 } from '../logic/trend.js';
 import { parseResultLines } from '../remote/results.js';
 import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
-import { markPhase, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
+import { type DeploymentRecord, type MetricsSnapshot } from '../record.js';
 import { renderVerifySummary } from '../summary/verify.js';
+import { Phase } from './phase.js';
 import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
@@ -396,8 +397,7 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
   const record = inputs.record ?? startRecord(ctx);
   const checkpoint = inputs.checkpoint;
-  const startedAt = runtime.clock.now().toISOString();
-  markPhase(record, { mode: 'verify', startedAt, dryRun: inputs.dryRun });
+  const phase = Phase.start(ctx, record, 'verify', { dryRun: inputs.dryRun });
   const notes: string[] = [];
   if (inputs.dryRun) {
     notes.push(
@@ -409,7 +409,7 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     warn(ctx, record, 'verify has no record from an earlier job: there is no baseline to compare against');
   }
 
-  const queues = await resolveQueues(ctx);
+  const queues = await phase.step('Queue and DLQ', () => resolveQueues(ctx));
   const { queue, dlq } = queues;
   if (!record.queue) record.queue = queueInfo(queues);
   if (queues.dlqProblem) warn(ctx, record, queues.dlqProblem);
@@ -439,51 +439,59 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
   report.info(
     `Verifying the ${checkpoint} checkpoint: ${planned} samples, every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min; queue ${queue.name}${dlq ? `, DLQ ${dlq.name}` : ''}; fleet: ${recorded.length} instance(s) in the record, re-read every sample`,
   );
-  for (let k = 0; k < planned; k++) {
-    if (k > 0) {
-      const wait = opened + k * interval - runtime.clock.now().getTime();
-      if (wait > 0) await runtime.sleep(wait);
+  await phase.step(`Samples every ${inputs.sampleSeconds}s for ${inputs.verifyMinutes} min`, async () => {
+    for (let k = 0; k < planned; k++) {
+      if (k > 0) {
+        const wait = opened + k * interval - runtime.clock.now().getTime();
+        if (wait > 0) await runtime.sleep(wait);
+      }
+      if (runtime.cancelled()) {
+        cancelled = true;
+        break;
+      }
+      const at = runtime.clock.now().toISOString();
+      const depth = await readOrWarn(ctx, record, warned, `queue ${queue.name}`, () =>
+        getQueueDepth(api, clients, queue.url),
+      );
+      const dlqDepth = dlq
+        ? await readOrWarn(ctx, record, warned, `DLQ ${dlq.name}`, () => getQueueDepth(api, clients, dlq.url))
+        : undefined;
+      const now = await readOrWarn(ctx, record, warned, 'the fleet', () =>
+        describeFleetNow(api, clients, filters),
+      );
+      if (now) members = stableOrder(now);
+      const running = now?.length;
+      const sample: Sample = { at, ...depth, dlq: dlqDepth?.visible, running };
+      samples.push(sample);
+      report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, hasDlq)}`);
     }
-    if (runtime.cancelled()) {
-      cancelled = true;
-      break;
-    }
-    const at = runtime.clock.now().toISOString();
-    const depth = await readOrWarn(ctx, record, warned, `queue ${queue.name}`, () =>
-      getQueueDepth(api, clients, queue.url),
-    );
-    const dlqDepth = dlq
-      ? await readOrWarn(ctx, record, warned, `DLQ ${dlq.name}`, () => getQueueDepth(api, clients, dlq.url))
-      : undefined;
-    const now = await readOrWarn(ctx, record, warned, 'the fleet', () =>
-      describeFleetNow(api, clients, filters),
-    );
-    if (now) members = stableOrder(now);
-    const running = now?.length;
-    const sample: Sample = { at, ...depth, dlq: dlqDepth?.visible, running };
-    samples.push(sample);
-    report.info(`sample ${k + 1}/${planned} at ${at}: ${describeSample(sample, hasDlq)}`);
-  }
+  });
   const closed = runtime.clock.now();
   if (cancelled) warn(ctx, record, `verify was cancelled after ${samples.length} of ${planned} samples`);
 
   // A cancelled run starts nothing new: the group, the service check and CloudWatch are left unjudged.
   const fleet = cancelled
     ? { notRead: 'the run was cancelled' }
-    : await readFleet(ctx, record, members, recorded, groupName);
+    : await phase.step('Fleet', () => readFleet(ctx, record, members, recorded, groupName));
   const runningIds = fleet.read?.running ?? [];
   const services: ServiceReading = cancelled
     ? { skipped: 'not checked: the run was cancelled', checked: 0, inactive: [], unknown: [] }
-    : await readServices(ctx, record, runningIds);
+    : await phase.step(`Service ${inputs.serviceName} on the fleet`, () =>
+        readServices(ctx, record, runningIds),
+      );
   const metrics: WindowMetrics = cancelled
     ? {}
-    : await readWindowMetrics(ctx, record, queue.name, floorMinute(opened), ceilMinute(closed.getTime()));
+    : await phase.step('CloudWatch metrics', () =>
+        readWindowMetrics(ctx, record, queue.name, floorMinute(opened), ceilMinute(closed.getTime())),
+      );
 
   // The DLQ's own messages tell "dead-lettered since the fix" from the old workers' tail without
   // waiting for CloudWatch. dry-run receives nothing (a receive counts against the messages).
   const dlqPeek =
     dlq && !cancelled && !inputs.dryRun
-      ? await peekDlq(ctx, dlq.url, lastDlq(samples), fixedTime(record, opened))
+      ? await phase.step(`DLQ ${dlq.name} messages`, () =>
+          peekDlq(ctx, dlq.url, lastDlq(samples), fixedTime(record, opened)),
+        )
       : undefined;
   if (dlqPeek?.error) warn(ctx, record, `verify could not read the DLQ's messages: ${dlqPeek.error}`);
 
@@ -557,22 +565,14 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     failed.length > 0
       ? failed.map((c) => `${c.label}: ${c.detail}`).join('; ')
       : `every judged criterion passed${notJudged > 0 ? ` (${notJudged} not judged: data missing)` : ''}`;
-  markPhase(record, {
-    mode: 'verify',
-    startedAt,
-    endedAt: closed.toISOString(),
-    verdict: judgement.verdict,
-    reason: reason.slice(0, 1000),
-    dryRun: inputs.dryRun,
-  });
-  publishRecord(ctx, record);
+  phase.end({ verdict: judgement.verdict, reason, endedAt: closed.toISOString() });
 
   // The runbook's "notify the client after" message, from the figures just judged.
   const after = renderNotificationAfter(record, ctx.runtime.clock.now());
-  return {
+  return phase.outcome({
     verdict: judgement.verdict,
-    record,
-    summary: `${renderVerifySummary(record, {
+    summary: `${renderVerifySummary({
+      record,
       checkpoint,
       verdict: judgement.verdict,
       criteria: judgement.criteria,
@@ -590,5 +590,5 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
       [Output.DeploymentId]: record.deploymentId,
     },
     failure: judgement.verdict === 'fail' ? `Verify (${checkpoint} checkpoint) failed: ${reason}` : undefined,
-  };
+  });
 }

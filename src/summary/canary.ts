@@ -1,16 +1,27 @@
 // The canary section of the job summary: the decision, why, the evidence, and what happens next.
 // Journal lines and excerpts came from an instance: every one goes through cell() or escapeHtml().
-import type { ResolvedArtifact } from '../artifact.js';
 import type { CanaryDecision, Patterns } from '../logic/health.js';
-import type { CanaryChoice, CanaryEvidenceRecord } from '../modes/canary.js';
+// CanaryEvidenceRecord moves into the record schema (src/record*); until then it is the canary mode's.
+import type { CanaryEvidenceRecord } from '../modes/canary.js';
 import type { InstanceEntry } from '../record.js';
 import { cell, details, escapeHtml, heading, table } from './markdown.js';
 
-export interface CanaryView {
+/** The instance chosen as the canary, and why. */
+export interface CanaryChoice {
+  instanceId: string;
+  /** why this instance: the input, the earlier canary of this deployment, or the stable order */
+  why: string;
+  fleetSize: number;
+  agent?: string;
+}
+
+/** The canary section's data: what was (or would be) installed where, the decision and its evidence. */
+export interface CanaryReport {
   deploymentId: string;
   dryRun: boolean;
   choice: CanaryChoice;
-  artifact: ResolvedArtifact;
+  /** The artifact installed (or that would be): where it is and the SHA-256 it must have. */
+  artifact: { s3Uri: string; sha256: string };
   backupPath: string;
   serviceName: string;
   patterns: Patterns;
@@ -36,7 +47,7 @@ function pre(lines: string[]): string {
   return `<pre>${escapeHtml(lines.join('\n'))}</pre>`;
 }
 
-export function renderCanarySummary(v: CanaryView): string {
+export function renderCanarySummary(v: CanaryReport): string {
   const id = v.choice.instanceId;
   const out: string[] = [];
   const e = v.evidence;

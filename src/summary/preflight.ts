@@ -1,14 +1,37 @@
 // The preflight section of the job summary: the runbook's RECORD fields and the fleet.
-import type { PreflightFindings } from '../modes/preflight.js';
-import { describePath } from '../logic/notifications.js';
+import type { FleetInstance } from '../logic/fleet.js';
+import {
+  describePath,
+  type DeliveryPath,
+  type DuplicatePair,
+  type NotificationConfig,
+  type OtherSource,
+} from '../logic/notifications.js';
 import type { DeploymentRecord } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
-export function renderPreflightSummary(
-  record: DeploymentRecord,
-  f: PreflightFindings,
-  bucket?: string,
-): string {
+/** The preflight section's data: the record (baseline, warnings) and what the checks found. */
+export interface PreflightReport {
+  record: DeploymentRecord;
+  /** The bucket whose notifications were read, when one was given. */
+  bucket?: string;
+  notifications?: {
+    configs: NotificationConfig[];
+    duplicates: DuplicatePair[];
+    eventBridge: boolean;
+    /** every way this bucket's events reach the queue */
+    paths: DeliveryPath[];
+    /** other senders the queue policy allows (another bucket, a replication target, a topic) */
+    otherSources: OtherSource[];
+  };
+  fleet: FleetInstance[];
+  /** Each instance's SSM agent status, when ssm-check read them. */
+  agents?: Map<string, string>;
+  problems: string[];
+}
+
+export function renderPreflightSummary(f: PreflightReport): string {
+  const { record, bucket } = f;
   const before = record.metrics.before;
   const q = record.queue;
   const out: string[] = [];

@@ -6,7 +6,8 @@ import type { RedriveEntry } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 import { jstAndUtc } from './time.js';
 
-export interface RedriveSummaryInput {
+/** The redrive section's data: the DLQ review, the move task and the watch after it. */
+export interface RedriveReport {
   deploymentId: string;
   verdict: 'pass' | 'fail';
   reason: string;
@@ -40,7 +41,7 @@ function rowCells(r: ReviewRow): unknown[] {
 /** Review rows shown in the summary: the rest are counted, never listed (a 1,000-message sample). */
 export const SUMMARY_REVIEW_ROWS = 100;
 
-export function renderRedriveSummary(s: RedriveSummaryInput): string {
+export function renderRedriveSummary(s: RedriveReport): string {
   const { entry, review } = s;
   const out: string[] = [];
   const mark = s.verdict === 'pass' ? '✅' : '❌';

@@ -16,7 +16,8 @@ export interface InstanceResult {
   detail?: string;
 }
 
-export interface RollbackView {
+/** The rollback section's data: what was restored where, and why the rollback ran. */
+export interface RollbackReport {
   deploymentId: string;
   dryRun: boolean;
   verdict: 'pass' | 'fail';
@@ -59,7 +60,7 @@ export function countResults(instances: InstanceResult[]): Record<InstanceResult
 
 const EVIDENCE_MAX = 4000;
 
-export function renderRollbackSummary(v: RollbackView): string {
+export function renderRollbackSummary(v: RollbackReport): string {
   const out: string[] = [];
   const title = v.dryRun
     ? `Rollback plan (dry run): deployment ${v.deploymentId}`

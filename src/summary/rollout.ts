@@ -1,9 +1,72 @@
 // The rollout section of the job summary: the outcome, the fleet as it was found, the batches with
 // their times, every instance's result, the queue change and, for strategy asg, the image, the
 // launch template versions and the refresh.
-import type { RolloutView } from '../modes/rollout.js';
 import type { DeploymentRecord } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
+
+/** One batch of strategy ssm as it ran. */
+export interface BatchReport {
+  number: number;
+  instanceIds: string[];
+  startedAt: string;
+  installSeconds?: number;
+  endedAt?: string;
+  installed: number;
+  failed: number;
+  cancelled: number;
+  /** terminated before the install reached them: reported, not failed */
+  gone?: number;
+  /** SendCommand failed part way (not for an unreachable id): the rest of the batch was not sent */
+  sendError?: string;
+  commandIds: string[];
+  healthCommandIds: string[];
+}
+
+/** What strategy asg found, made and followed. */
+export interface AsgReport {
+  asgName: string;
+  templateName: string;
+  groupVersion?: string;
+  /** The version the new one is made from (the one the group launches). */
+  sourceVersion?: number;
+  /** The group follows $Default, so the default moves to the new version. */
+  movesDefault: boolean;
+  autoRollback: boolean;
+  imageId?: string;
+  imageState?: string;
+  previousDefault?: number;
+  newVersion?: number;
+  refreshId?: string;
+  refreshStatus?: string;
+  percentComplete?: number;
+  instancesToUpdate?: number;
+  statusReason?: string;
+  /** dry-run: the steps that would run */
+  plan: string[];
+}
+
+/** The rollout section's data: the record as the rollout left it, and what this run found and did. */
+export interface RolloutReport {
+  record: DeploymentRecord;
+  strategy: 'ssm' | 'asg';
+  dryRun: boolean;
+  fleetCount: number;
+  appeared: string[];
+  vanished: string[];
+  canary: string[];
+  alreadyInstalled: string[];
+  offline: string[];
+  batchSize: number;
+  pauseSeconds: number;
+  maxErrors: number;
+  /** Batches planned for this run (instance ids). */
+  plan: string[][];
+  batches: BatchReport[];
+  queue?: { before: number; target: number; after?: number; planned: boolean };
+  asg?: AsgReport;
+  verdict: 'pass' | 'fail';
+  reason: string;
+}
 
 const PHASE = { c: 'canary', r: 'rollout' } as const;
 
@@ -16,7 +79,8 @@ function ids(list: string[], max = 50): string {
   return list.length > max ? `${shown.join(', ')}, … (${list.length - max} more)` : shown.join(', ');
 }
 
-export function renderRolloutSummary(record: DeploymentRecord, view: RolloutView): string {
+export function renderRolloutSummary(view: RolloutReport): string {
+  const record = view.record;
   const out: string[] = [];
   const title = view.dryRun
     ? `Rollout plan (dry-run): deployment ${record.deploymentId}`

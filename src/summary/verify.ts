@@ -5,7 +5,9 @@ import { backlog, downsample, type Criterion, type Sample } from '../logic/trend
 import { CHECKPOINTS, type CheckpointName, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
-export interface VerifySummaryInput {
+/** The verify section's data: the record (its metrics and warnings) and this checkpoint's reading. */
+export interface VerifyReport {
+  record: DeploymentRecord;
   checkpoint: Checkpoint;
   verdict: 'pass' | 'fail';
   criteria: Criterion[];
@@ -167,7 +169,8 @@ function samplesTable(samples: Sample[]): string {
   return cappedTable(['Time (UTC)', 'Visible', 'In flight', 'Delayed', 'DLQ', 'Running'], rows, SAMPLE_ROWS);
 }
 
-export function renderVerifySummary(record: DeploymentRecord, v: VerifySummaryInput): string {
+export function renderVerifySummary(v: VerifyReport): string {
+  const record = v.record;
   const out: string[] = [];
   const passed = v.verdict === 'pass';
   out.push(

@@ -522,3 +522,21 @@ describe('rollout, strategy ssm', () => {
     await expect(rollout(t.ctx)).rejects.toThrow('Input \'target-file\' is "other.py" but deployment');
   });
 });
+
+describe('rollout, the run log', () => {
+  it('lists the runbook steps, each a log group, in the order they ran', async () => {
+    const fleet = fleetOf(5);
+    const { ctx, report } = setup(fleet, canaryRecord(fleet));
+    const outcome = await rollout(ctx);
+    expect(outcome.verdict).toBe('pass');
+    expect(report.lines.filter((l) => l.startsWith('::group::'))).toEqual([
+      '::group::Fleet',
+      '::group::Batch 1 of 2 (2 instance(s), rollout batch 1)',
+      '::group::Batch 2 of 2 (2 instance(s), rollout batch 2)',
+      '::group::Queue visibility timeout',
+    ]);
+    // Every group is closed before the next opens (GitHub's log groups do not nest).
+    const marks = report.lines.filter((l) => l.startsWith('::group::') || l === '::endgroup::');
+    marks.forEach((l, i) => expect(l.startsWith('::group::')).toBe(i % 2 === 0));
+  });
+});

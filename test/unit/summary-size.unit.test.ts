@@ -4,14 +4,13 @@
 // at the top of each section.
 import type { FleetInstance } from '../../src/logic/fleet.js';
 import { reviewMessages } from '../../src/logic/redrive.js';
-import type { BatchView, RolloutView } from '../../src/modes/rollout.js';
 import type { DeploymentRecord } from '../../src/record.js';
 import { renderDeploymentLog } from '../../src/summary/deployment-log.js';
 import { renderIncidentReport } from '../../src/summary/incident-report.js';
 import { renderPreflightSummary } from '../../src/summary/preflight.js';
 import { renderRedriveSummary } from '../../src/summary/redrive.js';
 import { renderRollbackSummary, type InstanceResult } from '../../src/summary/rollback.js';
-import { renderRolloutSummary } from '../../src/summary/rollout.js';
+import { renderRolloutSummary, type BatchReport, type RolloutReport } from '../../src/summary/rollout.js';
 import { completedRecord } from '../support/sample-record.js';
 
 const MIB = 1024 * 1024;
@@ -54,9 +53,9 @@ describe('summaries at 5,000 instances', () => {
       zone: 'ap-northeast-1a',
       launchTime: '2026-11-01T00:00:00Z',
     }));
-    const md = renderPreflightSummary(hugeRecord(), {
+    const md = renderPreflightSummary({
+      record: hugeRecord(),
       fleet,
-      offline: ids.slice(0, 2500),
       problems: ['2500 agents offline'],
       agents: new Map(ids.map((id) => [id, 'ConnectionLost'])),
     });
@@ -67,7 +66,7 @@ describe('summaries at 5,000 instances', () => {
 
   it('rollout, batch size 1, every instance failed: the instances folded under their count', () => {
     const record = hugeRecord();
-    const batches: BatchView[] = ids.map((id, i) => ({
+    const batches: BatchReport[] = ids.map((id, i) => ({
       number: i + 1,
       instanceIds: [id],
       startedAt: '2026-11-29T06:00:00.000Z',
@@ -79,7 +78,7 @@ describe('summaries at 5,000 instances', () => {
       commandIds: [`cmd-${i}`],
       healthCommandIds: [`hc-${i}`],
     }));
-    const view: RolloutView = {
+    const view: Omit<RolloutReport, 'record'> = {
       strategy: 'ssm',
       dryRun: false,
       fleetCount: N,
@@ -96,7 +95,7 @@ describe('summaries at 5,000 instances', () => {
       verdict: 'fail',
       reason: 'every batch failed',
     };
-    const md = renderRolloutSummary(record, view);
+    const md = renderRolloutSummary({ ...view, record });
     expectSmallAndFolded('rollout', md, `${N} instance(s), failed first`);
   });
 

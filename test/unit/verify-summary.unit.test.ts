@@ -7,7 +7,7 @@ import {
   renderDepthChart,
   renderVerifySummary,
   sparkline,
-  type VerifySummaryInput,
+  type VerifyReport,
 } from '../../src/summary/verify.js';
 import { TEST_GITHUB } from '../support/context.js';
 
@@ -69,6 +69,8 @@ const CRITERIA: Criterion[] = [
   },
   { id: 'no-loop', label: 'No messages reappearing', status: 'not-judged', detail: 'CloudWatch has no data' },
 ];
+
+type VerifySummaryInput = Omit<VerifyReport, 'record'>;
 
 function summaryInput(over: Partial<VerifySummaryInput> = {}): VerifySummaryInput {
   return {
@@ -169,10 +171,10 @@ describe('the verify summary', () => {
   it('puts the verdict, the criteria, the comparison table, the chart and the samples together, escaped', () => {
     const r = record();
     r.warnings.push('queue <img src=x> said | no');
-    const md = renderVerifySummary(
-      r,
-      summaryInput({ queueName: 'q<b>ad', notes: ['dry-run: verify only reads *things*'] }),
-    );
+    const md = renderVerifySummary({
+      record: r,
+      ...summaryInput({ queueName: 'q<b>ad', notes: ['dry-run: verify only reads *things*'] }),
+    });
     expect(md).toContain('## Verify (10m checkpoint) FAILED: deployment dep-20261129t000000z-4242-1');
     expect(md).toContain('Queue q&lt;b&gt;ad · DLQ cis-worker-failures');
     expect(md).toContain('### Success criteria');
@@ -189,7 +191,10 @@ describe('the verify summary', () => {
   });
 
   it('says there is nothing to chart when fewer than two samples were read', () => {
-    const md = renderVerifySummary(record(), summaryInput({ verdict: 'pass', samples: samples([3], [0]) }));
+    const md = renderVerifySummary({
+      record: record(),
+      ...summaryInput({ verdict: 'pass', samples: samples([3], [0]) }),
+    });
     expect(md).toContain('## Verify (10m checkpoint) passed');
     expect(md).toContain('Fewer than two complete samples');
     expect(md).not.toContain('```mermaid');

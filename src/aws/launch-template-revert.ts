@@ -28,7 +28,7 @@ import {
   type RefreshState,
 } from './autoscaling.js';
 import type { AwsClients } from './clients.js';
-import { describeLaunchTemplate, setDefaultLaunchTemplateVersion } from './ec2-images.js';
+import { describeLaunchTemplate, setDefaultLaunchTemplateVersion } from './ec2.js';
 
 type RecordedTemplate = NonNullable<DeploymentRecord['settings']['launchTemplate']>;
 type RecordedRefresh = NonNullable<DeploymentRecord['settings']['refresh']>;

@@ -20,7 +20,7 @@ import { SSM_MAX_TARGETS } from '../constants.js';
 import type { Runtime } from '../runtime.js';
 import { isRetryable, type AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
-import { describeInstanceStates } from './ec2-tags.js';
+import { describeInstanceStates } from './ec2.js';
 import { getAgentStatus } from './ssm.js';
 
 export interface CommandOptions {

@@ -9,7 +9,7 @@ import { Input, Output, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { InputError } from '../errors.js';
 import { describeGroup } from '../aws/autoscaling.js';
-import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2-tags.js';
+import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2.js';
 import {
   followedVersion,
   restoreGroupLaunchTemplateVersion,

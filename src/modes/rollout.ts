@@ -30,7 +30,7 @@ import {
   findOwnImageByName,
   setDefaultLaunchTemplateVersion,
   waitForImage,
-} from '../aws/ec2-images.js';
+} from '../aws/ec2.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
 import { deploymentFilters } from './fleet-filters.js';
 import {

@@ -11,7 +11,8 @@ import {
   type MetricQuery,
   type MetricSeries,
 } from '../aws/cloudwatch.js';
-import { describeFleetNow, describeGroupMembers, type GroupMember } from '../aws/fleet-now.js';
+import { describeGroupMembers, type GroupMember } from '../aws/autoscaling.js';
+import { describeFleetNow } from '../aws/ec2.js';
 import { getQueueDepth, peekMessages } from '../aws/sqs.js';
 import { runOnFleet } from '../aws/ssm-commands.js';
 import { errorMessage } from '../errors.js';

@@ -26,7 +26,7 @@ import {
 import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
 import { describeRule, listRuleNamesByTarget } from '../../src/aws/eventbridge.js';
-import { listTopicSubscriptions } from '../../src/aws/sns.js';
+import { listTopicSubscriptions, publishToTopic } from '../../src/aws/sns.js';
 import {
   GetBucketNotificationConfigurationCommand,
   HeadObjectCommand,
@@ -114,7 +114,6 @@ import {
   sendShellCommand,
   waitForInvocation,
 } from '../../src/aws/ssm-commands.js';
-import { publishToTopic } from '../../src/aws/sns-publish.js';
 import { getIdentity } from '../../src/aws/sts.js';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { ModeContext } from '../../src/context.js';
@@ -172,7 +171,7 @@ const apiOf = (ctx: ModeContext) => [ctx.api, ctx.clients] as const;
 const SITES: Site[] = [
   {
     fn: 'publishToTopic',
-    file: 'src/aws/sns-publish.ts',
+    file: 'src/aws/sns.ts',
     op: 'sns:Publish',
     client: 'sns',
     command: PublishCommand,

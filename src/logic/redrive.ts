@@ -2,7 +2,7 @@
 // events, something else), how old, whether they were first sent before or after the fleet ran the
 // fix, and which are duplicates of the same object event. Also the redrive's preconditions: the
 // record's verify verdict and the DLQ's RedriveAllowPolicy.
-import type { PeekedMessage } from '../aws/sqs-redrive.js';
+import type { PeekedMessageWithBody as PeekedMessage } from '../aws/sqs.js';
 import type { DeploymentRecord, RedriveEntry } from '../record.js';
 import { num, outcome, parseTime, phases, str } from './record-facts.js';
 

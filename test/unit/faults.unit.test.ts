@@ -89,20 +89,17 @@ import {
 } from '../../src/aws/ec2.js';
 import { getBucketNotifications, headObject, putArtifact } from '../../src/aws/s3.js';
 import {
+  cancelMoveTask,
   getQueueState,
   getQueueUrl,
-  listQueueTags,
-  peekMessages as peekDlqMessages,
-  setVisibilityTimeout,
-  tagQueue,
-} from '../../src/aws/sqs.js';
-import {
-  cancelMoveTask,
   getRedriveAllowPolicy,
   listMoveTasks,
+  listQueueTags,
   peekMessages,
+  setVisibilityTimeout,
   startMoveTask,
-} from '../../src/aws/sqs-redrive.js';
+  tagQueue,
+} from '../../src/aws/sqs.js';
 import { getAgentStatus } from '../../src/aws/ssm.js';
 import {
   cancelCommand,
@@ -217,17 +214,24 @@ const SITES: Site[] = [
     call: (ctx) => setVisibilityTimeout(...apiOf(ctx), QUEUE_URL, 900),
   },
   {
-    fn: 'peekMessages',
-    file: 'src/aws/sqs-redrive.ts',
+    fn: 'peekMessages (the redrive review)',
+    file: 'src/aws/sqs.ts',
     op: 'sqs:ReceiveMessage',
     client: 'sqs',
     command: ReceiveMessageCommand,
     ok: { Messages: [] },
-    call: (ctx) => peekMessages(...apiOf(ctx), QUEUE_URL, 10, 30),
+    call: (ctx) =>
+      peekMessages(...apiOf(ctx), QUEUE_URL, {
+        max: 10,
+        visibilityTimeoutSeconds: 30,
+        waitTimeSeconds: 1,
+        firstReceivedAt: false,
+        bodies: true,
+      }),
   },
   {
     fn: 'getRedriveAllowPolicy',
-    file: 'src/aws/sqs-redrive.ts',
+    file: 'src/aws/sqs.ts',
     op: 'sqs:GetQueueAttributes',
     client: 'sqs',
     command: GetQueueAttributesCommand,
@@ -236,7 +240,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'startMoveTask',
-    file: 'src/aws/sqs-redrive.ts',
+    file: 'src/aws/sqs.ts',
     op: 'sqs:StartMessageMoveTask',
     client: 'sqs',
     command: StartMessageMoveTaskCommand,
@@ -251,7 +255,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'listMoveTasks',
-    file: 'src/aws/sqs-redrive.ts',
+    file: 'src/aws/sqs.ts',
     op: 'sqs:ListMessageMoveTasks',
     client: 'sqs',
     command: ListMessageMoveTasksCommand,
@@ -260,7 +264,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'cancelMoveTask',
-    file: 'src/aws/sqs-redrive.ts',
+    file: 'src/aws/sqs.ts',
     op: 'sqs:CancelMessageMoveTask',
     client: 'sqs',
     command: CancelMessageMoveTaskCommand,
@@ -363,10 +367,11 @@ const SITES: Site[] = [
     fn: 'peekMessages (verify, the DLQ)',
     file: 'src/aws/sqs.ts',
     op: 'sqs:ReceiveMessage',
+    shares: 'peekMessages (the redrive review)',
     client: 'sqs',
     command: ReceiveMessageCommand,
     ok: { Messages: [] },
-    call: (ctx) => peekDlqMessages(...apiOf(ctx), QUEUE_URL, { max: 10, visibilityTimeoutSeconds: 10 }),
+    call: (ctx) => peekMessages(...apiOf(ctx), QUEUE_URL, { max: 10, visibilityTimeoutSeconds: 10 }),
   },
   {
     fn: 'listMetricDimensions (verify)',

@@ -20,7 +20,8 @@ import {
   type RefreshWaitBounds,
 } from '../aws/launch-template-revert.js';
 import { getQueueState } from '../aws/sqs.js';
-import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import { listInvocations, type InvocationResult } from '../aws/ssm.js';
+import { runOnFleet } from '../remote/fan-out.js';
 import {
   classifyRestore,
   isGone,

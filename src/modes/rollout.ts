@@ -7,7 +7,8 @@ import { Input, Output, TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID 
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
-import { fateOf, firstStderrLine, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import { firstStderrLine, type InvocationResult } from '../aws/ssm.js';
+import { fateOf, runOnFleet } from '../remote/fan-out.js';
 import { getQueueState } from '../aws/sqs.js';
 import {
   cancelInstanceRefresh,

@@ -100,17 +100,17 @@ import {
   startMoveTask,
   tagQueue,
 } from '../../src/aws/sqs.js';
-import { getAgentStatus } from '../../src/aws/ssm.js';
 import {
   cancelCommand,
+  getAgentStatus,
   getCommandSummary,
   listInvocations,
   pollCommands,
   readInvocation,
-  runOnFleet,
   sendShellCommand,
   waitForInvocation,
-} from '../../src/aws/ssm-commands.js';
+} from '../../src/aws/ssm.js';
+import { runOnFleet } from '../../src/remote/fan-out.js';
 import { getIdentity } from '../../src/aws/sts.js';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { ModeContext } from '../../src/context.js';
@@ -422,7 +422,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'sendShellCommand',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:SendCommand',
     client: 'ssm',
     command: SendCommandCommand,
@@ -431,7 +431,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'waitForInvocation',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:GetCommandInvocation',
     client: 'ssm',
     command: GetCommandInvocationCommand,
@@ -440,7 +440,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'getCommandSummary',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:ListCommands',
     client: 'ssm',
     command: ListCommandsCommand,
@@ -449,7 +449,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'pollCommands',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:ListCommands',
     client: 'ssm',
     command: ListCommandsCommand,
@@ -459,7 +459,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'readInvocation',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:GetCommandInvocation',
     client: 'ssm',
     command: GetCommandInvocationCommand,
@@ -468,7 +468,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'listInvocations',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:ListCommandInvocations',
     client: 'ssm',
     command: ListCommandInvocationsCommand,
@@ -477,7 +477,7 @@ const SITES: Site[] = [
   },
   {
     fn: 'cancelCommand',
-    file: 'src/aws/ssm-commands.ts',
+    file: 'src/aws/ssm.ts',
     op: 'ssm:CancelCommand',
     client: 'ssm',
     command: CancelCommandCommand,

@@ -18,7 +18,7 @@ import {
   undoInstanceRefresh,
   type RefreshUndo,
   type RefreshWaitBounds,
-} from '../aws/launch-template-revert.js';
+} from './rollback-launch-template.js';
 import { getQueueState } from '../aws/sqs.js';
 import { listInvocations, type InvocationResult } from '../aws/ssm.js';
 import { runOnFleet } from '../remote/fan-out.js';

@@ -16,8 +16,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
-import type { FleetInstance, FleetMemberNow } from '../logic/fleet.js';
-import type { TaggedInstance } from '../logic/rollback-plan.js';
+import type { FleetInstance, FleetMemberNow, TaggedInstance } from '../observed.js';
 import type { Runtime } from '../runtime.js';
 import { pages, type AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';

@@ -15,6 +15,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
+import type { PeekedMessage, PeekedMessageWithBody } from '../observed.js';
+
+export type { PeekedMessage, PeekedMessageWithBody };
 
 export interface QueueDepth {
   visible: number;
@@ -173,22 +176,6 @@ export async function tagQueue(
   tags: Record<string, string>,
 ): Promise<void> {
   await api.call('sqs:TagQueue', () => clients.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: tags })));
-}
-
-/** One message read without deleting it: no receipt handle is kept, so nothing can delete it. */
-export interface PeekedMessage {
-  messageId: string;
-  /** SentTimestamp: when it was sent to the source queue (kept when it moves to the DLQ). */
-  sentAt: number;
-  /** ApproximateFirstReceiveTimestamp, when asked for and given. */
-  firstReceivedAt?: number;
-  /** ApproximateReceiveCount: how often it was received, this read included. */
-  receiveCount?: number;
-}
-
-/** A peeked message with its body (the redrive review reads what the messages say). */
-export interface PeekedMessageWithBody extends PeekedMessage {
-  body: string;
 }
 
 export interface PeekOptions {

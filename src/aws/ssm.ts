@@ -7,6 +7,7 @@ import {
   type Command,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  type GetCommandInvocationCommandOutput,
   ListCommandInvocationsCommand,
   ListCommandsCommand,
   SendCommandCommand,
@@ -149,6 +150,23 @@ export async function sendShellCommand(
   return id;
 }
 
+/** One invocation's result from GetCommandInvocation's answer (stdout and stderr apart). */
+function invocationOf(
+  commandId: string,
+  instanceId: string,
+  out: GetCommandInvocationCommandOutput,
+): InvocationResult {
+  return {
+    instanceId,
+    commandId,
+    status: out.Status ?? 'Pending',
+    statusDetails: out.StatusDetails ?? out.Status ?? '',
+    responseCode: out.ResponseCode ?? -1,
+    stdout: out.StandardOutputContent ?? '',
+    stderr: out.StandardErrorContent ?? '',
+  };
+}
+
 function isInvocationMissing(e: unknown): boolean {
   return (e as { name?: string })?.name === 'InvocationDoesNotExist';
 }
@@ -185,15 +203,7 @@ export async function waitForInvocation(
       const out = await api.call('ssm:GetCommandInvocation', () =>
         clients.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
       );
-      const result: InvocationResult = {
-        instanceId,
-        commandId,
-        status: out.Status ?? 'Pending',
-        statusDetails: out.StatusDetails ?? out.Status ?? '',
-        responseCode: out.ResponseCode ?? -1,
-        stdout: out.StandardOutputContent ?? '',
-        stderr: out.StandardErrorContent ?? '',
-      };
+      const result = invocationOf(commandId, instanceId, out);
       if (isTerminalStatus(result.status)) return result;
     } catch (e) {
       // Right after SendCommand the invocation may not exist yet: that race is expected.
@@ -359,15 +369,7 @@ export async function readInvocation(
     const out = await api.call('ssm:GetCommandInvocation', () =>
       clients.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
     );
-    return {
-      instanceId,
-      commandId,
-      status: out.Status ?? 'Pending',
-      statusDetails: out.StatusDetails ?? out.Status ?? '',
-      responseCode: out.ResponseCode ?? -1,
-      stdout: out.StandardOutputContent ?? '',
-      stderr: out.StandardErrorContent ?? '',
-    };
+    return invocationOf(commandId, instanceId, out);
   } catch (e) {
     if (isInvocationMissing(e)) return undefined;
     throw e;

@@ -177,10 +177,12 @@ describe('AwsApi.call with a skewed runner clock', () => {
   });
 });
 
-// NextToken paging as the AWS APIs the gateways page describe it (e.g. API_DescribeInstances:
+// NextToken paging as the AWS APIs the gateways page describe it (e.g. DescribeInstances' NextToken:
 // "The token to include in another request to get the next page of items. This value is null when
-// there are no more items to return."): the first request without a token, each next with the
-// token the last answer gave, until an answer has none.
+// there are no more items to return.",
+// https://docs.aws.amazon.com/sdk-for-ruby/v3/api/Aws/EC2/Types/DescribeInstancesResult.html, as in
+// API_DescribeInstances): the first request without a token, each next with the token the last
+// answer gave, until an answer has none.
 describe('pages', () => {
   const api = () => new AwsApi(new FakeClock().sleep);
 

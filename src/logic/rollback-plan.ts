@@ -277,7 +277,7 @@ export function rollbackReasons(record: DeploymentRecord | undefined, deployment
   return reasons;
 }
 
-/** One finished restore invocation, as ssm-commands reports it. */
+/** One finished restore invocation, as the SSM gateway (src/aws/ssm.ts) reports it. */
 export interface RestoreInvocation {
   status: string;
   statusDetails: string;

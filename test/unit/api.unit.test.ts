@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
@@ -241,5 +242,31 @@ describe('pages', () => {
     ))
       if (page) pagesRead++;
     expect(pagesRead).toBe(MAX_PAGES);
+  });
+
+  it('is named, in every gateway, for the operation its page call sends (the cap error names it)', () => {
+    const uses: string[] = [];
+    for (const file of readdirSync('src/aws').filter((f) => f.endsWith('.ts') && f !== 'api.ts')) {
+      const text = readFileSync(`src/aws/${file}`, 'utf8');
+      const calls = [...text.matchAll(/\bpages\(/g)].length;
+      const named = [...text.matchAll(/\bpages\('([^']+)',\s*\(NextToken\)\s*=>\s*api\.call\('([^']+)'/g)];
+      expect({ file, paged: named.length }).toEqual({ file, paged: calls });
+      for (const [, label, op] of named) {
+        expect({ file, label }).toEqual({ file, label: op });
+        uses.push(op);
+      }
+    }
+    // The paged reads: DescribeInstances, DescribeInstanceInformation, ListCommandInvocations,
+    // ListCommands, GetMetricData, ListMetrics, ListSubscriptionsByTopic, ListRuleNamesByTarget.
+    expect(uses.sort()).toEqual([
+      'cloudwatch:GetMetricData',
+      'cloudwatch:ListMetrics',
+      'ec2:DescribeInstances',
+      'events:ListRuleNamesByTarget',
+      'sns:ListSubscriptionsByTopic',
+      'ssm:DescribeInstanceInformation',
+      'ssm:ListCommandInvocations',
+      'ssm:ListCommands',
+    ]);
   });
 });

@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AwsApi } from '../src/aws/api.js';
 import { createClients } from '../src/aws/clients.js';
-import { fateOf, runOnFleet } from '../src/aws/ssm-commands.js';
+import { fateOf, runOnFleet } from '../src/remote/fan-out.js';
 import { fakeRuntime } from '../test/support/fakes.js';
 import { ssmFleet } from '../test/support/ssm-fleet.js';
 

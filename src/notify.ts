@@ -2,7 +2,7 @@
 // gives as an output (before, after) is also published to that SNS topic, whichever mode wrote it.
 // Sending fails loudly (a warning and an error annotation, and the summary says so) but never
 // changes the verdict: a rollback that restored the fleet must not fail because an e-mail did not go.
-import { publishToTopic } from './aws/sns-publish.js';
+import { publishToTopic } from './aws/sns.js';
 import { Output } from './constants.js';
 import type { ModeContext, ModeOutcome } from './context.js';
 import { errorMessage } from './errors.js';

@@ -133,3 +133,40 @@ export class AwsApi {
     return n;
   }
 }
+
+/**
+ * The one page cap for every NextToken-paged read. It guards against an answer that never stops
+ * giving a NextToken, not a size we expect to reach: 1,000 pages is 1,000,000 instances at
+ * DescribeInstances' 1,000 a page, and far past any topic, rule list or metric set we read.
+ */
+export const MAX_PAGES = 1000;
+
+/** A paged read that still had a NextToken after MAX_PAGES pages. */
+export class PageCapReached extends Error {
+  constructor(operation: string) {
+    super(`${operation} still had more pages after ${MAX_PAGES}; stopped rather than use a partial list`);
+    this.name = 'PageCapReached';
+  }
+}
+
+/**
+ * Every page of a NextToken-paged read, in order. `fetchPage` makes one call through AwsApi.call
+ * (so each page is counted and retried) with the token it is given (undefined for the first page).
+ * A caller that has what it needs stops early with `break`. At the cap the read fails, naming the
+ * operation: a partial list (a fleet missing instances, a sum missing points) is never used as if
+ * it were whole. (Before there was one cap policy each loop stopped at its own cap and went on
+ * silently with what it had; failing is the safer of the two.)
+ */
+export async function* pages<P extends { NextToken?: string }>(
+  operation: string,
+  fetchPage: (nextToken: string | undefined) => Promise<P>,
+): AsyncGenerator<P, void, undefined> {
+  let token: string | undefined;
+  for (let n = 1; ; n++) {
+    const page = await fetchPage(token);
+    yield page;
+    token = page.NextToken;
+    if (!token) return;
+    if (n >= MAX_PAGES) throw new PageCapReached(operation);
+  }
+}

@@ -362,3 +362,34 @@ export async function setGroupLaunchTemplateVersion(
     ),
   );
 }
+
+export interface GroupMember {
+  /** Required in API_Instance; absent only from an answer that left it out (then not judged on it). */
+  lifecycle?: string;
+  launchTemplateVersion?: string;
+}
+
+/**
+ * The group's members by instance id (DescribeAutoScalingGroups Instances[]: LifecycleState and
+ * LaunchTemplate.Version, API_Instance), or undefined when no group has that name.
+ */
+export async function describeGroupMembers(
+  api: AwsApi,
+  clients: AwsClients,
+  asgName: string,
+): Promise<Map<string, GroupMember> | undefined> {
+  const out = await api.call('autoscaling:DescribeAutoScalingGroups', () =>
+    clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [asgName] })),
+  );
+  const group = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === asgName);
+  if (!group) return undefined;
+  const members = new Map<string, GroupMember>();
+  for (const i of group.Instances ?? []) {
+    if (!i.InstanceId) continue;
+    members.set(i.InstanceId, {
+      lifecycle: i.LifecycleState,
+      launchTemplateVersion: i.LaunchTemplate?.Version,
+    });
+  }
+  return members;
+}

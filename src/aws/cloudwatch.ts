@@ -1,6 +1,6 @@
 // CloudWatch gateway: metric sums and series through GetMetricData (many metrics, one call).
 import { GetMetricDataCommand, ListMetricsCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import type { AwsApi } from './api.js';
+import { pages, type AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
 
 export interface MetricQuery {
@@ -65,20 +65,19 @@ async function getMetricSeriesChunk(
     },
   }));
   const series = new Map<string, MetricSeries>(queries.map((q) => [q.id, { id: q.id, points: [] }]));
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const out = await api.call('cloudwatch:GetMetricData', () =>
+  for await (const out of pages('cloudwatch:GetMetricData', (NextToken) =>
+    api.call('cloudwatch:GetMetricData', () =>
       clients.cloudwatch.send(
         new GetMetricDataCommand({
           MetricDataQueries,
           StartTime: start,
           EndTime: end,
           ScanBy: 'TimestampAscending',
-          NextToken: token,
+          NextToken,
         }),
       ),
-    );
+    ),
+  )) {
     for (const r of out.MetricDataResults ?? []) {
       const s = series.get(r.Id ?? '');
       if (!s) continue;
@@ -88,9 +87,7 @@ async function getMetricSeriesChunk(
         s.points.push({ at: new Date(times[i]).toISOString(), value: values[i] });
       }
     }
-    token = out.NextToken;
-    pages++;
-  } while (token && pages < 50);
+  }
   for (const s of series.values()) s.points.sort((a, b) => a.at.localeCompare(b.at));
   return series;
 }
@@ -114,14 +111,14 @@ export async function listMetricDimensions(
   metricName: string,
 ): Promise<Record<string, string>[]> {
   const found = new Map<string, Record<string, string>>();
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const out = await api.call('cloudwatch:ListMetrics', () =>
+  // 500 metrics a page (API_ListMetrics).
+  for await (const out of pages('cloudwatch:ListMetrics', (NextToken) =>
+    api.call('cloudwatch:ListMetrics', () =>
       clients.cloudwatch.send(
-        new ListMetricsCommand({ Namespace: namespace, MetricName: metricName, NextToken: token }),
+        new ListMetricsCommand({ Namespace: namespace, MetricName: metricName, NextToken }),
       ),
-    );
+    ),
+  )) {
     for (const m of out.Metrics ?? []) {
       if (m.MetricName !== undefined && m.MetricName !== metricName) continue;
       const dims: Record<string, string> = {};
@@ -129,9 +126,6 @@ export async function listMetricDimensions(
       const key = JSON.stringify(Object.entries(dims).sort(([a], [b]) => a.localeCompare(b)));
       found.set(key, dims);
     }
-    token = out.NextToken;
-    pages++;
-    // 500 metrics a page: 100 pages is 50,000 combinations, far past a 5,000-instance fleet.
-  } while (token && pages < 100);
+  }
   return [...found.values()];
 }

@@ -2,10 +2,8 @@
 // the bucket, S3 sends every object event to the account's default event bus, whatever the bucket's
 // notification configurations say; a rule there that targets the queue is a second delivery path.
 import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
-import type { AwsApi } from './api.js';
+import { pages, type AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
-
-const MAX_PAGES = 50;
 
 /**
  * Names of the default bus's rules that have `targetArn` as a target (ListRuleNamesByTarget, paged by
@@ -18,14 +16,12 @@ export async function listRuleNamesByTarget(
   targetArn: string,
 ): Promise<string[]> {
   const names: string[] = [];
-  let next: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const r = await api.call('events:ListRuleNamesByTarget', () =>
-      clients.events.send(new ListRuleNamesByTargetCommand({ TargetArn: targetArn, NextToken: next })),
-    );
+  for await (const r of pages('events:ListRuleNamesByTarget', (NextToken) =>
+    api.call('events:ListRuleNamesByTarget', () =>
+      clients.events.send(new ListRuleNamesByTargetCommand({ TargetArn: targetArn, NextToken })),
+    ),
+  )) {
     names.push(...(r.RuleNames ?? []));
-    next = r.NextToken;
-    if (!next) break;
   }
   return names;
 }

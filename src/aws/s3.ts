@@ -4,7 +4,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import type { NotificationConfig } from '../logic/notifications.js';
+import type { NotificationConfig } from '../observed.js';
 import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
 

@@ -1,15 +1,23 @@
-// SQS gateway: the source queue, its dead-letter queue, and the visibility timeout.
+// SQS gateway: the source queue, its dead-letter queue, the visibility timeout, DLQ messages read
+// without deleting them (verify and the redrive review), and the redrive's message move task.
 import {
+  CancelMessageMoveTaskCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListMessageMoveTasksCommand,
   ListQueueTagsCommand,
   ReceiveMessageCommand,
   SetQueueAttributesCommand,
+  StartMessageMoveTaskCommand,
   TagQueueCommand,
+  type MessageSystemAttributeName,
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import type { AwsApi } from './api.js';
 import type { AwsClients } from './clients.js';
+import type { PeekedMessage, PeekedMessageWithBody } from '../observed.js';
+
+export type { PeekedMessage, PeekedMessageWithBody };
 
 export interface QueueDepth {
   visible: number;
@@ -170,71 +178,183 @@ export async function tagQueue(
   await api.call('sqs:TagQueue', () => clients.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: tags })));
 }
 
-/** One message read without deleting it: when it was first sent, and how often it was received. */
-export interface PeekedMessage {
-  messageId: string;
-  /** SentTimestamp: when it was sent to the source queue (kept when it moves to the DLQ). */
-  sentAt: number;
-  /** ApproximateFirstReceiveTimestamp, when given. */
-  firstReceivedAt?: number;
-  receiveCount: number;
-}
-
 export interface PeekOptions {
   /** At most this many distinct messages (ReceiveMessage returns up to 10 a call). */
   max: number;
   /** Seconds each read message stays hidden: short, so the queue is left as it was. */
   visibilityTimeoutSeconds: number;
+  /**
+   * 0 (the default) is a short poll, which samples a subset of the servers; 1 to 20 is a long poll,
+   * which asks every server, so a queue with messages does not answer empty (API_ReceiveMessage,
+   * WaitTimeSeconds).
+   */
+  waitTimeSeconds?: number;
+  /** Also ask for ApproximateFirstReceiveTimestamp (default true; the redrive review shows none). */
+  firstReceivedAt?: boolean;
+  /** Keep each message's body (the review); verify counts timestamps and keeps no message text. */
+  bodies?: boolean;
+  /** Asked before each call: true stops the read (a cancelled run starts no new call). */
+  stop?: () => boolean;
 }
 
 /**
  * Reads messages without deleting them (ReceiveMessage with MessageSystemAttributeNames
- * SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp; API_ReceiveMessage).
- * Each read message is hidden for the short visibility timeout, then visible again. Meant for the
- * DLQ: nothing consumes it, and a standard queue keeps a message's original enqueue timestamp when
- * it moves there (SQS Developer Guide, setting-up-dead-letter-queue-retention). Stops at `max`, or
- * when a call returns nothing new (a short poll samples a subset of the servers).
+ * ApproximateReceiveCount and SentTimestamp, and ApproximateFirstReceiveTimestamp unless told not;
+ * API_ReceiveMessage). Each read message is hidden for the short visibility timeout, then visible
+ * again. Meant for the DLQ: nothing consumes it, and a standard queue keeps a message's original
+ * enqueue timestamp when it moves there (SQS Developer Guide,
+ * setting-up-dead-letter-queue-retention). Stops at `max`, or when a call returns nothing new (a
+ * short poll samples a subset of the servers), or when `stop` says so; bounded in calls. A message
+ * without SentTimestamp (SQS gives it whenever asked) is not kept.
  */
+export async function peekMessages(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+  opts: PeekOptions & { bodies: true },
+): Promise<PeekedMessageWithBody[]>;
+export async function peekMessages(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+  opts: PeekOptions,
+): Promise<PeekedMessage[]>;
 export async function peekMessages(
   api: AwsApi,
   clients: AwsClients,
   url: string,
   opts: PeekOptions,
 ): Promise<PeekedMessage[]> {
-  const seen = new Map<string, PeekedMessage>();
-  // Bounded: a call that returns only messages already seen ends the peek.
-  for (let call = 0; call < Math.ceil(opts.max / 10) + 2 && seen.size < opts.max; call++) {
+  const seen = new Map<string, PeekedMessage | PeekedMessageWithBody>();
+  const attributes: MessageSystemAttributeName[] = ['ApproximateReceiveCount', 'SentTimestamp'];
+  if (opts.firstReceivedAt !== false) attributes.push('ApproximateFirstReceiveTimestamp');
+  // Bounded: a few calls past what `max` needs, and a call that returns only messages already seen
+  // ends the peek.
+  for (let call = 0; call < Math.ceil(opts.max / 10) + 5 && seen.size < opts.max; call++) {
+    if (opts.stop?.()) break;
     const out = await api.call('sqs:ReceiveMessage', () =>
       clients.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: url,
-          MaxNumberOfMessages: Math.min(10, opts.max - seen.size),
+          MaxNumberOfMessages: Math.max(1, Math.min(10, opts.max - seen.size)),
           VisibilityTimeout: opts.visibilityTimeoutSeconds,
-          WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: [
-            'SentTimestamp',
-            'ApproximateReceiveCount',
-            'ApproximateFirstReceiveTimestamp',
-          ],
+          WaitTimeSeconds: opts.waitTimeSeconds ?? 0,
+          MessageSystemAttributeNames: attributes,
         }),
       ),
     );
     let fresh = 0;
     for (const m of out.Messages ?? []) {
       const id = m.MessageId;
-      const sent = Number(m.Attributes?.SentTimestamp);
+      const sent = optionalNumber(m.Attributes?.SentTimestamp);
       if (seen.size >= opts.max) break;
-      if (!id || seen.has(id) || !Number.isFinite(sent)) continue;
-      const first = Number(m.Attributes?.ApproximateFirstReceiveTimestamp);
-      seen.set(id, {
+      if (!id || seen.has(id) || sent === undefined) continue;
+      const peeked: PeekedMessage = {
         messageId: id,
         sentAt: sent,
-        firstReceivedAt: Number.isFinite(first) ? first : undefined,
-        receiveCount: count(m.Attributes?.ApproximateReceiveCount),
-      });
+        firstReceivedAt: optionalNumber(m.Attributes?.ApproximateFirstReceiveTimestamp),
+        receiveCount: optionalNumber(m.Attributes?.ApproximateReceiveCount),
+      };
+      seen.set(id, opts.bodies ? { ...peeked, body: m.Body ?? '' } : peeked);
       fresh++;
     }
     if (fresh === 0) break;
   }
   return [...seen.values()];
+}
+
+function optionalNumber(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redrive: the DLQ's RedriveAllowPolicy, and the message move task. Nothing here deletes or
+// purges: the move task itself takes each message off the DLQ once it is on the destination.
+
+/** The DLQ's RedriveAllowPolicy, raw (undefined when the queue has none: AWS then allows all). */
+export async function getRedriveAllowPolicy(
+  api: AwsApi,
+  clients: AwsClients,
+  url: string,
+): Promise<string | undefined> {
+  // 'All' rather than the attribute's own name: both are valid (API_GetQueueAttributes), but
+  // moto_server 5.2.1 refuses 'RedriveAllowPolicy' by name ("Unknown Attribute") and returns it
+  // under All; the emulator tests go through the same code the runner does.
+  const out = await api.call('sqs:GetQueueAttributes', () =>
+    clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+  );
+  return out.Attributes?.RedriveAllowPolicy;
+}
+
+export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLING' | 'CANCELLED' | 'FAILED';
+const STATUSES: readonly string[] = ['RUNNING', 'COMPLETED', 'CANCELLING', 'CANCELLED', 'FAILED'];
+
+/** One entry of ListMessageMoveTasks' Results (API_ListMessageMoveTasksResultEntry). */
+export interface MoveTask {
+  /** Only present while the task is RUNNING (it is what CancelMessageMoveTask takes). */
+  taskHandle?: string;
+  status: MoveTaskStatus | 'UNKNOWN';
+  sourceArn?: string;
+  destinationArn?: string;
+  moved?: number;
+  toMove?: number;
+  rate?: number;
+  startedAt?: number;
+  failureReason?: string;
+}
+
+export async function startMoveTask(
+  api: AwsApi,
+  clients: AwsClients,
+  sourceArn: string,
+  destinationArn: string,
+  rate: number,
+): Promise<string> {
+  const out = await api.call('sqs:StartMessageMoveTask', () =>
+    clients.sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: sourceArn,
+        DestinationArn: destinationArn,
+        MaxNumberOfMessagesPerSecond: rate,
+      }),
+    ),
+  );
+  if (!out.TaskHandle) throw new Error('sqs:StartMessageMoveTask answered without a TaskHandle');
+  return out.TaskHandle;
+}
+
+/** The most recent move tasks of a DLQ, newest first (up to 10, API_ListMessageMoveTasks). */
+export async function listMoveTasks(
+  api: AwsApi,
+  clients: AwsClients,
+  sourceArn: string,
+): Promise<MoveTask[]> {
+  const out = await api.call('sqs:ListMessageMoveTasks', () =>
+    clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 10 })),
+  );
+  return (out.Results ?? []).map((r) => ({
+    taskHandle: r.TaskHandle,
+    status: r.Status && STATUSES.includes(r.Status) ? (r.Status as MoveTaskStatus) : 'UNKNOWN',
+    sourceArn: r.SourceArn,
+    destinationArn: r.DestinationArn,
+    moved: r.ApproximateNumberOfMessagesMoved,
+    toMove: r.ApproximateNumberOfMessagesToMove,
+    rate: r.MaxNumberOfMessagesPerSecond,
+    startedAt: r.StartedTimestamp,
+    failureReason: r.FailureReason,
+  }));
+}
+
+/** Cancels a RUNNING task; returns how many messages it had moved (API_CancelMessageMoveTask). */
+export async function cancelMoveTask(
+  api: AwsApi,
+  clients: AwsClients,
+  taskHandle: string,
+): Promise<number | undefined> {
+  const out = await api.call('sqs:CancelMessageMoveTask', () =>
+    clients.sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle: taskHandle })),
+  );
+  return out.ApproximateNumberOfMessagesMoved;
 }

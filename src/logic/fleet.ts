@@ -1,12 +1,7 @@
 // Fleet ordering and reconciliation: pure functions.
+import type { FleetMemberNow } from '../observed.js';
 
-export interface FleetInstance {
-  id: string;
-  privateIp?: string;
-  zone?: string;
-  launchTime?: string;
-  name?: string;
-}
+export type { FleetInstance, FleetMemberNow } from '../observed.js';
 
 /** The stable order every mode uses: by instance id, so reruns pick the same canary and batches. */
 export function stableOrder<T extends { id: string }>(instances: T[]): T[] {
@@ -32,17 +27,6 @@ export function reconcile(earlier: string[], now: string[]): Reconciliation {
     vanished: earlier.filter((id) => !current.has(id)),
     kept: now.filter((id) => before.has(id)),
   };
-}
-
-/** One instance of the fleet as verify reads it now. */
-export interface FleetMemberNow {
-  id: string;
-  /** The AMI it was launched from (DescribeInstances ImageId). */
-  imageId?: string;
-  /** Its emergency-deploy:deployment-id tag, if any. */
-  deploymentTag?: string;
-  /** Its place in the Auto Scaling group, when the deployment names one. */
-  group?: { lifecycle?: string; launchTemplateVersion?: string };
 }
 
 /** What says that an instance runs this deployment's fix. */

@@ -1,14 +1,9 @@
 // Duplicate S3 event notifications: two configurations that would deliver the same object event to
 // the same destination. Each duplicate doubles the work the workers see, so preflight stops on it.
 
-export interface NotificationConfig {
-  id: string;
-  kind: 'queue' | 'topic' | 'function';
-  target: string;
-  events: string[];
-  prefix: string;
-  suffix: string;
-}
+import type { NotificationConfig } from '../observed.js';
+
+export type { NotificationConfig };
 
 export interface DuplicatePair {
   target: string;

@@ -2,7 +2,7 @@
 // events, something else), how old, whether they were first sent before or after the fleet ran the
 // fix, and which are duplicates of the same object event. Also the redrive's preconditions: the
 // record's verify verdict and the DLQ's RedriveAllowPolicy.
-import type { PeekedMessage } from '../aws/sqs-redrive.js';
+import type { PeekedMessageWithBody } from '../observed.js';
 import type { DeploymentRecord, RedriveEntry } from '../record.js';
 import { num, outcome, parseTime, phases, str } from './record-facts.js';
 
@@ -124,7 +124,7 @@ export function fixTime(record: DeploymentRecord | undefined): number | undefine
 }
 
 /** Summarises the sampled messages. Duplicates: the same object event (bucket, key, sequencer). */
-export function reviewMessages(messages: PeekedMessage[], fixAt?: number): Review {
+export function reviewMessages(messages: PeekedMessageWithBody[], fixAt?: number): Review {
   const seen = new Set<string>();
   const rows: ReviewRow[] = [];
   let s3 = 0;

@@ -4,17 +4,9 @@
 import { backupPathFor, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseRestoreOutput, sanitize } from '../remote/results.js';
 import { describeExit, isScriptVerdict, ScriptExit } from '../remote/scripts.js';
+import type { TaggedInstance } from '../observed.js';
 
-/** What EC2 said about an instance that carries this deployment's tag. */
-export interface TaggedInstance {
-  id: string;
-  /** EC2 state name: pending, running, stopping, stopped, shutting-down (terminated are not listed). */
-  state: string;
-  /** The backup-path tag, when the instance has one. */
-  backupPath?: string;
-  /** The artifact-sha256 tag (untrusted: checked before use). */
-  artifactSha256?: string;
-}
+export type { TaggedInstance } from '../observed.js';
 
 /**
  * The artifact's checksum from the instances' tags, when they agree on one well-formed value
@@ -285,7 +277,7 @@ export function rollbackReasons(record: DeploymentRecord | undefined, deployment
   return reasons;
 }
 
-/** One finished restore invocation, as ssm-commands reports it. */
+/** One finished restore invocation, as the SSM gateway (src/aws/ssm.ts) reports it. */
 export interface RestoreInvocation {
   status: string;
   statusDetails: string;

@@ -7,13 +7,13 @@ import { getMetricSeries, seriesSum } from '../aws/cloudwatch.js';
 import { describeRunningInstances, tagInstances } from '../aws/ec2.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import {
-  explainSendError,
   runOnInstance,
   sendShellCommand,
   waitForInvocation,
   type CommandOptions,
   type InvocationResult,
-} from '../aws/ssm-commands.js';
+} from '../aws/ssm.js';
+import { explainSendError } from '../remote/fan-out.js';
 import {
   Input,
   Output,

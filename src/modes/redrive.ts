@@ -4,16 +4,17 @@
 // follows it to the end, and watches the DLQ afterwards. Nothing is ever purged or deleted.
 import { Output } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
-import { getQueueDepth, type QueueState } from '../aws/sqs.js';
 import {
   cancelMoveTask,
+  getQueueDepth,
   getRedriveAllowPolicy,
   listMoveTasks,
   peekMessages,
   startMoveTask,
   type MoveTask,
-  type PeekedMessage,
-} from '../aws/sqs-redrive.js';
+  type PeekedMessageWithBody,
+  type QueueState,
+} from '../aws/sqs.js';
 import { errorMessage, InputError } from '../errors.js';
 import { Input } from '../constants.js';
 import {
@@ -46,23 +47,20 @@ function iso(ms: number | undefined): string | undefined {
   return ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString();
 }
 
-/** Reads up to `want` distinct messages, 10 a call, stopping at the first empty answer. */
-async function sampleDlq(ctx: ModeContext, dlq: QueueState, want: number): Promise<PeekedMessage[]> {
-  const got = new Map<string, PeekedMessage>();
-  const maxCalls = Math.ceil(want / 10) + 5;
-  for (let call = 0; call < maxCalls && got.size < want; call++) {
-    if (ctx.runtime.cancelled()) break;
-    const batch = await peekMessages(
-      ctx.api,
-      ctx.clients,
-      dlq.url,
-      want - got.size,
-      REVIEW_VISIBILITY_SECONDS,
-    );
-    if (batch.length === 0) break;
-    for (const m of batch) if (!got.has(m.messageId) && got.size < want) got.set(m.messageId, m);
-  }
-  return [...got.values()];
+/**
+ * Reads up to `want` distinct messages, 10 a call, with their bodies. A short long-poll wait makes
+ * SQS ask every server instead of a sample of them (short polling may answer empty while messages
+ * exist); a cancelled run starts no further call.
+ */
+async function sampleDlq(ctx: ModeContext, dlq: QueueState, want: number): Promise<PeekedMessageWithBody[]> {
+  return peekMessages(ctx.api, ctx.clients, dlq.url, {
+    max: want,
+    visibilityTimeoutSeconds: REVIEW_VISIBILITY_SECONDS,
+    waitTimeSeconds: 1,
+    firstReceivedAt: false,
+    bodies: true,
+    stop: () => ctx.runtime.cancelled(),
+  });
 }
 
 /**
@@ -97,7 +95,7 @@ export async function redrive(ctx: ModeContext): Promise<ModeOutcome> {
 
   // Review first, always.
   const reviewedAt = runtime.clock.now();
-  let messages: PeekedMessage[] = [];
+  let messages: PeekedMessageWithBody[] = [];
   if (dlq.redrive) {
     // A receive counts towards the DLQ's own maxReceiveCount: reading could dead-letter onwards.
     warn(

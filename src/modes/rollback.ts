@@ -9,7 +9,7 @@ import { Input, Output, TAG_DEPLOYMENT_ID } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { InputError } from '../errors.js';
 import { describeGroup } from '../aws/autoscaling.js';
-import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2-tags.js';
+import { describeInstanceStates, findInstancesTaggedFor } from '../aws/ec2.js';
 import {
   followedVersion,
   restoreGroupLaunchTemplateVersion,
@@ -18,9 +18,10 @@ import {
   undoInstanceRefresh,
   type RefreshUndo,
   type RefreshWaitBounds,
-} from '../aws/launch-template-revert.js';
+} from './rollback-launch-template.js';
 import { getQueueState } from '../aws/sqs.js';
-import { listInvocations, runOnFleet, type InvocationResult } from '../aws/ssm-commands.js';
+import { listInvocations, type InvocationResult } from '../aws/ssm.js';
+import { runOnFleet } from '../remote/fan-out.js';
 import {
   classifyRestore,
   isGone,

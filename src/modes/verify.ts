@@ -11,9 +11,10 @@ import {
   type MetricQuery,
   type MetricSeries,
 } from '../aws/cloudwatch.js';
-import { describeFleetNow, describeGroupMembers, type GroupMember } from '../aws/fleet-now.js';
+import { describeGroupMembers, type GroupMember } from '../aws/autoscaling.js';
+import { describeFleetNow } from '../aws/ec2.js';
 import { getQueueDepth, peekMessages } from '../aws/sqs.js';
-import { runOnFleet } from '../aws/ssm-commands.js';
+import { runOnFleet } from '../remote/fan-out.js';
 import { errorMessage } from '../errors.js';
 import { classifyFleet, stableOrder, type FixEvidence, type FleetMemberNow } from '../logic/fleet.js';
 import { Input } from '../constants.js';

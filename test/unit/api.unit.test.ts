@@ -1,6 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { AwsApi, isClockSkewError, isRetryable } from '../../src/aws/api.js';
+import {
+  AwsApi,
+  isClockSkewError,
+  isRetryable,
+  MAX_PAGES,
+  pages,
+  PageCapReached,
+} from '../../src/aws/api.js';
 import { FakeClock } from '../support/fakes.js';
 import { awsError } from '../support/context.js';
 
@@ -167,5 +175,98 @@ describe('AwsApi.call with a skewed runner clock', () => {
     expect(r).toBe('ok');
     expect(n).toBe(3);
     expect(clock.sleeps).toEqual([10]);
+  });
+});
+
+// NextToken paging as the AWS APIs the gateways page describe it (e.g. DescribeInstances' NextToken:
+// "The token to include in another request to get the next page of items. This value is null when
+// there are no more items to return.",
+// https://docs.aws.amazon.com/sdk-for-ruby/v3/api/Aws/EC2/Types/DescribeInstancesResult.html, as in
+// API_DescribeInstances): the first request without a token, each next with the token the last
+// answer gave, until an answer has none.
+describe('pages', () => {
+  const api = () => new AwsApi(new FakeClock().sleep);
+
+  it('reads every page through AwsApi.call, handing each answer’s NextToken to the next request', async () => {
+    const a = api();
+    const asked: (string | undefined)[] = [];
+    const answers: Record<string, { Items: number[]; NextToken?: string }> = {
+      first: { Items: [1, 2], NextToken: 't2' },
+      t2: { Items: [3], NextToken: 't3' },
+      t3: { Items: [4] },
+    };
+    const got: number[] = [];
+    for await (const page of pages('ec2:DescribeInstances', (token) =>
+      a.call('ec2:DescribeInstances', async () => {
+        asked.push(token);
+        return answers[token ?? 'first'];
+      }),
+    )) {
+      got.push(...page.Items);
+    }
+    expect(got).toEqual([1, 2, 3, 4]);
+    expect(asked).toEqual([undefined, 't2', 't3']);
+    expect(a.calls.get('ec2:DescribeInstances')).toBe(3);
+  });
+
+  it('lets the caller stop early: no further page is asked for', async () => {
+    const a = api();
+    let n = 0;
+    for await (const page of pages('ssm:ListCommands', () =>
+      a.call('ssm:ListCommands', async () => ({ n: ++n, NextToken: 'more' })),
+    )) {
+      if (page.n === 2) break;
+    }
+    expect(a.calls.get('ssm:ListCommands')).toBe(2);
+  });
+
+  it('fails at the page cap, naming the operation, rather than hand back a partial list', async () => {
+    const a = api();
+    const read = async () => {
+      for await (const page of pages('sns:ListSubscriptionsByTopic', () =>
+        a.call('sns:ListSubscriptionsByTopic', async () => ({ NextToken: 'again' })),
+      ))
+        void page;
+    };
+    await expect(read()).rejects.toThrow(PageCapReached);
+    await expect(read()).rejects.toThrow(/^sns:ListSubscriptionsByTopic still had more pages after 1000/);
+    expect(a.calls.get('sns:ListSubscriptionsByTopic')).toBe(2 * MAX_PAGES);
+  });
+
+  it('a last page exactly at the cap is a whole list, not a failure', async () => {
+    const a = api();
+    let n = 0;
+    let pagesRead = 0;
+    for await (const page of pages('cloudwatch:ListMetrics', () =>
+      a.call('cloudwatch:ListMetrics', async () => (++n < MAX_PAGES ? { NextToken: `t${n}` } : {})),
+    ))
+      if (page) pagesRead++;
+    expect(pagesRead).toBe(MAX_PAGES);
+  });
+
+  it('is named, in every gateway, for the operation its page call sends (the cap error names it)', () => {
+    const uses: string[] = [];
+    for (const file of readdirSync('src/aws').filter((f) => f.endsWith('.ts') && f !== 'api.ts')) {
+      const text = readFileSync(`src/aws/${file}`, 'utf8');
+      const calls = [...text.matchAll(/\bpages\(/g)].length;
+      const named = [...text.matchAll(/\bpages\('([^']+)',\s*\(NextToken\)\s*=>\s*api\.call\('([^']+)'/g)];
+      expect({ file, paged: named.length }).toEqual({ file, paged: calls });
+      for (const [, label, op] of named) {
+        expect({ file, label }).toEqual({ file, label: op });
+        uses.push(op);
+      }
+    }
+    // The paged reads: DescribeInstances, DescribeInstanceInformation, ListCommandInvocations,
+    // ListCommands, GetMetricData, ListMetrics, ListSubscriptionsByTopic, ListRuleNamesByTarget.
+    expect(uses.sort()).toEqual([
+      'cloudwatch:GetMetricData',
+      'cloudwatch:ListMetrics',
+      'ec2:DescribeInstances',
+      'events:ListRuleNamesByTarget',
+      'sns:ListSubscriptionsByTopic',
+      'ssm:DescribeInstanceInformation',
+      'ssm:ListCommandInvocations',
+      'ssm:ListCommands',
+    ]);
   });
 });

@@ -99,7 +99,7 @@ describe('what the source can send', () => {
       expect({ file: s.file, sends: s.sends.length }).toEqual({ file: s.file, sends: s.apiOps.length });
     }
     expect(scans.filter((s) => s.apiOps.length > 0).map((s) => s.file)).toEqual(
-      expect.arrayContaining(['src/aws/sqs.ts', 'src/aws/ssm-commands.ts', 'src/aws/ec2-images.ts']),
+      expect.arrayContaining(['src/aws/sqs.ts', 'src/aws/ssm.ts', 'src/aws/ec2.ts']),
     );
   });
 

@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
-import { findInstancesTaggedFor } from '../../src/aws/ec2-tags.js';
+import { findInstancesTaggedFor } from '../../src/aws/ec2.js';
 import { groupVersionDecision, recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollback } from '../../src/modes/rollback.js';
 import {

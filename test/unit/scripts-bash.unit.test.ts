@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstStderrLine, splitPluginOutput } from '../../src/aws/ssm-commands.js';
+import { firstStderrLine, splitPluginOutput } from '../../src/aws/ssm.js';
 import { backupPathFor } from '../../src/record.js';
 import { parseInstallOutput, parseRestoreOutput, parseWatchOutput } from '../../src/remote/results.js';
 import { agentOutput } from '../support/ssm-fleet.js';

@@ -11,14 +11,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   commandDeadlineMs,
-  fateOf,
   type InvocationResult,
   nextPollMs,
-  runOnFleet,
   runOnInstance,
   sendShellCommand,
   waitForInvocation,
-} from '../../src/aws/ssm-commands.js';
+} from '../../src/aws/ssm.js';
+import { fateOf, runOnFleet } from '../../src/remote/fan-out.js';
 import { awsError, testContext } from '../support/context.js';
 import { type InstanceAnswer, ssmFleet, SUCCESS } from '../support/ssm-fleet.js';
 

@@ -12,7 +12,7 @@ import {
 } from '../logic/rollback-plan.js';
 import type { Runtime } from '../runtime.js';
 import type { DeploymentRecord } from '../record.js';
-import type { AwsApi } from './api.js';
+import type { AwsApi } from '../aws/api.js';
 import {
   findRunningRefresh,
   cancelInstanceRefresh,
@@ -26,9 +26,9 @@ import {
   waitForInstanceRefresh,
   type DesiredRefreshConfig,
   type RefreshState,
-} from './autoscaling.js';
-import type { AwsClients } from './clients.js';
-import { describeLaunchTemplate, setDefaultLaunchTemplateVersion } from './ec2-images.js';
+} from '../aws/autoscaling.js';
+import type { AwsClients } from '../aws/clients.js';
+import { describeLaunchTemplate, setDefaultLaunchTemplateVersion } from '../aws/ec2.js';
 
 type RecordedTemplate = NonNullable<DeploymentRecord['settings']['launchTemplate']>;
 type RecordedRefresh = NonNullable<DeploymentRecord['settings']['refresh']>;

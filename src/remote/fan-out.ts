@@ -1,5 +1,6 @@
-// SSM Run Command: the only way this action touches an instance. Scripts come from
-// src/remote/scripts.ts; this module sends them, waits (bounded, with backoff) and reads results.
+// Running one script on many instances: the only way this action touches an instance. Scripts
+// come from src/remote/scripts.ts; this module sends them through the SSM gateway (src/aws/ssm.ts),
+// waits (bounded, with backoff), reads the results and decides what each instance's result means.
 //
 // Fan-out: one SendCommand carries up to 50 instance ids, with SSM's own MaxConcurrency and
 // MaxErrors. While commands run, one paginated ListCommands (InvokedAfter the first send, 50
@@ -8,49 +9,26 @@
 // instances a page) reads every instance's own status: a command's Success does not mean every
 // instance succeeded (Undeliverable and Terminated invocations count in neither ErrorCount nor
 // against MaxErrors; API_Command, StatusDetails). The calls for a batch grow with batch/50.
+import { isRetryable, type AwsApi } from '../aws/api.js';
+import type { AwsClients } from '../aws/clients.js';
+import { describeInstanceStates } from '../aws/ec2.js';
 import {
-  CancelCommandCommand,
-  type Command,
-  GetCommandInvocationCommand,
-  ListCommandInvocationsCommand,
-  ListCommandsCommand,
-  SendCommandCommand,
-} from '@aws-sdk/client-ssm';
+  cancelCommand,
+  commandDeadlineMs,
+  getAgentStatus,
+  isTerminalCommand,
+  isTerminalStatus,
+  listInvocations,
+  nextPollMs,
+  pollCommands,
+  readInvocation,
+  sendShellCommand,
+  type CommandOptions,
+  type InvocationResult,
+  type Reach,
+} from '../aws/ssm.js';
 import { SSM_MAX_TARGETS } from '../constants.js';
 import type { Runtime } from '../runtime.js';
-import { isRetryable, type AwsApi } from './api.js';
-import type { AwsClients } from './clients.js';
-import { describeInstanceStates } from './ec2-tags.js';
-import { getAgentStatus } from './ssm.js';
-
-export interface CommandOptions {
-  comment: string;
-  /** Execution timeout on the instance (AWS-RunShellScript executionTimeout). */
-  timeoutSeconds: number;
-  /** SSM MaxConcurrency: a count ("10") or a percent ("25%"). */
-  maxConcurrency?: string;
-  /** SSM MaxErrors: a count or a percent. */
-  maxErrors?: string;
-}
-
-export interface InvocationResult {
-  instanceId: string;
-  commandId: string;
-  /** Success | Failed | TimedOut | Cancelled | Pending | InProgress | Delayed | Cancelling */
-  status: string;
-  /** The finer status: "Delivery Timed Out", "Undeliverable", "Terminated", "Execution Timed Out", … */
-  statusDetails: string;
-  responseCode: number;
-  stdout: string;
-  stderr: string;
-  /**
-   * Set when SSM could not reach the instance: EC2 says it is gone (terminated, shutting down, or
-   * no longer known), or it is not running / its agent is not Online (unreachable).
-   */
-  reach?: Reach;
-}
-
-export type Reach = 'gone' | 'unreachable';
 
 /** What an instance's result means for the caller. */
 export type Fate = 'success' | 'gone' | 'undeliverable' | 'cancelled' | 'failed';
@@ -65,228 +43,6 @@ export function fateOf(r: InvocationResult): Fate {
   if (r.reach === 'unreachable' || UNDELIVERED_DETAILS.has(r.statusDetails)) return 'undeliverable';
   if (r.status === 'Cancelled') return 'cancelled';
   return 'failed';
-}
-
-// The agent joins stdout and stderr into CommandPlugins[].Output with this title between them,
-// cut to its capacity (amazon-ssm-agent agent/contracts/plugin.go, TruncateOutput): stdout's
-// head and stderr's head survive, tails are cut.
-const AGENT_ERROR_TITLE = '\n----------ERROR-------\n';
-
-/** Splits a plugin's Output back into stdout and stderr. */
-export function splitPluginOutput(output: string): { stdout: string; stderr: string } {
-  const at = output.indexOf(AGENT_ERROR_TITLE);
-  if (at < 0) return { stdout: output, stderr: '' };
-  return { stdout: output.slice(0, at), stderr: output.slice(at + AGENT_ERROR_TITLE.length) };
-}
-
-/** stderr's first non-empty line ("Read-only file system", "No space left on device"). */
-export function firstStderrLine(stderr: string): string | undefined {
-  return (
-    stderr
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .find((l) => l !== '' && !l.startsWith('---Error truncated')) || undefined
-  );
-}
-
-const TERMINAL_INVOCATION = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
-const TERMINAL_COMMAND = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
-// SSM needs a moment after SendCommand before GetCommandInvocation knows the invocation.
-const INVOCATION_RACE_TRIES = 8;
-// Delivery: how long SSM may wait for an agent before giving up on an instance.
-const DELIVERY_TIMEOUT_SECONDS = 300;
-
-export function isTerminalStatus(status: string): boolean {
-  return TERMINAL_INVOCATION.has(status);
-}
-
-/** The next poll interval: 1 s, then ×1.5, at most 15 s. */
-export function nextPollMs(previousMs: number): number {
-  return previousMs === 0 ? 1000 : Math.min(15_000, Math.round(previousMs * 1.5));
-}
-
-/** How long any wait for a command may last before we give up on it. */
-export function commandDeadlineMs(opts: CommandOptions): number {
-  return (DELIVERY_TIMEOUT_SECONDS + opts.timeoutSeconds + 60) * 1000;
-}
-
-export async function sendShellCommand(
-  api: AwsApi,
-  clients: AwsClients,
-  instanceIds: string[],
-  script: string,
-  opts: CommandOptions,
-): Promise<string> {
-  if (instanceIds.length === 0 || instanceIds.length > SSM_MAX_TARGETS) {
-    throw new Error(`SendCommand takes 1 to ${SSM_MAX_TARGETS} instance ids, got ${instanceIds.length}`);
-  }
-  const out = await api.call('ssm:SendCommand', () =>
-    clients.ssm.send(
-      new SendCommandCommand({
-        DocumentName: 'AWS-RunShellScript',
-        InstanceIds: instanceIds,
-        Comment: opts.comment.slice(0, 100),
-        TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
-        MaxConcurrency: opts.maxConcurrency ?? String(instanceIds.length),
-        MaxErrors: opts.maxErrors ?? '0',
-        Parameters: { commands: [script], executionTimeout: [String(opts.timeoutSeconds)] },
-      }),
-    ),
-  );
-  const id = out.Command?.CommandId;
-  if (!id) throw new Error('ssm:SendCommand returned no command id');
-  return id;
-}
-
-function isInvocationMissing(e: unknown): boolean {
-  return (e as { name?: string })?.name === 'InvocationDoesNotExist';
-}
-
-/** Polls one instance's invocation until it is terminal, or the deadline passes. */
-export async function waitForInvocation(
-  api: AwsApi,
-  clients: AwsClients,
-  runtime: Runtime,
-  commandId: string,
-  instanceId: string,
-  opts: CommandOptions,
-): Promise<InvocationResult> {
-  const deadline = runtime.clock.now().getTime() + commandDeadlineMs(opts);
-  let wait = 0;
-  let missing = 0;
-  for (;;) {
-    if (runtime.cancelled()) {
-      // The run is being cancelled: stop the command too, rather than leave it running unwatched.
-      await cancelCommand(api, clients, commandId).catch(() => undefined);
-      return {
-        instanceId,
-        commandId,
-        status: 'Cancelled',
-        statusDetails: 'cancelled by the action',
-        responseCode: -1,
-        stdout: '',
-        stderr: '',
-      };
-    }
-    wait = nextPollMs(wait);
-    await runtime.sleep(wait);
-    try {
-      const out = await api.call('ssm:GetCommandInvocation', () =>
-        clients.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
-      );
-      const result: InvocationResult = {
-        instanceId,
-        commandId,
-        status: out.Status ?? 'Pending',
-        statusDetails: out.StatusDetails ?? out.Status ?? '',
-        responseCode: out.ResponseCode ?? -1,
-        stdout: out.StandardOutputContent ?? '',
-        stderr: out.StandardErrorContent ?? '',
-      };
-      if (isTerminalStatus(result.status)) return result;
-    } catch (e) {
-      // Right after SendCommand the invocation may not exist yet: that race is expected.
-      if (!isInvocationMissing(e) || ++missing > INVOCATION_RACE_TRIES) throw e;
-    }
-    if (runtime.clock.now().getTime() >= deadline) {
-      return {
-        instanceId,
-        commandId,
-        status: 'TimedOut',
-        statusDetails: `no result within ${Math.round(commandDeadlineMs(opts) / 1000)}s`,
-        responseCode: -1,
-        stdout: '',
-        stderr: '',
-      };
-    }
-  }
-}
-
-/** Sends a script to one instance and waits for its result. */
-export async function runOnInstance(
-  api: AwsApi,
-  clients: AwsClients,
-  runtime: Runtime,
-  instanceId: string,
-  script: string,
-  opts: CommandOptions,
-): Promise<InvocationResult> {
-  const commandId = await sendShellCommand(api, clients, [instanceId], script, opts);
-  return waitForInvocation(api, clients, runtime, commandId, instanceId, opts);
-}
-
-export interface CommandSummary {
-  commandId: string;
-  status: string;
-  targetCount: number;
-  completedCount: number;
-  errorCount: number;
-  deliveryTimedOutCount: number;
-}
-
-export async function getCommandSummary(
-  api: AwsApi,
-  clients: AwsClients,
-  commandId: string,
-): Promise<CommandSummary> {
-  const out = await api.call('ssm:ListCommands', () =>
-    clients.ssm.send(new ListCommandsCommand({ CommandId: commandId })),
-  );
-  const c = out.Commands?.[0];
-  return {
-    commandId,
-    status: c?.Status ?? 'Pending',
-    targetCount: c?.TargetCount ?? 0,
-    completedCount: c?.CompletedCount ?? 0,
-    errorCount: c?.ErrorCount ?? 0,
-    deliveryTimedOutCount: c?.DeliveryTimedOutCount ?? 0,
-  };
-}
-
-/** Every instance's result for a command (50 a page). Output only when `withOutput`. */
-export async function listInvocations(
-  api: AwsApi,
-  clients: AwsClients,
-  commandId: string,
-  withOutput: boolean,
-): Promise<InvocationResult[]> {
-  const results: InvocationResult[] = [];
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const out = await api.call('ssm:ListCommandInvocations', () =>
-      clients.ssm.send(
-        new ListCommandInvocationsCommand({
-          CommandId: commandId,
-          Details: withOutput,
-          MaxResults: 50,
-          NextToken: token,
-        }),
-      ),
-    );
-    for (const inv of out.CommandInvocations ?? []) {
-      const plugin = inv.CommandPlugins?.[0];
-      const { stdout, stderr } = splitPluginOutput(plugin?.Output ?? '');
-      results.push({
-        instanceId: inv.InstanceId ?? '',
-        commandId,
-        status: inv.Status ?? 'Pending',
-        statusDetails: inv.StatusDetails ?? inv.Status ?? '',
-        responseCode: plugin?.ResponseCode ?? -1,
-        stdout,
-        stderr,
-      });
-    }
-    token = out.NextToken;
-    pages++;
-  } while (token && pages < 200);
-  return results;
-}
-
-export async function cancelCommand(api: AwsApi, clients: AwsClients, commandId: string): Promise<void> {
-  await api.call('ssm:CancelCommand', () =>
-    clients.ssm.send(new CancelCommandCommand({ CommandId: commandId })),
-  );
 }
 
 export interface FanOutOptions extends CommandOptions {
@@ -308,12 +64,6 @@ export interface FanOutResult {
   sendError?: string;
 }
 
-// A poll round lists the fan-out's commands 50 a page; a few pages more than ours allow for
-// other commands sent in the account meanwhile. Commands not seen are looked up by id, a few a
-// round, so a round's cost stays bounded whatever else runs in the account.
-const LIST_PAGE = 50;
-const EXTRA_PAGES = 2;
-const DIRECT_LOOKUPS_PER_ROUND = 5;
 // Polls start at 2 s and grow to 15 s; a throttled round waits at least 10 s, doubling to 60 s.
 // SSM publishes no Run Command rate; users report "Rate exceeded" when polling every second.
 const FIRST_POLL_MS = 2000;
@@ -442,76 +192,6 @@ async function sendChunk(
 }
 
 /**
- * One poll round: the state of every pending command, from one paginated ListCommands of the
- * commands requested since the fan-out began (API_ListCommands, Filters InvokedAfter), plus a few
- * direct lookups for commands the listing did not show.
- */
-export async function pollCommands(
-  api: AwsApi,
-  clients: AwsClients,
-  pending: string[],
-  since: Date,
-  round: number,
-): Promise<Map<string, Command>> {
-  const seen = new Map<string, Command>();
-  const wanted = new Set(pending);
-  const maxPages = Math.ceil(pending.length / LIST_PAGE) + EXTRA_PAGES;
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const out = await api.call('ssm:ListCommands', () =>
-      clients.ssm.send(
-        new ListCommandsCommand({
-          Filters: [{ key: 'InvokedAfter', value: since.toISOString() }],
-          MaxResults: LIST_PAGE,
-          NextToken: token,
-        }),
-      ),
-    );
-    for (const c of out.Commands ?? []) {
-      if (c.CommandId && wanted.has(c.CommandId)) seen.set(c.CommandId, c);
-    }
-    token = out.NextToken;
-    pages++;
-  } while (token && pages < maxPages && seen.size < wanted.size);
-  const unseen = pending.filter((id) => !seen.has(id));
-  // Round-robin over the unseen, so each is looked up within a few rounds.
-  const start = unseen.length > 0 ? (round * DIRECT_LOOKUPS_PER_ROUND) % unseen.length : 0;
-  const direct = [...unseen.slice(start), ...unseen.slice(0, start)].slice(0, DIRECT_LOOKUPS_PER_ROUND);
-  for (const commandId of direct) {
-    const c = await getCommandSummary(api, clients, commandId);
-    seen.set(commandId, { CommandId: commandId, Status: c.status as Command['Status'] });
-  }
-  return seen;
-}
-
-/** One instance's result, read on its own (GetCommandInvocation); undefined when SSM has none. */
-export async function readInvocation(
-  api: AwsApi,
-  clients: AwsClients,
-  commandId: string,
-  instanceId: string,
-): Promise<InvocationResult | undefined> {
-  try {
-    const out = await api.call('ssm:GetCommandInvocation', () =>
-      clients.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
-    );
-    return {
-      instanceId,
-      commandId,
-      status: out.Status ?? 'Pending',
-      statusDetails: out.StatusDetails ?? out.Status ?? '',
-      responseCode: out.ResponseCode ?? -1,
-      stdout: out.StandardOutputContent ?? '',
-      stderr: out.StandardErrorContent ?? '',
-    };
-  } catch (e) {
-    if (isInvocationMissing(e)) return undefined;
-    throw e;
-  }
-}
-
-/**
  * Runs one script on many instances: chunks of 50 per SendCommand (ids SSM refuses are found and
  * left out), one listing a round while they run, one listing per command when it ends, and each
  * instance not counted as Success classified. Instances whose result is not known by the deadline
@@ -581,7 +261,7 @@ export async function runOnFleet(
       const seen = await pollCommands(api, clients, [...pending], since, round++);
       throttled = false;
       for (const [commandId, c] of seen) {
-        if (TERMINAL_COMMAND.has(c.Status ?? '')) {
+        if (isTerminalCommand(c.Status)) {
           pending.delete(commandId);
           ended.add(commandId);
         }

@@ -1,0 +1,197 @@
+// The canary's journal window and the fan-out's unreachable instances, bundled, through the twin
+// (twin/, a stand-in in front of moto_server). One world: every instance starts with a broken worker
+// that, when systemd stops it, logs lines matching the error patterns and the success lines
+// (twin/workers/noisy.py). Its scripts run for real on each simulated instance.
+//   - Canary: those lines are written after the install's restart began, so a window cut by time
+//     (`--since`, taken before the restart) would count them; the canary cuts the journal at the new
+//     main process's start (ExecMainStartTimestampMonotonic, journalctl -b -o short-monotonic) and
+//     must judge the fix alone: GO, no error hit.
+//   - Rollout: between batches one instance's SSM agent is unregistered (SendCommand refuses the
+//     batch with InvalidInstanceId, as API_SendCommand's Errors say) and another's drops (its
+//     command is never delivered: Delivery Timed Out). The action splits the refused id out and
+//     sends the rest; both count against max-errors, neither is recorded installed.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DeploymentRecord } from '../../src/record.js';
+import type { CanaryEvidenceRecord } from '../../src/modes/canary.js';
+import { probeIsolation } from '../../twin/twin.js';
+import type { SimInstance } from '../../twin/instance.js';
+import { motoAvailable } from '../support/moto.js';
+import { runDist, type DistRun } from '../support/run-dist.js';
+import {
+  startTraffic,
+  startTwinWorld,
+  workerArtifact,
+  workerBytes,
+  type TwinWorld,
+} from '../support/twin-world.js';
+import { WORLD } from '../support/world.js';
+
+const isolation = probeIsolation();
+// Without root and unshare -m the twin cannot run the scripts per instance: said once, then skipped.
+if (!isolation.ok) process.stderr.write(`twin tests skipped: ${isolation.note}\n`);
+const describeTwin = motoAvailable() && isolation.ok ? describe : describe.skip;
+const TIMEOUT = 400_000;
+const DELIVERY_TIMEOUT_MS = 8_000;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const fileOn = (inst: SimInstance) => readFileSync(join(inst.root, 'opt/file-processor/worker.py'));
+const recordOf = (run: DistRun) => JSON.parse(run.outputs.record) as DeploymentRecord;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const field = (stdout: string, key: string) =>
+  [...stdout.matchAll(new RegExp(`${key}=([^\\n]*)`, 'g'))].map((m) => m[1]);
+
+describeTwin('the canary’s journal window and the fan-out’s unreachable instances, through the twin', () => {
+  let tw: TwinWorld;
+  let stopTraffic: (() => Promise<void>) | undefined;
+  let canaryRun: DistRun;
+  beforeAll(async () => {
+    tw = await startTwinWorld(
+      { fleetSize: 6, messages: 30, inFlight: 0, visibilityTimeout: 2 },
+      { initialWorker: 'noisy', deliveryTimeoutMs: DELIVERY_TIMEOUT_MS },
+    );
+    stopTraffic = startTraffic(tw);
+  }, TIMEOUT);
+  afterAll(async () => {
+    await stopTraffic?.();
+    await tw?.stop();
+  }, TIMEOUT);
+
+  it(
+    'canary: the old process’s lines written during the restart do not count; the fix alone is judged GO',
+    async () => {
+      const pre = await runDist({ mode: 'preflight', 'queue-name': WORLD.queueName }, tw.env);
+      expect(pre.code).toBe(0);
+      canaryRun = await runDist(
+        {
+          mode: 'canary',
+          record: pre.outputs.record,
+          artifact: workerArtifact('fixed'),
+          'artifact-bucket': WORLD.bucket,
+          'canary-minutes': '1',
+          'poll-seconds': '5',
+        },
+        tw.env,
+      );
+      expect(canaryRun.stderr).not.toMatch(/TypeError|ReferenceError/);
+      if (canaryRun.code !== 0) process.stderr.write(canaryRun.summary);
+      const record = recordOf(canaryRun);
+      const id = record.canary?.instanceId ?? '';
+      const inst = (await tw.twin.instances()).get(id)!;
+
+      // The premise, from the instance itself: the old process logged an ERROR line after the
+      // install's restarted_at (so --since alone would read it) and before the new process started.
+      const install = tw.twin.ssm
+        .snapshot()
+        .find((i) => i.instanceId === id && /result=installed/.test(i.stdout));
+      const restartedAt = Number(field(install?.stdout ?? '', 'restarted_at')[0]);
+      const newPid = Number(inst.property('MainPID'));
+      const newStart = inst.journal.find((e) => e.pid === newPid)?.mono ?? 0;
+      const oldError = inst.journal.find(
+        (e) => e.pid !== newPid && /^ERROR worker interrupted/.test(e.message),
+      );
+      expect(oldError).toBeDefined();
+      expect(oldError!.usec).toBeGreaterThanOrEqual(restartedAt * 1e6);
+      expect(oldError!.mono).toBeLessThan(newStart);
+
+      // What the watch scripts read on the instance: the window opened at the main process's start,
+      // lines before it were dropped, and no error pattern matched in what was kept.
+      const watches = tw.twin.ssm.snapshot().filter((i) => i.instanceId === id && /window=/.test(i.stdout));
+      expect(watches.length).toBeGreaterThan(1);
+      for (const w of watches) {
+        expect(field(w.stdout, 'window')).toEqual(['main-start']);
+        for (const k of ['error\\.0', 'error\\.1', 'error\\.2']) expect(field(w.stdout, k)).toEqual(['0']);
+      }
+      expect(Number(field(watches[0].stdout, 'window_before')[0])).toBeGreaterThan(0);
+
+      // The action's verdict and evidence reflect the new process only.
+      expect(canaryRun.code).toBe(0);
+      expect(canaryRun.outputs.verdict).toBe('go');
+      const evidence = record.canary?.evidence as CanaryEvidenceRecord;
+      expect(evidence.watch).toMatchObject({ window: 'main-start' });
+      expect(evidence.watch?.windowBefore).toBeGreaterThan(0);
+      expect(evidence.errors?.map((e) => e.count)).toEqual([0, 0, 0]);
+      expect(evidence.health?.every((h) => (h.count ?? 0) > 0)).toBe(true);
+      // No excerpt is an old-process line.
+      for (const x of evidence.excerpts ?? []) expect(x.line).not.toMatch(/old-build|interrupted|Traceback/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'rollout: an unregistered agent is split out on InvalidInstanceId and a dropped agent’s command is never delivered; both count against max-errors, the rest installs',
+    async () => {
+      expect(canaryRun?.outputs.verdict).toBe('go');
+      const canaryId = recordOf(canaryRun).canary?.instanceId ?? '';
+      // The rollout's plan, as the action makes it: the fleet in id order without the canary, in
+      // batches of two.
+      const toDeploy = [...tw.world.instanceIds].filter((i) => i !== canaryId).sort();
+      expect(toDeploy).toHaveLength(5);
+      const [first, second] = [toDeploy.slice(0, 2), toDeploy.slice(2, 4)];
+      const unregistered = second[0];
+      const dropped = toDeploy[4];
+      const seenBefore = new Set(tw.twin.ssm.snapshot().map((i) => i.commandId));
+
+      // Both happen once the first batch is sent: after the rollout's up-front SSM check.
+      let triggered = false;
+      const watcher = (async () => {
+        for (let i = 0; i < 600 && !triggered; i++) {
+          const sent = tw.twin.ssm
+            .snapshot()
+            .some((x) => !seenBefore.has(x.commandId) && first.includes(x.instanceId));
+          if (sent) {
+            tw.twin.unregisterAgent(unregistered);
+            tw.twin.dropAgent(dropped);
+            triggered = true;
+          } else await sleep(100);
+        }
+      })();
+      const rollout = await runDist(
+        {
+          mode: 'rollout',
+          record: canaryRun.outputs.record,
+          'batch-size': '2',
+          'pause-seconds': '3',
+          'max-errors': '2',
+        },
+        tw.env,
+        { timeoutMs: 240_000 },
+      );
+      triggered = true;
+      await watcher;
+      expect(rollout.stderr).not.toMatch(/TypeError|ReferenceError/);
+      if (rollout.code !== 0) process.stderr.write(rollout.summary);
+      const record = recordOf(rollout);
+      const fleet = await tw.twin.instances();
+      const fixed = sha(workerBytes('fixed'));
+      const original = sha(workerBytes('noisy'));
+
+      // The unregistered one: refused by SSM, named, not sent, the file untouched.
+      expect(record.instances[unregistered]?.s).not.toBe('installed');
+      expect(record.instances[unregistered]?.e).toMatch(/SSM agent is not registered/);
+      expect(record.instances[unregistered]?.e).toMatch(/InvalidInstanceId/);
+      expect(
+        tw.twin.ssm.snapshot().some((x) => !seenBefore.has(x.commandId) && x.instanceId === unregistered),
+      ).toBe(false);
+      expect(sha(fileOn(fleet.get(unregistered)!))).toBe(original);
+      // The dropped one: sent, never delivered, recorded failed, the file untouched.
+      const lost = tw.twin.ssm
+        .snapshot()
+        .filter((x) => !seenBefore.has(x.commandId) && x.instanceId === dropped);
+      expect(lost.map((x) => x.status)).toContain('Delivery Timed Out');
+      expect(record.instances[dropped]?.s).toBe('failed');
+      expect(record.instances[dropped]?.e).toMatch(/Delivery Timed Out|Undeliverable|not delivered/i);
+      expect(sha(fileOn(fleet.get(dropped)!))).toBe(original);
+      // The rest of the refused batch, and every other instance, installed for real.
+      for (const id of toDeploy.filter((i) => i !== unregistered && i !== dropped)) {
+        expect(record.instances[id]).toMatchObject({ s: 'installed' });
+        expect(sha(fileOn(fleet.get(id)!))).toBe(fixed);
+      }
+      // Both against the error budget: two failed, within max-errors 2, and the summary names them.
+      expect(rollout.stdout).toMatch(/3 installed, 2 failed \(max-errors 2\)/);
+      expect(rollout.summary).toContain(unregistered);
+      expect(rollout.summary).toContain(dropped);
+    },
+    TIMEOUT,
+  );
+});

@@ -35,7 +35,7 @@ type Criteria = Record<string, { criteria: { id: string; s: string; d: string }[
 describeTwin('rollout, verify and rollback through the twin', () => {
   let tw: TwinWorld;
   let stopTraffic: (() => Promise<void>) | undefined;
-  // Three instances (the canary and two more, rolled out one per batch). A short visibility timeout:
+  // Three instances (the canary and two more, rolled out in one batch). A short visibility timeout:
   // what the broken workers receive comes back within seconds, so the fixed workers have work.
   beforeAll(async () => {
     tw = await startTwinWorld({ fleetSize: 3, messages: 30, inFlight: 0, visibilityTimeout: 2 });
@@ -72,7 +72,7 @@ describeTwin('rollout, verify and rollback through the twin', () => {
       const backup = backupPathFor('/opt/file-processor', 'worker.py', deploymentId);
 
       const rollout = await runDist(
-        { mode: 'rollout', record: canary.outputs.record, 'batch-size': '1', 'pause-seconds': '0' },
+        { mode: 'rollout', record: canary.outputs.record, 'batch-size': '2', 'pause-seconds': '0' },
         tw.env,
         { timeoutMs: 200_000 },
       );
@@ -107,7 +107,7 @@ describeTwin('rollout, verify and rollback through the twin', () => {
           inst.journal.some((e) => e.pid === pid && /Worker started \(fixed build\)/.test(e.message)),
         ).toBe(true);
       }
-      // Every install ran as a real script on its instance (one per batch of one, after the canary's).
+      // Every install ran as a real script on its instance (the rollout's two, after the canary's).
       const installs = tw.twin.ssm
         .snapshot()
         .filter(

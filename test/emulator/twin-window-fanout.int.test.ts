@@ -6,10 +6,13 @@
 //     (`--since`, taken before the restart) would count them; the canary cuts the journal at the new
 //     main process's start (ExecMainStartTimestampMonotonic, journalctl -b -o short-monotonic) and
 //     must judge the fix alone: GO, no error hit.
-//   - Rollout: between batches one instance's SSM agent is unregistered (SendCommand refuses the
-//     batch with InvalidInstanceId, as API_SendCommand's Errors say) and another's drops (its
-//     command is never delivered: Delivery Timed Out). The action splits the refused id out and
-//     sends the rest; both count against max-errors, neither is recorded installed.
+//   - Rollout: once the first batch is sent (after the up-front SSM check), one instance of the
+//     next batch loses its SSM registration and another is terminated in EC2 (SendCommand refuses
+//     the batch with InvalidInstanceId, as API_SendCommand's Errors say), and the agent of the last
+//     batch's instance drops (its command is never delivered: Delivery Timed Out). The action splits
+//     the refused ids out and sends the rest of the batch; the unregistered and the undelivered
+//     count against max-errors, the terminated one is reported gone; none is recorded installed.
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,14 +29,14 @@ import {
   workerBytes,
   type TwinWorld,
 } from '../support/twin-world.js';
-import { WORLD } from '../support/world.js';
+import { WORLD, worldClients } from '../support/world.js';
 
 const isolation = probeIsolation();
 // Without root and unshare -m the twin cannot run the scripts per instance: said once, then skipped.
 if (!isolation.ok) process.stderr.write(`twin tests skipped: ${isolation.note}\n`);
 const describeTwin = motoAvailable() && isolation.ok ? describe : describe.skip;
 const TIMEOUT = 400_000;
-const DELIVERY_TIMEOUT_MS = 8_000;
+const DELIVERY_TIMEOUT_MS = 5_000;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const fileOn = (inst: SimInstance) => readFileSync(join(inst.root, 'opt/file-processor/worker.py'));
 const recordOf = (run: DistRun) => JSON.parse(run.outputs.record) as DeploymentRecord;
@@ -47,7 +50,7 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
   let canaryRun: DistRun;
   beforeAll(async () => {
     tw = await startTwinWorld(
-      { fleetSize: 6, messages: 30, inFlight: 0, visibilityTimeout: 2 },
+      { fleetSize: 8, messages: 30, inFlight: 0, visibilityTimeout: 2 },
       { initialWorker: 'noisy', deliveryTimeoutMs: DELIVERY_TIMEOUT_MS },
     );
     stopTraffic = startTraffic(tw);
@@ -119,17 +122,17 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
   );
 
   it(
-    'rollout: an unregistered agent is split out on InvalidInstanceId and a dropped agent’s command is never delivered; both count against max-errors, the rest installs',
+    'rollout: an unregistered agent and a terminated instance are split out on InvalidInstanceId, a dropped agent’s command is never delivered; the rest of the batch installs, the unregistered and the undelivered count against max-errors',
     async () => {
       expect(canaryRun?.outputs.verdict).toBe('go');
       const canaryId = recordOf(canaryRun).canary?.instanceId ?? '';
       // The rollout's plan, as the action makes it: the fleet in id order without the canary, in
-      // batches of two.
+      // batches of three (3, 3, 1).
       const toDeploy = [...tw.world.instanceIds].filter((i) => i !== canaryId).sort();
-      expect(toDeploy).toHaveLength(5);
-      const [first, second] = [toDeploy.slice(0, 2), toDeploy.slice(2, 4)];
-      const unregistered = second[0];
-      const dropped = toDeploy[4];
+      expect(toDeploy).toHaveLength(7);
+      const first = toDeploy.slice(0, 3);
+      const [unregistered, terminated] = toDeploy.slice(3, 5);
+      const dropped = toDeploy[6];
       const seenBefore = new Set(tw.twin.ssm.snapshot().map((i) => i.commandId));
 
       // Both happen once the first batch is sent: after the rollout's up-front SSM check.
@@ -142,6 +145,9 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
           if (sent) {
             tw.twin.unregisterAgent(unregistered);
             tw.twin.dropAgent(dropped);
+            await worldClients(tw.moto.endpoint).ec2.send(
+              new TerminateInstancesCommand({ InstanceIds: [terminated] }),
+            );
             triggered = true;
           } else await sleep(100);
         }
@@ -150,8 +156,8 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
         {
           mode: 'rollout',
           record: canaryRun.outputs.record,
-          'batch-size': '2',
-          'pause-seconds': '3',
+          'batch-size': '3',
+          'pause-seconds': '1',
           'max-errors': '2',
         },
         tw.env,
@@ -174,6 +180,11 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
         tw.twin.ssm.snapshot().some((x) => !seenBefore.has(x.commandId) && x.instanceId === unregistered),
       ).toBe(false);
       expect(sha(fileOn(fleet.get(unregistered)!))).toBe(original);
+      // The terminated one: refused too, reported gone (not a failure of the fix), not installed.
+      expect(record.instances[terminated]?.s).not.toBe('installed');
+      expect(record.instances[terminated]?.e).toMatch(
+        /gone: not sent: instance is (terminated|shutting-down)/,
+      );
       // The dropped one: sent, never delivered, recorded failed, the file untouched.
       const lost = tw.twin.ssm
         .snapshot()
@@ -183,14 +194,16 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
       expect(record.instances[dropped]?.e).toMatch(/Delivery Timed Out|Undeliverable|not delivered/i);
       expect(sha(fileOn(fleet.get(dropped)!))).toBe(original);
       // The rest of the refused batch, and every other instance, installed for real.
-      for (const id of toDeploy.filter((i) => i !== unregistered && i !== dropped)) {
+      const rest = toDeploy.filter((i) => ![unregistered, terminated, dropped].includes(i));
+      expect(rest).toHaveLength(4);
+      for (const id of rest) {
         expect(record.instances[id]).toMatchObject({ s: 'installed' });
         expect(sha(fileOn(fleet.get(id)!))).toBe(fixed);
       }
-      // Both against the error budget: two failed, within max-errors 2, and the summary names them.
-      expect(rollout.stdout).toMatch(/3 installed, 2 failed \(max-errors 2\)/);
-      expect(rollout.summary).toContain(unregistered);
-      expect(rollout.summary).toContain(dropped);
+      // The unregistered and the undelivered against the error budget: two failed, within
+      // max-errors 2; the summary names all three.
+      expect(rollout.stdout).toMatch(/4 installed, 2 failed \(max-errors 2\)/);
+      for (const id of [unregistered, terminated, dropped]) expect(rollout.summary).toContain(id);
     },
     TIMEOUT,
   );

@@ -115,8 +115,17 @@ describeTwin('the canary’s journal window and the fan-out’s unreachable inst
       expect(evidence.watch?.windowBefore).toBeGreaterThan(0);
       expect(evidence.errors?.map((e) => e.count)).toEqual([0, 0, 0]);
       expect(evidence.health?.every((h) => (h.count ?? 0) > 0)).toBe(true);
-      // No excerpt is an old-process line.
+      // The success lines too: each health pattern's excerpt is the first match in the window, and
+      // the old process's "Successfully processed uploads/old-build.pdf" and "Deleted message … from
+      // queue" come before the fix's first line; so the excerpts are the fix's, not the old build's.
+      const healthExcerpts = (evidence.excerpts ?? []).filter((x) => x.kind === 'health');
+      expect(healthExcerpts.length).toBeGreaterThan(0);
       for (const x of evidence.excerpts ?? []) expect(x.line).not.toMatch(/old-build|interrupted|Traceback/);
+      const oldDeleted = inst.journal
+        .filter((e) => e.pid !== newPid && /^Deleted message .* from queue$/.test(e.message))
+        .map((e) => e.message);
+      expect(oldDeleted.length).toBeGreaterThan(0);
+      for (const x of healthExcerpts) expect(oldDeleted).not.toContain(x.line);
     },
     TIMEOUT,
   );

@@ -59,10 +59,14 @@ describeTwin('rollout, verify and rollback through the twin', () => {
           record: pre.outputs.record,
           artifact: workerArtifact('fixed'),
           'artifact-bucket': WORLD.bucket,
-          // One minute read every 5 s, as twin-canary-rollback does (a single check can come
-          // before the new worker's first message on a loaded machine).
-          'canary-minutes': '1',
-          'poll-seconds': '5',
+          // The canary is only this test's way to a GO record (twin-canary-rollback and
+          // twin-window-fanout judge the canary itself): one check right after the restart, on
+          // service state and error patterns alone. With the health patterns, a single check can
+          // come before the new worker's first message on a loaded machine (inconclusive), or
+          // between its "Successfully processed" and "Deleted message" lines (NO-GO); a one-minute
+          // watch avoids that but costs a minute of CI.
+          'canary-minutes': '0',
+          'health-patterns': 'none',
         },
         tw.env,
       );

@@ -59,6 +59,13 @@ export class SimInstance {
   readonly journal: JournalEntry[] = [];
   /** PingStatus DescribeInstanceInformation reports: Online until the agent is dropped. */
   pingStatus: 'Online' | 'ConnectionLost' | 'Inactive' = 'Online';
+  /**
+   * The agent is registered with SSM (a managed node). Unregistered (deregistered, or never
+   * registered): absent from DescribeInstanceInformation, and SendCommand naming it fails with
+   * InvalidInstanceId ("SSM Agent isn't registered with the SSM endpoint", SSM API Reference,
+   * SendCommand, Errors: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html).
+   */
+  registered = true;
   private child: ChildProcess | undefined;
   private state: ActiveState = 'inactive';
   private subState = 'dead';

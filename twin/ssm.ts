@@ -132,13 +132,16 @@ export class SsmSimulator {
       throw new SsmError('ValidationException', 'InstanceIds and Targets cannot both be given');
     if (ids.length > 50) throw new SsmError('ValidationException', 'InstanceIds takes at most 50 ids');
     const fleet = await this.host.instances();
-    // AWS: one id that is not a running instance with a registered agent fails the whole call.
+    // AWS: one id that is not a running instance with a registered agent fails the whole call
+    // (API_SendCommand, Errors, InvalidInstanceId: "SSM Agent isn't registered with the SSM endpoint").
     for (const id of ids) {
-      if (!fleet.has(id))
+      if (!fleet.get(id)?.registered)
         throw new SsmError('InvalidInstanceId', 'Instances not in a valid state for account');
     }
     const resolved =
-      ids.length > 0 ? ids : (await this.host.resolveTargets(targets)).filter((id) => fleet.has(id));
+      ids.length > 0
+        ? ids
+        : (await this.host.resolveTargets(targets)).filter((id) => fleet.get(id)?.registered);
     const params = (req.Parameters as Record<string, string[]> | undefined) ?? {};
     const script = (params.commands ?? []).join('\n');
     const now = Date.now();
@@ -446,7 +449,8 @@ export class SsmSimulator {
 
   private async describeInstanceInformation(req: Record<string, unknown>): Promise<unknown> {
     const fleet = await this.host.instances();
-    let ids = [...fleet.keys()].sort();
+    // Only managed nodes (a registered agent) are listed (API_DescribeInstanceInformation).
+    let ids = [...fleet.keys()].filter((id) => fleet.get(id)!.registered).sort();
     const filters = [
       ...((req.Filters as { Key: string; Values: string[] }[] | undefined) ?? []),
       ...((req.InstanceInformationFilterList as { key: string; valueSet: string[] }[] | undefined) ?? []).map(

@@ -41,7 +41,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const TWIN_BIN = join(HERE, 'bin');
 export const TWIN_WORKERS = join(HERE, 'workers');
 
-export type WorkerKind = 'broken' | 'fixed' | 'looping' | 'crash';
+export type WorkerKind = 'broken' | 'fixed' | 'looping' | 'crash' | 'noisy';
 export function workerSource(kind: WorkerKind): string {
   return readFileSync(join(TWIN_WORKERS, `${kind}.py`), 'utf8');
 }
@@ -86,6 +86,12 @@ export interface Twin {
   instances(): Promise<Map<string, SimInstance>>;
   /** The agent of one instance stops answering: PingStatus ConnectionLost, commands Delayed. */
   dropAgent(instanceId: string): void;
+  /**
+   * The agent of one instance is no longer registered with SSM (deregistered): the instance is
+   * still running in EC2, but DescribeInstanceInformation leaves it out and SendCommand naming it
+   * fails with InvalidInstanceId (API_SendCommand, Errors).
+   */
+  unregisterAgent(instanceId: string): void;
   /** Overhead: total ms the twin spent in its own handlers, and how many calls. */
   overhead(): {
     calls: number;
@@ -719,6 +725,10 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     dropAgent(id) {
       const inst = simulated.get(id);
       if (inst) inst.pingStatus = 'ConnectionLost';
+    },
+    unregisterAgent(id) {
+      const inst = simulated.get(id);
+      if (inst) inst.registered = false;
     },
     overhead: () => overhead,
     async stop() {

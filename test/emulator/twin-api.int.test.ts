@@ -315,4 +315,36 @@ systemctl is-active other-unit || echo "other=$?"
     },
     TIMEOUT,
   );
+
+  // Last: it leaves instanceIds[2] unmanaged. SendCommand's InvalidInstanceId is also "SSM Agent
+  // isn't registered with the SSM endpoint" (SSM API Reference, SendCommand, Errors:
+  // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html), and
+  // DescribeInstanceInformation lists managed nodes only (API_DescribeInstanceInformation).
+  it(
+    'an unregistered agent: left out of DescribeInstanceInformation, InvalidInstanceId on SendCommand, not a tag target',
+    async () => {
+      const [a, , c] = tw.world.instanceIds;
+      tw.twin.unregisterAgent(c);
+      const info = await ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [a, c] }] }),
+      );
+      expect((info.InstanceInformationList ?? []).map((i) => i.InstanceId)).toEqual([a]);
+      await expect(send([a, c], 'true')).rejects.toMatchObject({ name: 'InvalidInstanceId' });
+      const out = await ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'AWS-RunShellScript',
+          Targets: [{ Key: 'tag:Name', Values: [WORLD.tagName] }],
+          Parameters: { commands: ['true'] },
+        }),
+      );
+      // Still running in EC2, but not a managed node: tag targeting skips it.
+      expect(out.Command?.TargetCount).toBe(2);
+      const done = await until(out.Command?.CommandId ?? '', (s) => !['Pending', 'InProgress'].includes(s));
+      // (instanceIds[1]'s agent was dropped above: its invocation ends Delivery Timed Out.)
+      expect(done).toMatchObject({ CompletedCount: 2, ErrorCount: 0 });
+      const invs = await ssm.send(new ListCommandInvocationsCommand({ CommandId: out.Command?.CommandId }));
+      expect((invs.CommandInvocations ?? []).map((i) => i.InstanceId)).not.toContain(c);
+    },
+    TIMEOUT,
+  );
 });

@@ -249,24 +249,37 @@ restart_and_wait() {
   fi
   wait_active
 }
-# Epoch seconds when the unit's main process started, or empty when not known.
-main_started_epoch() {
+# Epoch microseconds when the unit's main process started, or empty when not known. systemd gives
+# the start in CLOCK_MONOTONIC microseconds; /proc/uptime (centiseconds) maps it onto the epoch, so
+# the estimate is at most 10 ms late. Whole seconds were too coarse: a restart right after the mv
+# fell in the same second as the file's ctime and a healthy worker was restarted again.
+main_started_us() {
   local mono up now
   mono=$(service_fact ExecMainStartTimestampMonotonic)
   case "$mono" in ''|0|*[!0-9]*) return 0 ;; esac
-  up=$(cut -d' ' -f1 /proc/uptime 2>/dev/null | cut -d. -f1) || true
+  up=$(cut -d' ' -f1 /proc/uptime 2>/dev/null | tr -d .) || true
   case "$up" in ''|*[!0-9]*) return 0 ;; esac
-  now=$(date +%s)
-  echo $((now - up + mono / 1000000))
+  now=$(date +%s%6N)
+  case "$now" in *[!0-9]*) return 0 ;; esac
+  echo $((now - up * 10000 + mono))
+}
+# The file's ctime (when it was put in place) in epoch microseconds, or empty when not known.
+placed_us() {
+  local z
+  z=$(stat -c %z "$target" 2>/dev/null) || return 0
+  z=$(date -d "$z" +%s%6N 2>/dev/null) || return 0
+  case "$z" in ''|*[!0-9]*) return 0 ;; esac
+  echo "$z"
 }
 # The file is already what it should be: restart only when the running process predates it (a
 # previous attempt may have died between the replace and the restart) or the unit is not active.
+# The 20 ms margin covers the start estimate's 10 ms: a skip means the process surely started after.
 ensure_running_current() {
   local state started placed
   state=$(systemctl is-active "$svc" 2>/dev/null) || true
-  started=$(main_started_epoch)
-  placed=$(stat -c %Z "$target")
-  if [ "$state" = active ] && [ -n "$started" ] && [ "$started" -gt $((placed + 1)) ]; then
+  started=$(main_started_us)
+  placed=$(placed_us)
+  if [ "$state" = active ] && [ -n "$started" ] && [ -n "$placed" ] && [ "$started" -gt $((placed + 20000)) ]; then
     say "restart=skipped"
     wait_active
   else

@@ -326,6 +326,36 @@ describe('install script under bash', () => {
     expect(s.calls()).not.toContain('systemctl restart file-processor');
   });
 
+  // The main-process start that systemd would report (CLOCK_MONOTONIC microseconds) for a process
+  // that started at epoch millisecond `atMs`, as the script maps it back through /proc/uptime.
+  function monotonicStartAt(atMs: number): string {
+    const uptimeMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+    return String(Math.round((atMs - (Date.now() - uptimeMs)) * 1000));
+  }
+
+  it('skips the restart when the process started a fraction of a second after the file was placed', () => {
+    // A rollback or install restarts right after its mv, often within the same second as the
+    // file's ctime: whole seconds made the next run restart a healthy worker.
+    const s = box();
+    expect(install(s).code).toBe(0);
+    s.set('show_ExecMainStartTimestampMonotonic', monotonicStartAt(statSync(s.target).ctimeMs + 200));
+    writeFileSync(join(s.stub, 'calls'), '');
+    const again = install(s);
+    expect(parseInstallOutput(again.stdout).restart).toBe('skipped');
+    expect(s.calls()).not.toContain('systemctl restart file-processor');
+  });
+
+  it('restarts when the process started a fraction of a second before the file was placed', () => {
+    // An earlier run died between its mv and its restart: the process still runs the old file.
+    const s = box();
+    expect(install(s).code).toBe(0);
+    s.set('show_ExecMainStartTimestampMonotonic', monotonicStartAt(statSync(s.target).ctimeMs - 200));
+    writeFileSync(join(s.stub, 'calls'), '');
+    const again = install(s);
+    expect(parseInstallOutput(again.stdout).restart).toBe('needed');
+    expect(s.calls()).toContain('systemctl restart file-processor');
+  });
+
   it('keeps an existing backup when an earlier run died before the replace', () => {
     const s = box();
     writeFileSync(s.backup, ORIGINAL);

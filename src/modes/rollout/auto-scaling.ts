@@ -26,7 +26,7 @@ import {
   setDefaultLaunchTemplateVersion,
   waitForImage,
   type LaunchTemplateInfo,
-} from '../../aws/ec2-images.js';
+} from '../../aws/ec2.js';
 import { DeploymentFailure, errorMessage, InputError } from '../../errors.js';
 import { formatDuration } from '../../logic/batches.js';
 import type { DeploymentRecord } from '../../record.js';

@@ -5,13 +5,8 @@ import { TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../c
 import { warn } from '../../context.js';
 import { tagInstances } from '../../aws/ec2.js';
 import { getAgentStatus } from '../../aws/ssm.js';
-import {
-  fateOf,
-  firstStderrLine,
-  runOnFleet,
-  type FanOutResult,
-  type InvocationResult,
-} from '../../aws/ssm-commands.js';
+import { firstStderrLine, type InvocationResult } from '../../aws/ssm.js';
+import { fateOf, runOnFleet, type FanOutResult } from '../../remote/fan-out.js';
 import {
   batchSizeFor,
   estimateSecondsLeft,

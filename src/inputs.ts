@@ -5,7 +5,6 @@ import {
   DEFAULT_FILTERS,
   DEFAULT_HEALTH_PATTERNS,
   Input,
-  MAX_RECORD_BYTES,
   MAX_REDRIVE_RATE,
   MAX_REDRIVE_SAMPLE,
   MAX_VISIBILITY_TIMEOUT,
@@ -17,7 +16,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { ereProblem } from './remote/ere.js';
 import {
-  backupPathFor,
+  checkBackupPath,
+  checkRecordBytes,
   DEPLOYMENT_ID_PATTERN,
   INSTANCE_ID_PATTERN,
   parseRecord,
@@ -375,9 +375,7 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
   if (!matches(t.targetFile, FILE_NAME) || t.targetFile === '.' || t.targetFile === '..') {
     refuse('a target file name', t.targetFile);
   }
-  if (t.backupPath !== backupPathFor(t.workerDir, t.targetFile, r.deploymentId)) {
-    refuse("a backup path other than its deployment's", t.backupPath);
-  }
+  checkBackupPath(t.backupPath, t, r.deploymentId, input);
   if (r.queue !== undefined) {
     if (!matches(r.queue.url, QUEUE_URL)) refuse('a queue URL', r.queue.url);
     if (r.queue.dlqUrl !== undefined && !matches(r.queue.dlqUrl, QUEUE_URL))
@@ -391,9 +389,6 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
       refuse('an artifact location', r.artifact.s3Uri);
     }
     if (!matches(r.artifact.sha256, SHA256)) refuse('an artifact SHA-256', r.artifact.sha256);
-  }
-  if (r.canary !== undefined && !matches(r.canary.instanceId, INSTANCE_ID_PATTERN)) {
-    refuse('a canary instance id', r.canary.instanceId);
   }
   const { launchTemplate, refresh, image } = r.settings;
   if (launchTemplate !== undefined) {
@@ -431,9 +426,7 @@ function checkRecordValues(r: DeploymentRecord, input: InputName): void {
 
 function readFileOrExplain(path: string): string {
   try {
-    const size = statSync(path).size;
-    if (size > MAX_RECORD_BYTES)
-      throw new InputError(Input.RecordFile, `is larger than ${MAX_RECORD_BYTES} bytes`);
+    checkRecordBytes(statSync(path).size, Input.RecordFile);
     return readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof InputError) throw e;

@@ -125,25 +125,3 @@ export function selectForRollout(
   }
   return selection;
 }
-
-/**
- * Keeps the record under the job-output limit whatever the failures said: per-instance error texts
- * are the only part of a rollout's record that can grow without bound (up to 5,000 of them), so
- * when the record passes `limitBytes` they are cut short, and dropped if that is not enough. The
- * status of every instance stays; the full texts are in the log. Returns what it did.
- */
-export function fitInstanceErrors(
-  record: { instances: Record<string, { e?: string }> },
-  sizeOf: () => number,
-  limitBytes: number,
-): 'fits' | 'shortened' | 'dropped' {
-  if (sizeOf() <= limitBytes) return 'fits';
-  for (const entry of Object.values(record.instances)) {
-    if (entry.e && entry.e.length > SHORT_ERROR) entry.e = `${entry.e.slice(0, SHORT_ERROR - 1)}…`;
-  }
-  if (sizeOf() <= limitBytes) return 'shortened';
-  for (const entry of Object.values(record.instances)) delete entry.e;
-  return 'dropped';
-}
-
-const SHORT_ERROR = 40;

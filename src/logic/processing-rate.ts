@@ -1,6 +1,6 @@
 // The processing rate where CloudWatch has none: verify keeps its queue samples in the record, and
 // the deletions they show are a rate too (issue 16: never "not measured" when the data exists).
-import type { DeploymentRecord } from '../record.js';
+import type { DeploymentRecord, JudgedCheckpoint, SampleColumns } from '../record.js';
 import { num } from './record-facts.js';
 
 /**
@@ -8,17 +8,11 @@ import { num } from './record-facts.js';
  * messages that left the queue without reaching the DLQ were deleted, and new uploads only add to
  * the queue, so this is a lower bound.
  */
-export function sampledRate(record: DeploymentRecord, checkpoint: '10m' | '1h' | '24h'): number | undefined {
-  const byCheckpoint = record.extra?.verify;
-  if (typeof byCheckpoint !== 'object' || byCheckpoint === null) return undefined;
-  const entry = (byCheckpoint as Record<string, unknown>)[checkpoint];
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const cols = (entry as { samples?: unknown }).samples;
-  if (typeof cols !== 'object' || cols === null) return undefined;
-  const col = (k: string): unknown[] => {
-    const v = (cols as Record<string, unknown>)[k];
-    return Array.isArray(v) ? v : [];
-  };
+export function sampledRate(record: DeploymentRecord, checkpoint: JudgedCheckpoint): number | undefined {
+  // parseRecord kept the samples only when every column is a list of numbers (or nulls).
+  const cols = record.extra.verify?.[checkpoint]?.samples;
+  if (!cols) return undefined;
+  const col = (k: keyof SampleColumns): (number | null)[] => cols[k] ?? [];
   const t = col('t');
   const total = (i: number): number | undefined => {
     const v = num(col('v')[i]);

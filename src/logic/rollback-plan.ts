@@ -1,7 +1,13 @@
 // Rollback planning: which instances to restore, from which backup, and why the rollback is
 // happening. Pure functions, no I/O: the rollback mode gathers the record, the instance tags and
 // the instances' current states, and asks these what to do with them.
-import { backupPathFor, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import {
+  backupPathFor,
+  type DeploymentRecord,
+  type InstanceEntry,
+  type RecordExtra,
+  type SettingAction,
+} from '../record.js';
 import { parseRestoreOutput, sanitize } from '../remote/results.js';
 import { describeExit, isScriptVerdict, ScriptExit } from '../remote/scripts.js';
 
@@ -372,17 +378,8 @@ export function classifyRestore(
   };
 }
 
-export type SettingAction =
-  | 'restored'
-  | 'already'
-  | 'failed'
-  | 'would restore'
-  | 'not changed by this deployment'
-  | 'not known without a record'
-  | 'rolled back'
-  | 'cancelled'
-  | 'would undo'
-  | 'needs follow-up';
+// The record keeps each setting's action (extra.rollback), so the action's type is the record's.
+export type { SettingAction };
 
 /** One setting rollback put back (or would, or could not). */
 export interface SettingResult {
@@ -441,13 +438,15 @@ export type RecordedGroupVersion =
 
 const FIXED_VERSION = /^[1-9][0-9]{0,9}$/;
 
-export function recordedGroupVersion(extra: Record<string, unknown>): RecordedGroupVersion {
+export function recordedGroupVersion(extra: RecordExtra): RecordedGroupVersion {
   const asg = extra.rolloutAsg;
   if (asg === undefined) return { kind: 'none' };
+  // parseRecord refuses a rolloutAsg that is not an object with a string groupVersion; these
+  // checks stay for a record built in memory, which never went through it.
   if (typeof asg !== 'object' || asg === null || Array.isArray(asg)) {
     return { kind: 'malformed', value: sanitize(JSON.stringify(asg) ?? String(asg), 60) };
   }
-  const v = (asg as { groupVersion?: unknown }).groupVersion;
+  const v: string | undefined = asg.groupVersion;
   if (v === undefined || v === '$Default' || v === '$Latest') return { kind: 'none' };
   if (typeof v === 'string' && FIXED_VERSION.test(v)) return { kind: 'pinned', version: v };
   return { kind: 'malformed', value: sanitize(JSON.stringify(v) ?? String(v), 60) };

@@ -39,6 +39,7 @@ import {
   backupPathFor,
   commandIndex,
   markPhase,
+  type CanaryEvidenceRecord,
   type DeploymentRecord,
   type InstanceEntry,
 } from '../record.js';
@@ -322,48 +323,6 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
     failure: verdict === 'no-go' ? `Canary NO-GO on ${id}: ${reason}` : undefined,
   };
-}
-
-/** Compact evidence, kept in the record (the summary renders it, escaped). */
-export interface CanaryEvidenceRecord {
-  error?: string;
-  artifact?: { s3Uri: string; sha256: string };
-  install?: {
-    commandId: string;
-    status: string;
-    responseCode: number;
-    result?: string;
-    backupPath?: string;
-    backupState?: string;
-    sha256Before?: string;
-    sha256After?: string;
-    service?: string;
-    restarts?: number;
-    restart?: string;
-    journal?: string[];
-    seconds: number;
-  };
-  watch?: {
-    polls: number;
-    unreadable: number;
-    since: number;
-    sinceSource: 'instance' | 'runner';
-    /** what the instance read from: the new main process's start, or `since` (no start known) */
-    window?: 'main-start' | 'since';
-    /** old-process lines left out of the window, at the last poll that said */
-    windowBefore?: number;
-    firstCommandId?: string;
-    lastCommandId?: string;
-    seconds: number;
-    stoppedEarly?: string;
-  };
-  health?: { pattern: string; count: number | null }[];
-  errors?: { pattern: string; count: number | null }[];
-  excerpts?: { kind: 'health' | 'error'; pattern: string; line: string }[];
-  service?: string;
-  restarts?: number;
-  tail?: string[];
-  metric?: { name: string; dimension: string; sum: number | null };
 }
 
 interface WatchOutcome {

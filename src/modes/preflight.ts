@@ -21,7 +21,7 @@ import {
   type OtherSource,
 } from '../logic/notifications.js';
 import { sessionWarnings } from '../logic/session.js';
-import { markPhase, newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
+import { markPhase, startRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary } from '../summary/preflight.js';
 import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
@@ -41,20 +41,6 @@ export interface PreflightFindings {
   agents?: Map<string, string>;
   offline: string[];
   problems: string[];
-}
-
-export function startRecord(ctx: ModeContext): DeploymentRecord {
-  const { inputs, github } = ctx;
-  const now = ctx.runtime.clock.now();
-  return newRecord({
-    deploymentId: inputs.deploymentId ?? newDeploymentId(now, github.runId, github.runAttempt),
-    now,
-    region: inputs.region,
-    github,
-    serviceName: inputs.serviceName,
-    workerDir: inputs.workerDir,
-    targetFile: inputs.targetFile,
-  });
 }
 
 export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {

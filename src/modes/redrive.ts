@@ -23,10 +23,9 @@ import {
   reviewMessages,
   type Review,
 } from '../logic/redrive.js';
-import { markPhase, type RedriveEntry } from '../record.js';
+import { markPhase, startRecord, type RedriveEntry } from '../record.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRedriveSummary } from '../summary/redrive.js';
-import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
 /**

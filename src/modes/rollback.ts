@@ -35,9 +35,11 @@ import {
   type SettingResult,
 } from '../logic/rollback-plan.js';
 import {
+  fitInstanceErrors,
   markPhase,
+  MAX_RECORD_BYTES,
   newRecord,
-  serializeRecord,
+  recordBytes,
   type DeploymentRecord,
   type InstanceEntry,
 } from '../record.js';
@@ -281,7 +283,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     reason: reason.slice(0, 1000),
     dryRun: inputs.dryRun,
   });
-  fitRecord(record);
+  // Thousands of failed restores with long errors still fit: their texts are cut (the summary keeps them).
+  fitInstanceErrors(record, () => recordBytes(record), MAX_RECORD_BYTES);
   publishRecord(ctx, record);
 
   // Rollback ran last, so it writes the after notification: verify's said "Rollback: no".
@@ -412,7 +415,7 @@ async function restoreInstances(
   }
 
   const items = new Map<string, RestoreItem>(plan.restore.map((r) => [r.id, r]));
-  const extra = (record.extra.rollbackCommands ??= []) as string[];
+  const extra = (record.extra.rollbackCommands ??= []);
   let fan: Awaited<ReturnType<typeof runOnFleet>>;
   try {
     fan = await report.group(`Restoring ${items.size} instance(s) from ${plan.backupPath}`, () =>
@@ -659,25 +662,5 @@ async function restoreVisibilityTimeout(ctx: ModeContext, record: DeploymentReco
     return { ...base, now: String(after), action: 'restored', detail: moved };
   } catch (e) {
     return { ...base, action: 'failed', detail: (e as Error).message };
-  }
-}
-
-/**
- * Keeps the record under the job-output limit even when thousands of instances failed with long
- * errors: the errors are shortened further (the summary keeps them in full).
- */
-function fitRecord(record: DeploymentRecord): void {
-  for (const max of [40, 0]) {
-    try {
-      serializeRecord(record);
-      return;
-    } catch {
-      for (const entry of Object.values(record.instances)) {
-        if (entry.re !== undefined) {
-          if (max === 0) delete entry.re;
-          else entry.re = entry.re.slice(0, max);
-        }
-      }
-    }
   }
 }

@@ -36,7 +36,6 @@ import { deploymentFilters } from './fleet-filters.js';
 import {
   batchSizeFor,
   estimateSecondsLeft,
-  fitInstanceErrors,
   formatDuration,
   overErrorBudget,
   planBatches,
@@ -46,7 +45,17 @@ import {
   ssmMaxErrors,
 } from '../logic/batches.js';
 import { reconcile, stableOrder } from '../logic/fleet.js';
-import { commandIndex, markPhase, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import {
+  commandIndex,
+  fitInstanceErrors,
+  markPhase,
+  MAX_RECORDED_BATCHES,
+  RECORD_SOFT_LIMIT_BYTES,
+  recordBytes,
+  type DeploymentRecord,
+  type InstanceEntry,
+  type RolloutExtra,
+} from '../record.js';
 import { parseResultLines } from '../remote/results.js';
 import {
   buildHealthCheckScript,
@@ -75,10 +84,6 @@ const HEALTH_CHECK_TIMEOUT_SECONDS = 120;
 // writes (rollback finds tagged instances even without the record).
 const RECORD_WRITE_INTERVAL_MS = 30_000;
 const RECORD_ALWAYS_WRITE_INSTANCES = 200;
-// Room under the 1 MB output limit is kept for the phases that follow (verify, rollback).
-export const RECORD_SOFT_LIMIT_BYTES = 900_000;
-// Batch times beyond this many stay in the summary only.
-const MAX_RECORDED_BATCHES = 500;
 
 export interface BatchView {
   number: number;
@@ -140,14 +145,6 @@ export interface RolloutView {
   reason: string;
 }
 
-/** Compact per-batch history carried in the record: [batch, start offset s, duration s, ok, failed]. */
-interface RolloutExtra {
-  startedAt: string;
-  batches: [number, number, number, number, number][];
-  /** batches run but not listed (past MAX_RECORDED_BATCHES) */
-  unlisted?: number;
-}
-
 class Publisher {
   private last = -Infinity;
   private trimmed = false;
@@ -162,11 +159,7 @@ class Publisher {
     const now = this.ctx.runtime.clock.now().getTime();
     if (!force && this.large && now - this.last < RECORD_WRITE_INTERVAL_MS) return;
     this.last = now;
-    const fit = fitInstanceErrors(
-      this.record,
-      () => Buffer.byteLength(JSON.stringify(this.record)),
-      RECORD_SOFT_LIMIT_BYTES,
-    );
+    const fit = fitInstanceErrors(this.record, () => recordBytes(this.record), RECORD_SOFT_LIMIT_BYTES);
     if (fit !== 'fits' && !this.trimmed) {
       this.trimmed = true;
       warn(
@@ -465,8 +458,9 @@ async function rolloutInPlace(
 }
 
 function rolloutExtra(ctx: ModeContext, record: DeploymentRecord): RolloutExtra {
-  const existing = record.extra.rollout as RolloutExtra | undefined;
-  if (existing && typeof existing.startedAt === 'string' && Array.isArray(existing.batches)) return existing;
+  // parseRecord refused a malformed one.
+  const existing = record.extra.rollout;
+  if (existing) return existing;
   const fresh: RolloutExtra = { startedAt: ctx.runtime.clock.now().toISOString(), batches: [] };
   record.extra.rollout = fresh;
   return fresh;
@@ -688,9 +682,9 @@ async function rolloutThroughAsg(
   // new version, and both the new version's source and rollback need the version it had before.
   const known =
     record.settings.launchTemplate?.id === template.id ? record.settings.launchTemplate : undefined;
-  const firstGroupVersion = (record.extra.rolloutAsg as { groupVersion?: unknown } | undefined)?.groupVersion;
+  const firstGroupVersion = record.extra.rolloutAsg?.groupVersion;
   asg.groupVersion =
-    typeof firstGroupVersion === 'string' && known
+    firstGroupVersion !== undefined && known
       ? firstGroupVersion
       : (known?.groupVersion ?? groupTemplate.version ?? '$Default');
   const pinned = /^[0-9]+$/.test(asg.groupVersion);

@@ -24,7 +24,6 @@ import {
   lastDlq,
   lastQueueSample,
   ratePerHour,
-  type Criterion,
   type DlqPeek,
   type FleetReading,
   type Sample,
@@ -33,9 +32,14 @@ import {
 } from '../logic/trend.js';
 import { parseResultLines } from '../remote/results.js';
 import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
-import { markPhase, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
+import {
+  markPhase,
+  startRecord,
+  type DeploymentRecord,
+  type MetricsSnapshot,
+  type VerifyRecordEntry,
+} from '../record.js';
 import { renderVerifySummary } from '../summary/verify.js';
-import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
 // CloudWatch's SQS metrics have one-minute resolution.
@@ -43,29 +47,6 @@ const METRIC_PERIOD_SECONDS = 60;
 // Samples kept in the record per checkpoint (the summary shows them all, charted).
 const RECORDED_SAMPLES = 120;
 const SERVICE_CHECK_TIMEOUT_SECONDS = 60;
-
-/** The compact result kept in record.extra.verify[checkpoint]. */
-export interface VerifyRecordEntry {
-  startedAt: string;
-  endedAt: string;
-  sampleSeconds: number;
-  planned: number;
-  taken: number;
-  /** Columns of up to 120 samples: seconds since the window opened, visible, in flight, delayed, DLQ, running. */
-  samples: {
-    t: number[];
-    v: (number | null)[];
-    f: (number | null)[];
-    d: (number | null)[];
-    l: (number | null)[];
-    r: (number | null)[];
-  };
-  metrics: WindowMetrics;
-  /** How many dimension combinations of the worker's metric had data. */
-  dimensionSets?: number;
-  criteria: { id: Criterion['id']; s: Criterion['status']; d: string }[];
-  verdict: 'pass' | 'fail';
-}
 
 /** Every instance an earlier job recorded: the discovered fleet and every instance it touched. */
 function recordedInstances(record: DeploymentRecord): string[] {
@@ -546,10 +527,7 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     criteria: judgement.criteria.map((c) => ({ id: c.id, s: c.status, d: c.detail.slice(0, 300) })),
     verdict: judgement.verdict,
   };
-  const earlier = record.extra.verify;
-  const byCheckpoint =
-    typeof earlier === 'object' && earlier !== null && !Array.isArray(earlier) ? earlier : {};
-  record.extra.verify = { ...byCheckpoint, [checkpoint]: entry };
+  record.extra.verify = { ...record.extra.verify, [checkpoint]: entry };
 
   const failed = judgement.criteria.filter((c) => c.status === 'fail');
   const notJudged = judgement.criteria.filter((c) => c.status === 'not-judged').length;

@@ -2,8 +2,8 @@
 // Journal lines and excerpts came from an instance: every one goes through cell() or escapeHtml().
 import type { ResolvedArtifact } from '../artifact.js';
 import type { CanaryDecision, Patterns } from '../logic/health.js';
-import type { CanaryChoice, CanaryEvidenceRecord } from '../modes/canary.js';
-import type { InstanceEntry } from '../record.js';
+import type { CanaryChoice } from '../modes/canary.js';
+import type { CanaryEvidenceRecord, InstanceEntry } from '../record.js';
 import { cell, details, escapeHtml, heading, table } from './markdown.js';
 
 export interface CanaryView {

@@ -3,9 +3,16 @@
 // comparison, issues encountered and the success-criteria checklists. Markdown for the job summary
 // and the incident report artifact. Every value from the record (it crossed job boundaries, and
 // much of it came from AWS or instances) is escaped through cell/escapeHtml.
-import type { CriterionId } from '../logic/trend.js';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
-import type { CheckpointName, DeploymentRecord, InstanceEntry, MetricsSnapshot } from '../record.js';
+import type {
+  CheckpointName,
+  CriterionId,
+  CriterionStatus,
+  DeploymentRecord,
+  InstanceEntry,
+  JudgedCheckpoint,
+  MetricsSnapshot,
+} from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 import {
   instanceCounts,
@@ -39,8 +46,7 @@ export interface DeploymentLogOptions {
   metricLabel?: string;
 }
 
-type JudgedCheckpoint = Exclude<CheckpointName, 'before'>;
-type Status = 'pass' | 'fail' | 'not-judged';
+type Status = CriterionStatus;
 
 const CHECKPOINT_TITLES: Record<JudgedCheckpoint, string> = {
   '10m': 'Immediate (10 minutes after)',
@@ -84,27 +90,20 @@ export interface RecordedJudgement {
   criteria: { id: string; status: Status; detail: string }[];
 }
 
-/** The judgement verify kept in record.extra.verify[checkpoint], checked field by field. */
+/**
+ * The judgement verify kept in record.extra.verify[checkpoint] (parseRecord checked it field by
+ * field when the record was read), cut to what the log shows.
+ */
 export function recordedJudgement(
   record: DeploymentRecord,
   checkpoint: JudgedCheckpoint,
 ): RecordedJudgement | undefined {
-  const byCheckpoint = record.extra?.verify;
-  if (typeof byCheckpoint !== 'object' || byCheckpoint === null) return undefined;
-  const entry = (byCheckpoint as Record<string, unknown>)[checkpoint];
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const e = entry as Record<string, unknown>;
-  const criteria = (Array.isArray(e.criteria) ? e.criteria : []).slice(0, 30).flatMap((c: unknown) => {
-    if (typeof c !== 'object' || c === null) return [];
-    const { id, s, d } = c as Record<string, unknown>;
-    if (typeof id !== 'string' || (s !== 'pass' && s !== 'fail' && s !== 'not-judged')) return [];
-    return [{ id: id.slice(0, 60), status: s as Status, detail: typeof d === 'string' ? d : '' }];
-  });
-  return {
-    verdict: e.verdict === 'pass' || e.verdict === 'fail' ? e.verdict : undefined,
-    endedAt: parseTime(e.endedAt),
-    criteria,
-  };
+  const entry = record.extra.verify?.[checkpoint];
+  if (!entry) return undefined;
+  const criteria = (entry.criteria ?? [])
+    .slice(0, 30)
+    .map((c) => ({ id: c.id.slice(0, 60), status: c.s, detail: c.d }));
+  return { verdict: entry.verdict, endedAt: parseTime(entry.endedAt), criteria };
 }
 
 function criterionLine(status: Status, title: string, detail?: string): string {

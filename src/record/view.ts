@@ -1,0 +1,77 @@
+// Readable names for the per-instance entry. The JSON keeps its short keys (p, b, s, c, t, e, rb,
+// re: the entry repeats up to 5,000 times under a 1 MB limit); code outside the record module reads
+// and writes an entry only through these, so no mode, decision or renderer spells a short key.
+import type { InstanceEntry } from './schema.js';
+
+/** The phase that touched an instance. */
+export type InstancePhase = 'canary' | 'rollout';
+/** Where the install stands on an instance. */
+export type InstallStatus = InstanceEntry['s'];
+/** What rollback did to an instance (untouched: tagged, but the install never changed it). */
+export type RollbackResult = NonNullable<InstanceEntry['rb']>;
+
+/** An instance entry under its readable names. */
+export interface InstanceView {
+  phase: InstancePhase;
+  /** Rollout batch number; 0 for the canary. */
+  batch: number;
+  status: InstallStatus;
+  /** Index into record.commands; -1 when no command was sent. */
+  commandIndex: number;
+  /** Seconds the install took. */
+  installSeconds?: number;
+  /** Short install error. */
+  error?: string;
+  rollback?: RollbackResult;
+  /** Short rollback error. */
+  rollbackError?: string;
+}
+
+const PHASE_KEY = { canary: 'c', rollout: 'r' } as const;
+
+export function instancePhase(entry: InstanceEntry): InstancePhase {
+  return entry.p === 'c' ? 'canary' : 'rollout';
+}
+
+/** The entry under readable names (a copy: write through the setters below). */
+export function viewInstance(entry: InstanceEntry): InstanceView {
+  return {
+    phase: instancePhase(entry),
+    batch: entry.b,
+    status: entry.s,
+    commandIndex: entry.c,
+    installSeconds: entry.t,
+    error: entry.e,
+    rollback: entry.rb,
+    rollbackError: entry.re,
+  };
+}
+
+/** A new entry for an instance a phase is about to touch. */
+export function newInstanceEntry(init: {
+  phase: InstancePhase;
+  batch: number;
+  status: InstallStatus;
+  commandIndex: number;
+}): InstanceEntry {
+  return { p: PHASE_KEY[init.phase], b: init.batch, s: init.status, c: init.commandIndex };
+}
+
+/** Records the install's progress on an entry; an absent field is left as it is. */
+export function setInstall(
+  entry: InstanceEntry,
+  update: { status?: InstallStatus; commandIndex?: number; installSeconds?: number; error?: string },
+): void {
+  if (update.status !== undefined) entry.s = update.status;
+  if (update.commandIndex !== undefined) entry.c = update.commandIndex;
+  if (update.installSeconds !== undefined) entry.t = update.installSeconds;
+  if (update.error !== undefined) entry.e = update.error;
+}
+
+/** Records what rollback did on an entry: the result (or none) and its error (or none). */
+export function setRollback(entry: InstanceEntry, result: RollbackResult | undefined, error?: string): void {
+  if (result === undefined) delete entry.rb;
+  else entry.rb = result;
+  if (error === undefined) delete entry.re;
+  else entry.re = error;
+}

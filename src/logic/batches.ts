@@ -2,6 +2,7 @@
 // batch is, which instances go in which batch, how much of the error budget is left, and how long
 // the rest will take.
 import type { BatchSize } from '../inputs.js';
+import { installStatus, instancePhase, type InstanceEntry } from '../record.js';
 
 /**
  * Instances per batch. A percent is of the whole fleet (canary included), rounded up, so `25%` of
@@ -113,14 +114,16 @@ export interface RolloutSelection {
  */
 export function selectForRollout(
   fleet: readonly string[],
-  entries: Readonly<Record<string, { p: 'c' | 'r'; s: string }>>,
+  entries: Readonly<Record<string, Pick<InstanceEntry, 'p' | 's'>>>,
   canaryId: string | undefined,
 ): RolloutSelection {
   const selection: RolloutSelection = { toDeploy: [], canary: [], alreadyInstalled: [] };
   for (const id of fleet) {
     const entry = entries[id];
-    if (id === canaryId || (entry?.p === 'c' && entry.s === 'installed')) selection.canary.push(id);
-    else if (entry?.p === 'r' && entry.s === 'installed') selection.alreadyInstalled.push(id);
+    const installed = entry !== undefined && installStatus(entry) === 'installed';
+    const phase = entry && instancePhase(entry);
+    if (id === canaryId || (installed && phase === 'canary')) selection.canary.push(id);
+    else if (installed && phase === 'rollout') selection.alreadyInstalled.push(id);
     else selection.toDeploy.push(id);
   }
   return selection;

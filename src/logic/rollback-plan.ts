@@ -3,6 +3,7 @@
 // the instances' current states, and asks these what to do with them.
 import {
   backupPathFor,
+  viewInstance,
   type DeploymentRecord,
   type InstanceEntry,
   type RecordExtra,
@@ -103,7 +104,8 @@ export function isGone(state: string | undefined): boolean {
  * itself marks as cancelled before any command was sent is known to be untouched.
  */
 export function recordSaysTouched(entry: InstanceEntry): boolean {
-  return !(entry.s === 'cancelled' && entry.c < 0);
+  const { status, commandIndex } = viewInstance(entry);
+  return !(status === 'cancelled' && commandIndex < 0);
 }
 
 export interface PlanInput {
@@ -273,10 +275,11 @@ export function rollbackReasons(record: DeploymentRecord | undefined, deployment
   // Failed installs by batch: the batch that broke the error budget is the one an SRE asks about.
   const failedByBatch = new Map<number, string[]>();
   for (const [id, entry] of Object.entries(record.instances)) {
-    if (entry.s !== 'failed') continue;
-    const list = failedByBatch.get(entry.b) ?? [];
-    list.push(entry.e ? `${id} (${entry.e})` : id);
-    failedByBatch.set(entry.b, list);
+    const { status, batch, error } = viewInstance(entry);
+    if (status !== 'failed') continue;
+    const list = failedByBatch.get(batch) ?? [];
+    list.push(error ? `${id} (${error})` : id);
+    failedByBatch.set(batch, list);
   }
   for (const [batch, list] of [...failedByBatch.entries()].sort((a, b) => a[0] - b[0])) {
     const shown = list.sort().slice(0, 5).join(', ');

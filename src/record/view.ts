@@ -29,8 +29,16 @@ export interface InstanceView {
 
 const PHASE_KEY = { canary: 'c', rollout: 'r' } as const;
 
-export function instancePhase(entry: InstanceEntry): InstancePhase {
+export function instancePhase(entry: Pick<InstanceEntry, 'p'>): InstancePhase {
   return entry.p === 'c' ? 'canary' : 'rollout';
+}
+
+export function installStatus(entry: Pick<InstanceEntry, 's'>): InstallStatus {
+  return entry.s;
+}
+
+export function rollbackResult(entry: Pick<InstanceEntry, 'rb'>): RollbackResult | undefined {
+  return entry.rb;
 }
 
 /** The entry under readable names (a copy: write through the setters below). */

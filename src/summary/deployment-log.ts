@@ -4,14 +4,16 @@
 // and the incident report artifact. Every value from the record (it crossed job boundaries, and
 // much of it came from AWS or instances) is escaped through cell/escapeHtml.
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
-import type {
-  CheckpointName,
-  CriterionId,
-  CriterionStatus,
-  DeploymentRecord,
-  InstanceEntry,
-  JudgedCheckpoint,
-  MetricsSnapshot,
+import {
+  viewInstance,
+  type CheckpointName,
+  type CriterionId,
+  type CriterionStatus,
+  type DeploymentRecord,
+  type InstallStatus,
+  type InstanceView,
+  type JudgedCheckpoint,
+  type MetricsSnapshot,
 } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 import {
@@ -226,9 +228,11 @@ function workerErrorsLine(record: DeploymentRecord): string {
 /** What the deployment left behind, to be cleaned up once the fix is trusted. */
 export function leftBehind(record: DeploymentRecord): string[] {
   const out: string[] = [];
-  const entries = Object.values(record.instances ?? {}).filter((e) => e && typeof e === 'object');
+  const entries = Object.values(record.instances ?? {})
+    .filter((e) => e && typeof e === 'object')
+    .map(viewInstance);
   // A backup exists wherever the install script ran (a command was sent).
-  const backedUp = entries.filter((e) => num(e.c) !== undefined && e.c >= 0).length;
+  const backedUp = entries.filter((e) => (num(e.commandIndex) ?? -1) >= 0).length;
   if (backedUp > 0)
     out.push(`Backup file ${str(record.target?.backupPath) ?? '?'} on ${backedUp} instance(s)`);
   if (entries.length > 0) {
@@ -336,7 +340,7 @@ export function issuesOf(record: DeploymentRecord): string[] {
   return [...new Set(issues)];
 }
 
-const PHASE_STATUS: Record<InstanceEntry['s'], string> = {
+const PHASE_STATUS: Record<InstallStatus, string> = {
   installed: 'installed',
   failed: 'FAILED',
   sent: 'sent, not confirmed',
@@ -344,19 +348,22 @@ const PHASE_STATUS: Record<InstanceEntry['s'], string> = {
 };
 
 function instanceRows(record: DeploymentRecord): unknown[][] {
-  const entries = Object.entries(record.instances ?? {}).filter(([, e]) => e && typeof e === 'object');
+  const entries = Object.entries(record.instances ?? {})
+    .filter(([, e]) => e && typeof e === 'object')
+    .map(([id, e]) => [id, viewInstance(e)] as const);
   // Problems first, then the canary, then the rollout in batch order.
-  const rank = (e: InstanceEntry) => (e.s === 'failed' || e.rb === 'failed' ? 0 : e.p === 'c' ? 1 : 2);
+  const rank = (e: InstanceView) =>
+    e.status === 'failed' || e.rollback === 'failed' ? 0 : e.phase === 'canary' ? 1 : 2;
   entries.sort(
-    ([a, x], [b, y]) => rank(x) - rank(y) || (num(x.b) ?? 0) - (num(y.b) ?? 0) || a.localeCompare(b),
+    ([a, x], [b, y]) => rank(x) - rank(y) || (num(x.batch) ?? 0) - (num(y.batch) ?? 0) || a.localeCompare(b),
   );
   return entries.map(([id, e]) => [
     id,
-    e.p === 'c' ? 'canary' : `batch ${num(e.b) ?? '?'}`,
-    PHASE_STATUS[e.s] ?? str(e.s, 20),
-    num(e.t),
-    e.rb ?? '',
-    e.e ?? e.re ?? '',
+    e.phase === 'canary' ? 'canary' : `batch ${num(e.batch) ?? '?'}`,
+    PHASE_STATUS[e.status] ?? str(e.status, 20),
+    num(e.installSeconds),
+    e.rollback ?? '',
+    e.error ?? e.rollbackError ?? '',
   ]);
 }
 

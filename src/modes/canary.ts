@@ -38,7 +38,10 @@ import {
 import {
   backupPathFor,
   commandIndex,
+  installStatus,
   markPhase,
+  newInstanceEntry,
+  setInstall,
   type CanaryEvidenceRecord,
   type DeploymentRecord,
   type InstanceEntry,
@@ -274,7 +277,7 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     [TAG_ARTIFACT_SHA256]: artifact.sha256,
   });
   record.artifact = { s3Uri: artifact.s3Uri, sha256: artifact.sha256, uploaded: artifact.uploaded };
-  const entry: InstanceEntry = { p: 'c', b: 0, s: 'sent', c: -1 };
+  const entry = newInstanceEntry({ phase: 'canary', batch: 0, status: 'sent', commandIndex: -1 });
   record.instances[id] = entry;
   record.canary = { instanceId: id, verdict: 'no-go', reason: 'in progress: not judged yet', startedAt };
   publishRecord(ctx, record);
@@ -284,9 +287,8 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     (e: unknown): WatchOutcome => {
       // Whatever broke, the record says what was touched, and the verdict is NO-GO.
       const message = sanitize(errorMessage(e), 400);
-      if (entry.s === 'sent') {
-        entry.s = 'failed';
-        entry.e = message.slice(0, RECORD_ERROR_MAX);
+      if (installStatus(entry) === 'sent') {
+        setInstall(entry, { status: 'failed', error: message.slice(0, RECORD_ERROR_MAX) });
       }
       evidence.error = message;
       return { judgement: undefined, reasons: [message], evidence };
@@ -356,12 +358,13 @@ async function deployAndWatch(
       throw await explainSendError(api, clients, [id], e);
     },
   );
-  entry.c = commandIndex(record, commandId);
+  setInstall(entry, { commandIndex: commandIndex(record, commandId) });
   publishRecord(ctx, record);
   report.info(`Install sent to ${id}: command ${commandId}`);
   const inv = await waitForInvocation(api, clients, runtime, commandId, id, installOpts);
   const installed = parseInstallOutput(inv.stdout);
-  entry.t = seconds(installStart, nowMs());
+  const installSeconds = seconds(installStart, nowMs());
+  setInstall(entry, { installSeconds });
   evidence.install = {
     commandId,
     status: inv.statusDetails || inv.status,
@@ -375,18 +378,19 @@ async function deployAndWatch(
     restarts: installed.restarts,
     restart: installed.restart,
     journal: installed.journal.length > 0 ? installed.journal.slice(-30) : undefined,
-    seconds: entry.t,
+    seconds: installSeconds,
   };
   if (inv.status !== 'Success') {
     const problem = installProblem(inv, installed);
-    entry.s = 'failed';
-    entry.e = problem.slice(0, RECORD_ERROR_MAX);
+    setInstall(entry, { status: 'failed', error: problem.slice(0, RECORD_ERROR_MAX) });
     publishRecord(ctx, record);
     return { reasons: [problem], evidence };
   }
   if (installed.sha256After !== undefined && installed.sha256After !== artifact.sha256) {
-    entry.s = 'failed';
-    entry.e = `the file on the instance has SHA-256 ${installed.sha256After}`;
+    setInstall(entry, {
+      status: 'failed',
+      error: `the file on the instance has SHA-256 ${installed.sha256After}`,
+    });
     publishRecord(ctx, record);
     return {
       reasons: [`the installed file has SHA-256 ${installed.sha256After}, expected ${artifact.sha256}`],
@@ -400,11 +404,10 @@ async function deployAndWatch(
       `the instance reported backup ${installed.backupPath}, expected ${record.target.backupPath}`,
     );
   }
-  entry.s = 'installed';
-  delete entry.e;
+  setInstall(entry, { status: 'installed', error: null });
   publishRecord(ctx, record);
   report.info(
-    `Installed on ${id} in ${entry.t}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
+    `Installed on ${id} in ${installSeconds}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
   );
 
   // 2. Watch: one command per poll, for canary-minutes, ending at the first sign of trouble. The

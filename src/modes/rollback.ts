@@ -38,10 +38,14 @@ import {
   fitInstanceErrors,
   markPhase,
   MAX_RECORD_BYTES,
+  newInstanceEntry,
   newRecord,
   recordBytes,
+  setInstall,
+  setRollback,
   type DeploymentRecord,
   type InstanceEntry,
+  type RollbackResult,
 } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
@@ -95,8 +99,13 @@ function startingRecord(ctx: ModeContext): DeploymentRecord {
 
 /** An entry for an instance the record did not list (found by its tag or its group). */
 function foundEntry(record: DeploymentRecord, id: string): InstanceEntry {
-  // b -1: the batch is not known; s sent: it was marked for the fix, whether or not it got it.
-  return { p: record.canary?.instanceId === id ? 'c' : 'r', b: -1, s: 'sent', c: -1 };
+  // Batch -1: it is not known; sent: it was marked for the fix, whether or not it got it.
+  return newInstanceEntry({
+    phase: record.canary?.instanceId === id ? 'canary' : 'rollout',
+    batch: -1,
+    status: 'sent',
+    commandIndex: -1,
+  });
 }
 
 export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
@@ -343,16 +352,16 @@ async function restoreInstances(
     record.instances[id] ??= foundEntry(record, id);
     return record.instances[id];
   };
-  const recordResult = (id: string, rb: InstanceEntry['rb'], re?: string) => {
-    const entry = entryFor(id);
-    entry.rb = rb;
-    if (re) entry.re = re.slice(0, RECORD_ERROR_MAX);
-    else delete entry.re;
+  const recordResult = (id: string, result: RollbackResult | undefined, error?: string) => {
+    setRollback(entryFor(id), {
+      result: result ?? null,
+      error: error ? error.slice(0, RECORD_ERROR_MAX) : null,
+    });
   };
 
   for (const g of plan.gone) {
     // Not a failure: a terminated instance cannot run the broken file any more.
-    if (!inputs.dryRun && g.source !== 'asg') entryFor(g.id).re = `gone: ${g.state}`;
+    if (!inputs.dryRun && g.source !== 'asg') setRollback(entryFor(g.id), { error: `gone: ${g.state}` });
     results.push({
       id: g.id,
       source: g.source,
@@ -479,8 +488,7 @@ async function restoreInstances(
     if (outcome.result === 'failed' && goneNow) {
       const state =
         nowStates.get(id) ?? (inv?.reach === 'gone' ? 'terminated or no longer known' : 'not found');
-      entry.re = `gone: ${state}`;
-      delete entry.rb;
+      setRollback(entry, { result: null, error: `gone: ${state}` });
       results.push({
         id,
         source: item.source,
@@ -506,7 +514,7 @@ async function restoreInstances(
       continue;
     }
     recordResult(id, outcome.result, outcome.detail);
-    if (item.source === 'asg') entry.s = 'installed';
+    if (item.source === 'asg') setInstall(entry, { status: 'installed' });
     results.push({
       id,
       source: item.source,

@@ -50,8 +50,11 @@ import {
   fitInstanceErrors,
   markPhase,
   MAX_RECORDED_BATCHES,
+  newInstanceEntry,
   RECORD_SOFT_LIMIT_BYTES,
   recordBytes,
+  setInstall,
+  viewInstance,
   type DeploymentRecord,
   type InstanceEntry,
   type RolloutExtra,
@@ -388,8 +391,9 @@ async function rolloutInPlace(
     Math.max(
       0,
       ...Object.values(record.instances)
-        .filter((e) => e.p === 'r')
-        .map((e) => e.b),
+        .map(viewInstance)
+        .filter((e) => e.phase === 'rollout')
+        .map((e) => e.batch),
     );
   const start = ctx.runtime.clock.now().getTime();
   let done = 0;
@@ -499,7 +503,13 @@ async function runBatch(
     [TAG_BACKUP_PATH]: record.target.backupPath,
     ...(record.artifact ? { [TAG_ARTIFACT_SHA256]: record.artifact.sha256 } : {}),
   });
-  for (const id of ids) record.instances[id] = { p: 'r', b: batch.number, s: 'sent', c: -1 };
+  for (const id of ids)
+    record.instances[id] = newInstanceEntry({
+      phase: 'rollout',
+      batch: batch.number,
+      status: 'sent',
+      commandIndex: -1,
+    });
   publisher.write();
 
   const installStart = runtime.clock.now().getTime();
@@ -511,7 +521,7 @@ async function runBatch(
     onSent: (commandId, sentIds) => {
       batch.commandIds.push(commandId);
       const c = commandIndex(record, commandId);
-      for (const id of sentIds) record.instances[id].c = c;
+      for (const id of sentIds) setInstall(record.instances[id], { commandIndex: c });
     },
   });
   const installEnd = runtime.clock.now().getTime();
@@ -521,28 +531,31 @@ async function runBatch(
   for (const id of ids) {
     const entry: InstanceEntry = record.instances[id];
     const r = install.results.get(id);
-    entry.t = batch.installSeconds;
+    setInstall(entry, { installSeconds: batch.installSeconds });
     const fate = r ? fateOf(r) : 'failed';
     if (fate === 'success') {
-      entry.s = 'installed';
+      setInstall(entry, { status: 'installed' });
       installed.push(id);
     } else if (fate === 'gone') {
       // Terminated (scale-in, a refresh, a health replacement) before it could run the install:
       // nothing of it can run the old file any more, so it is reported, not failed.
-      entry.s = 'cancelled';
-      entry.e = `gone: ${(r as InvocationResult).statusDetails}`.slice(0, 120);
+      setInstall(entry, {
+        status: 'cancelled',
+        error: `gone: ${(r as InvocationResult).statusDetails}`.slice(0, 120),
+      });
       gone.push(id);
     } else if (
       (install.cancelled && (!r || r.status === 'Cancelled')) ||
       (fate === 'cancelled' && r?.commandId === '')
     ) {
       // Cancelled, or never sent (the send failed part way): nothing reached the instance.
-      entry.s = 'cancelled';
-      entry.e = r?.commandId === '' ? r.statusDetails.slice(0, 120) : 'cancelled by the action';
+      setInstall(entry, {
+        status: 'cancelled',
+        error: r?.commandId === '' ? r.statusDetails.slice(0, 120) : 'cancelled by the action',
+      });
       batch.cancelled++;
     } else {
-      entry.s = 'failed';
-      entry.e = r ? failureText(r, 'install') : 'install: no result';
+      setInstall(entry, { status: 'failed', error: r ? failureText(r, 'install') : 'install: no result' });
       batch.failed++;
     }
   }
@@ -559,8 +572,8 @@ async function runBatch(
     `installed on ${installed.length} of ${ids.length}; ${batch.failed} failed${batch.cancelled ? `; ${batch.cancelled} cancelled` : ''}`,
   );
   for (const id of ids) {
-    const e = record.instances[id];
-    if (e.s === 'failed') report.warning(`${id}: ${e.e}`);
+    const e = viewInstance(record.instances[id]);
+    if (e.status === 'failed') report.warning(`${id}: ${e.error}`);
   }
   publisher.write();
   if (install.cancelled) {
@@ -619,11 +632,10 @@ async function runBatch(
         report.warning(`${id}: gone before its health check (${r.statusDetails})`);
         continue;
       }
-      const entry = record.instances[id];
-      entry.s = 'failed';
-      entry.e = r ? failureText(r, 'health check') : 'health check: no result';
+      const error = r ? failureText(r, 'health check') : 'health check: no result';
+      setInstall(record.instances[id], { status: 'failed', error });
       unhealthy++;
-      report.warning(`${id}: ${entry.e}`);
+      report.warning(`${id}: ${error}`);
     }
     batch.failed += unhealthy;
     budget.failed += unhealthy;

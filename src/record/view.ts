@@ -65,21 +65,25 @@ export function newInstanceEntry(init: {
   return { p: PHASE_KEY[init.phase], b: init.batch, s: init.status, c: init.commandIndex };
 }
 
-/** Records the install's progress on an entry; an absent field is left as it is. */
+/** Records the install's progress on an entry; an absent field is left as it is, error null clears it. */
 export function setInstall(
   entry: InstanceEntry,
-  update: { status?: InstallStatus; commandIndex?: number; installSeconds?: number; error?: string },
+  update: { status?: InstallStatus; commandIndex?: number; installSeconds?: number; error?: string | null },
 ): void {
   if (update.status !== undefined) entry.s = update.status;
   if (update.commandIndex !== undefined) entry.c = update.commandIndex;
   if (update.installSeconds !== undefined) entry.t = update.installSeconds;
-  if (update.error !== undefined) entry.e = update.error;
+  if (update.error === null) delete entry.e;
+  else if (update.error !== undefined) entry.e = update.error;
 }
 
-/** Records what rollback did on an entry: the result (or none) and its error (or none). */
-export function setRollback(entry: InstanceEntry, result: RollbackResult | undefined, error?: string): void {
-  if (result === undefined) delete entry.rb;
-  else entry.rb = result;
-  if (error === undefined) delete entry.re;
-  else entry.re = error;
+/** Records what rollback did on an entry; an absent field is left as it is, null clears it. */
+export function setRollback(
+  entry: InstanceEntry,
+  update: { result?: RollbackResult | null; error?: string | null },
+): void {
+  if (update.result === null) delete entry.rb;
+  else if (update.result !== undefined) entry.rb = update.result;
+  if (update.error === null) delete entry.re;
+  else if (update.error !== undefined) entry.re = update.error;
 }

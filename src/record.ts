@@ -6,8 +6,10 @@
 //   record/size.ts    the 1 MB job-output limit and what is cut to stay under it
 //   record/build.ts   new records, phases and command ids
 //   record/view.ts    readable names for the per-instance entry's short keys
+//   record/write.ts   writeRecord: the record and record-file outputs
 export * from './record/schema.js';
 export * from './record/parse.js';
 export * from './record/size.js';
 export * from './record/build.js';
 export * from './record/view.js';
+export * from './record/write.js';

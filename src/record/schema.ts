@@ -100,6 +100,20 @@ export interface LaunchTemplateChange {
   movedDefault?: boolean;
 }
 
+/**
+ * The queue's visibility timeout change (settings.visibilityTimeout). `s` intended: written before
+ * SetQueueAttributes (after is the value being set); done, or absent in older records: after is the
+ * value read back. view.ts visibilityTimeoutChange writes it under readable names.
+ */
+export interface VisibilityTimeoutChange {
+  /** The deployment that intends the change (written with the intent). */
+  deploymentId?: string;
+  before: number;
+  after: number;
+  at: string;
+  s?: 'intended' | 'done';
+}
+
 /** The instance refresh the rollout started. */
 export interface RefreshChange {
   id: string;
@@ -179,11 +193,7 @@ export interface DeploymentRecord {
   commands: string[];
   instances: Record<string, InstanceEntry>;
   settings: {
-    /**
-     * `s` intended: written before SetQueueAttributes (after is the value being set); done, or
-     * absent in older records: after is the value read back.
-     */
-    visibilityTimeout?: { before: number; after: number; at: string; s?: 'intended' | 'done' };
+    visibilityTimeout?: VisibilityTimeoutChange;
     launchTemplate?: LaunchTemplateChange;
     image?: { id: string; sourceInstanceId: string; state: string };
     refresh?: RefreshChange;

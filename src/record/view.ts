@@ -1,7 +1,7 @@
 // Readable names for the per-instance entry. The JSON keeps its short keys (p, b, s, c, t, e, rb,
 // re: the entry repeats up to 5,000 times under a 1 MB limit); code outside the record module reads
 // and writes an entry only through these, so no mode, decision or renderer spells a short key.
-import type { InstanceEntry } from './schema.js';
+import type { InstanceEntry, VisibilityTimeoutChange } from './schema.js';
 
 /** The phase that touched an instance. */
 export type InstancePhase = 'canary' | 'rollout';
@@ -86,4 +86,15 @@ export function setRollback(
   else if (update.result !== undefined) entry.rb = update.result;
   if (update.error === null) delete entry.re;
   else if (update.error !== undefined) entry.re = update.error;
+}
+
+/**
+ * settings.visibilityTimeout under readable names: `state` is kept as `s`. The fields keep the
+ * caller's order, so the JSON reads as it always has.
+ */
+export function visibilityTimeoutChange(
+  change: Omit<VisibilityTimeoutChange, 's'> & { state: NonNullable<VisibilityTimeoutChange['s']> },
+): VisibilityTimeoutChange {
+  const { state, ...rest } = change;
+  return { ...rest, s: state };
 }

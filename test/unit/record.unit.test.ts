@@ -6,6 +6,7 @@ import {
   parseRecord,
   serializeRecord,
   viewInstance,
+  visibilityTimeoutChange,
   type DeploymentRecord,
 } from '../../src/record.js';
 import { TEST_GITHUB } from '../support/context.js';
@@ -369,6 +370,27 @@ describe('parseRecord: the typed parts', () => {
       rollback: 'failed',
       rollbackError: 'backup missing',
     });
+  });
+
+  it('parses the visibility timeout intent as a rollout writes it before SetQueueAttributes', () => {
+    const intent = {
+      deploymentId: LEGACY_RECORD.deploymentId,
+      before: 300,
+      after: 900,
+      at: '2026-11-29T01:29:00.000Z',
+      s: 'intended',
+    };
+    const r = parseRecord(raw((r) => Object.assign(r.settings, { visibilityTimeout: intent })));
+    expect(r.settings.visibilityTimeout).toEqual(intent);
+    expect(
+      visibilityTimeoutChange({
+        deploymentId: intent.deploymentId,
+        before: 300,
+        after: 900,
+        at: intent.at,
+        state: 'intended',
+      }),
+    ).toEqual(intent);
   });
 
   it('refuses, naming the input, a malformed part a rerun or rollback acts on', () => {

@@ -34,7 +34,9 @@ import { parseResultLines } from '../remote/results.js';
 import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
 import {
   markPhase,
+  recordedCriterion,
   startRecord,
+  toSampleColumns,
   type DeploymentRecord,
   type MetricsSnapshot,
   type VerifyRecordEntry,
@@ -510,21 +512,21 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     sampleSeconds: inputs.sampleSeconds,
     planned,
     taken: samples.length,
-    samples: {
-      t: kept.map((s) => Math.round((Date.parse(s.at) - opened) / 1000)),
-      v: toColumn(kept.map((s) => s.visible)),
-      f: toColumn(kept.map((s) => s.inFlight)),
-      d: toColumn(kept.map((s) => s.delayed)),
-      l: toColumn(kept.map((s) => s.dlq)),
-      r: toColumn(kept.map((s) => s.running)),
-    },
+    samples: toSampleColumns({
+      seconds: kept.map((s) => Math.round((Date.parse(s.at) - opened) / 1000)),
+      visible: toColumn(kept.map((s) => s.visible)),
+      inFlight: toColumn(kept.map((s) => s.inFlight)),
+      delayed: toColumn(kept.map((s) => s.delayed)),
+      dlq: toColumn(kept.map((s) => s.dlq)),
+      running: toColumn(kept.map((s) => s.running)),
+    }),
     // The dimension sets of a per-instance metric repeat per instance: a few are kept, the count always.
     metrics: {
       ...metrics,
       deleteFailedDimensions: metrics.deleteFailedDimensions?.slice(0, 5),
     },
     dimensionSets: metrics.deleteFailedDimensions?.length,
-    criteria: judgement.criteria.map((c) => ({ id: c.id, s: c.status, d: c.detail.slice(0, 300) })),
+    criteria: judgement.criteria.map((c) => recordedCriterion({ ...c, detail: c.detail.slice(0, 300) })),
     verdict: judgement.verdict,
   };
   record.extra.verify = { ...record.extra.verify, [checkpoint]: entry };

@@ -1,7 +1,13 @@
 // Readable names for the per-instance entry. The JSON keeps its short keys (p, b, s, c, t, e, rb,
 // re: the entry repeats up to 5,000 times under a 1 MB limit); code outside the record module reads
 // and writes an entry only through these, so no mode, decision or renderer spells a short key.
-import type { InstanceEntry, VisibilityTimeoutChange } from './schema.js';
+import type {
+  CriterionStatus,
+  InstanceEntry,
+  RecordedCriterion,
+  SampleColumns,
+  VisibilityTimeoutChange,
+} from './schema.js';
 
 /** The phase that touched an instance. */
 export type InstancePhase = 'canary' | 'rollout';
@@ -97,4 +103,36 @@ export function visibilityTimeoutChange(
 ): VisibilityTimeoutChange {
   const { state, ...rest } = change;
   return { ...rest, s: state };
+}
+
+/** Verify's sample columns (extra.verify[checkpoint].samples) under readable names. */
+export interface SampleSeries {
+  /** Seconds since the window opened. */
+  seconds: number[];
+  visible: (number | null)[];
+  inFlight: (number | null)[];
+  delayed: (number | null)[];
+  dlq: (number | null)[];
+  running: (number | null)[];
+}
+
+export function toSampleColumns(s: SampleSeries): SampleColumns {
+  return { t: s.seconds, v: s.visible, f: s.inFlight, d: s.delayed, l: s.dlq, r: s.running };
+}
+
+export function viewSamples(c: SampleColumns): SampleSeries {
+  return { seconds: c.t, visible: c.v, inFlight: c.f, delayed: c.d, dlq: c.l, running: c.r };
+}
+
+/** A judged criterion as verify keeps it: status as `s`, the figures as `d`. */
+export function recordedCriterion(c: {
+  id: string;
+  status: CriterionStatus;
+  detail: string;
+}): RecordedCriterion {
+  return { id: c.id, s: c.status, d: c.detail };
+}
+
+export function viewCriterion(c: RecordedCriterion): { id: string; status: CriterionStatus; detail: string } {
+  return { id: c.id, status: c.s, detail: c.d };
 }

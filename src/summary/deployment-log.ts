@@ -5,6 +5,7 @@
 // much of it came from AWS or instances) is escaped through cell/escapeHtml.
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
 import {
+  viewCriterion,
   viewInstance,
   type CheckpointName,
   type CriterionId,
@@ -104,7 +105,8 @@ export function recordedJudgement(
   if (!entry) return undefined;
   const criteria = (entry.criteria ?? [])
     .slice(0, 30)
-    .map((c) => ({ id: c.id.slice(0, 60), status: c.s, detail: c.d }));
+    .map(viewCriterion)
+    .map((c) => ({ ...c, id: c.id.slice(0, 60) }));
   return { verdict: entry.verdict, endedAt: parseTime(entry.endedAt), criteria };
 }
 

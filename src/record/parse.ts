@@ -317,6 +317,7 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
   if (isObject(canary) && canary.evidence !== undefined && !canaryEvidence(canary.evidence, dropped)) {
     delete canary.evidence;
   }
+  // Every part the types promise was checked above (the JSON type and the record's do not overlap).
   const record = value as unknown as DeploymentRecord;
   if (dropped.length > 0) {
     keepWarning(

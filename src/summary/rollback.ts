@@ -1,7 +1,7 @@
 // The rollback section of the job summary: Rollback Required: YES, why, what happened on each
 // instance, and which settings were put back. Every value from a record, an instance or AWS is
 // escaped (table cells escape themselves).
-import { viewInstance, type InstanceEntry } from '../record.js';
+import { viewInstance, type CanaryEvidenceRecord, type InstanceEntry } from '../record.js';
 import type { SettingResult, Source } from '../logic/rollback-plan.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
@@ -21,7 +21,7 @@ export interface RollbackView {
   dryRun: boolean;
   verdict: 'pass' | 'fail';
   reasons: string[];
-  canaryEvidence?: unknown;
+  canaryEvidence?: CanaryEvidenceRecord;
   backupPath: string;
   target: { serviceName: string; workerDir: string; targetFile: string };
   fromRecord: boolean;

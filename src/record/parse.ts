@@ -218,7 +218,9 @@ function checkExtra(extra: JsonObject, input: string, dropped: string[]): Record
           ? verifyEntry(verify[key], `extra.verify.${key}`, dropped)
           : undefined;
         if (entry === undefined) {
-          if (!JUDGED.includes(key)) dropped.push(`extra.verify.${key}`);
+          // The key is the record's text: quoted, cut short and made visible before it is repeated.
+          if (!JUDGED.includes(key))
+            dropped.push(`extra.verify.${/^[\w-]{1,20}$/.test(key) ? key : visible(key, 20)}`);
           delete verify[key];
         }
       }
@@ -317,7 +319,9 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
   if (isObject(canary) && canary.evidence !== undefined && !canaryEvidence(canary.evidence, dropped)) {
     delete canary.evidence;
   }
-  // Every part the types promise was checked above (the JSON type and the record's do not overlap).
+  // The parts the modes act on were checked above, and their values are held to the inputs'
+  // patterns by checkRecordValues where a mode takes the record; metrics, phases and settings'
+  // other fields are read defensively where they are read (logic/record-facts.ts).
   const record = value as unknown as DeploymentRecord;
   if (dropped.length > 0) {
     keepWarning(

@@ -428,6 +428,11 @@ describe('parseRecord: the typed parts', () => {
     expect(r.canary?.evidence?.health).toBeUndefined();
     expect(r.canary?.evidence?.decision).toBeUndefined();
     expect(r.canary?.evidence?.errors).toEqual(LEGACY_RECORD.canary.evidence.errors);
+    // A foreign key is repeated only quoted and with invisible characters shown.
+    const odd = parseRecord(raw((r) => Object.assign(r.extra.verify, { '::warning::\u202ex': {} })));
+    expect(odd.warnings[1]).toBe(
+      'the record had malformed parts, left out: extra.verify."::warning::\\u202ex"',
+    );
     expect(r.warnings).toEqual([
       'the bucket notifies the queue twice',
       'the record had malformed parts, left out: extra.verify.10m.samples, extra.verify.10m.verdict, ' +

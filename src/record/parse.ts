@@ -3,6 +3,7 @@
 // typed part of canary.evidence and extra. A part the modes act on that is malformed refuses the
 // record, naming the input; a part that is only history (verify's entries, rollback's summary, the
 // canary's evidence) keeps what is well-formed and drops the rest, saying so in record.warnings.
+import { MODES } from '../constants.js';
 import { InputError } from '../errors.js';
 import { backupPathFor } from './build.js';
 import {
@@ -70,6 +71,11 @@ export function checkBackupPath(
     );
   }
   return backupPath;
+}
+
+/** A key from the record, to repeat in a warning: plain as it is, else quoted and made visible. */
+function keyName(key: string): string {
+  return /^[\w-]{1,20}$/.test(key) ? key : visible(key, 20);
 }
 
 /** Drops every field of `part` that fails its check, noting each in `dropped`. */
@@ -171,6 +177,47 @@ function canaryEvidence(v: Json | undefined, dropped: string[]): CanaryEvidenceR
 
 const JUDGED: readonly string[] = CHECKPOINTS.filter((c) => c !== 'before');
 
+const VERDICT = oneOf('pass', 'go', 'no-go', 'fail');
+
+/** A phase entry the phase list can keep: which mode, when it started. */
+function isPhase(v: Json | undefined): v is JsonObject {
+  return isObject(v) && oneOf(...MODES)(v.mode) && isString(v.startedAt);
+}
+
+const PHASE_FIELDS: Fields = { endedAt: isString, verdict: VERDICT, reason: isString, dryRun: isBoolean };
+
+const SNAPSHOT_FIELDS: Fields = {
+  at: isString,
+  visible: isNumber,
+  inFlight: isNumber,
+  delayed: isNumber,
+  dlqVisible: isNumber,
+  instances: isNumber,
+  filesPerHour: isNumber,
+  oldestAgeSeconds: isNumber,
+  deleteFailed: isNumber,
+};
+
+/**
+ * The phase list and the metrics columns: history the log and the notifications read. A phase that
+ * names no mode or start, or a column of no checkpoint, is dropped; so is a field of the wrong kind.
+ */
+function checkHistory(record: JsonObject, dropped: string[]): void {
+  const list = record.phases as Json[];
+  const kept = list.filter(isPhase);
+  if (kept.length < list.length) dropped.push(`phases (${list.length - kept.length})`);
+  kept.forEach((p, i) => keepWellFormed(p, PHASE_FIELDS, `phases.${i}`, dropped));
+  record.phases = kept;
+  const metrics = record.metrics as JsonObject;
+  for (const key of Object.keys(metrics)) {
+    const column = metrics[key];
+    if (!(CHECKPOINTS as string[]).includes(key) || !isObject(column)) {
+      dropped.push(`metrics.${keyName(key)}`);
+      delete metrics[key];
+    } else keepWellFormed(column, SNAPSHOT_FIELDS, `metrics.${key}`, dropped);
+  }
+}
+
 const ROLLBACK_FIELDS: Fields = {
   at: isString,
   dryRun: isBoolean,
@@ -218,9 +265,7 @@ function checkExtra(extra: JsonObject, input: string, dropped: string[]): Record
           ? verifyEntry(verify[key], `extra.verify.${key}`, dropped)
           : undefined;
         if (entry === undefined) {
-          // The key is the record's text: quoted, cut short and made visible before it is repeated.
-          if (!JUDGED.includes(key))
-            dropped.push(`extra.verify.${/^[\w-]{1,20}$/.test(key) ? key : visible(key, 20)}`);
+          if (!JUDGED.includes(key)) dropped.push(`extra.verify.${keyName(key)}`);
           delete verify[key];
         }
       }
@@ -315,6 +360,7 @@ export function parseRecord(raw: string, input = 'record'): DeploymentRecord {
     throw new InputError(input, `has a canary instance id that is not valid: ${visible(String(id), 60)}`);
   }
   const dropped: string[] = [];
+  checkHistory(value, dropped);
   checkExtra(value.extra as JsonObject, input, dropped);
   if (isObject(canary) && canary.evidence !== undefined && !canaryEvidence(canary.evidence, dropped)) {
     delete canary.evidence;

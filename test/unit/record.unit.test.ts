@@ -440,4 +440,22 @@ describe('parseRecord: the typed parts', () => {
         'canary.evidence.decision, canary.evidence.health',
     ]);
   });
+  it('drops phases that name no mode or start, and metrics columns of no checkpoint, saying so', () => {
+    const r = parseRecord(
+      raw((r) => {
+        (r.phases as object[]).push({ mode: '::warning::x', startedAt: 'a' }, { mode: 'verify' });
+        Object.assign(r.phases[0], { verdict: 'maybe' });
+        Object.assign(r.metrics, { later: { at: 'x' } });
+        Object.assign(r.metrics['10m'], { visible: 'many' });
+      }),
+    );
+    expect(r.phases.map((p) => p.mode)).toEqual(['preflight', 'rollback']);
+    expect(r.phases[0].verdict).toBeUndefined();
+    expect(Object.keys(r.metrics)).toEqual(['before', '10m']);
+    expect(r.metrics['10m']?.visible).toBeUndefined();
+    expect(r.metrics['10m']?.inFlight).toBe(20);
+    expect(r.warnings[1]).toBe(
+      'the record had malformed parts, left out: phases (2), phases.0.verdict, metrics.10m.visible, metrics.later',
+    );
+  });
 });

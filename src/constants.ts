@@ -95,8 +95,6 @@ export const USER_AGENT = 'emergency-worker-deploy';
 export const VERSION = '0.1.0';
 // SQS accepts 0 to 43,200 seconds (12 hours) for VisibilityTimeout.
 export const MAX_VISIBILITY_TIMEOUT = 43_200;
-// GitHub limits a job output to 1 MB; the record must fit with room to spare.
-export const MAX_RECORD_BYTES = 1_000_000;
 // SendCommand accepts at most 50 instance ids.
 export const SSM_MAX_TARGETS = 50;
 // StartMessageMoveTask: MaxNumberOfMessagesPerSecond is at most 500 (API_StartMessageMoveTask).

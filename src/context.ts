@@ -1,10 +1,9 @@
-import { renameSync, writeFileSync } from 'node:fs';
 // What every mode receives, and what it hands back to main.ts.
 import type { AwsApi } from './aws/api.js';
 import type { AwsClients } from './aws/clients.js';
-import { Output, type OutputName, type Verdict } from './constants.js';
+import type { OutputName, Verdict } from './constants.js';
 import type { Inputs } from './inputs.js';
-import { serializeRecord, type DeploymentRecord, type GithubInfo } from './record.js';
+import { keepWarning, writeRecord, type DeploymentRecord, type GithubInfo } from './record.js';
 import type { Reporter } from './report.js';
 import type { Runtime } from './runtime.js';
 
@@ -38,19 +37,15 @@ export type ModeRunner = (ctx: ModeContext) => Promise<ModeOutcome>;
  * mid-way still leaves a true record for rollback (a later write of the same output wins).
  */
 export function publishRecord(ctx: ModeContext, record: DeploymentRecord): void {
-  record.updatedAt = ctx.runtime.clock.now().toISOString();
-  const json = serializeRecord(record);
-  ctx.report.setOutput(Output.Record, json);
-  if (ctx.recordFile) {
-    // Written whole to a temporary name and renamed, so a reader never sees half a record.
-    writeFileSync(`${ctx.recordFile}.tmp`, json);
-    renameSync(`${ctx.recordFile}.tmp`, ctx.recordFile);
-    ctx.report.setOutput(Output.RecordFile, ctx.recordFile);
-  }
+  writeRecord(record, {
+    at: ctx.runtime.clock.now(),
+    setOutput: (name, value) => ctx.report.setOutput(name, value),
+    file: ctx.recordFile,
+  });
 }
 
 /** Logs a warning and keeps it in the record's "issues encountered". */
 export function warn(ctx: ModeContext, record: DeploymentRecord, message: string): void {
   ctx.report.warning(message);
-  if (!record.warnings.includes(message)) record.warnings.push(message.slice(0, 500));
+  keepWarning(record, message);
 }

@@ -5,7 +5,6 @@ import {
   DEFAULT_FILTERS,
   DEFAULT_HEALTH_PATTERNS,
   Input,
-  MAX_RECORD_BYTES,
   MAX_REDRIVE_RATE,
   MAX_REDRIVE_SAMPLE,
   MAX_VISIBILITY_TIMEOUT,
@@ -17,11 +16,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { ereProblem } from './remote/ere.js';
 import {
-  backupPathFor,
+  checkRecordBytes,
+  checkRecordValues,
   DEPLOYMENT_ID_PATTERN,
   INSTANCE_ID_PATTERN,
   parseRecord,
   type DeploymentRecord,
+  type RecordValueChecks,
 } from './record.js';
 
 export type Strategy = 'ssm' | 'asg';
@@ -350,90 +351,38 @@ export function show(raw: string): string {
   );
 }
 
-const LAUNCH_TEMPLATE_ID = /^lt-[A-Za-z0-9]{1,32}$/;
-const IMAGE_ID = /^ami-[A-Za-z0-9]{1,32}$/;
-const REFRESH_ID = /^[A-Za-z0-9-]{1,64}$/;
-
 /**
- * The record came through job outputs and is untrusted: every value in it that later reaches an
- * AWS call or an instance is held here to the pattern the matching input is held to, so a forged
- * or corrupted record is refused before any AWS call, naming the record.
+ * The inputs' patterns, for the record's values (src/record/values.ts decides which of the record's
+ * values each one holds): a value from the record is held to the pattern its input is held to.
  */
-function checkRecordValues(r: DeploymentRecord, input: InputName): void {
-  const refuse = (what: string, value: unknown): never => {
-    throw new InputError(input, `has ${what} that is not valid: ${show(String(value))}`);
-  };
-  const matches = (value: unknown, pattern: RegExp) => typeof value === 'string' && pattern.test(value);
-  const t = r.target;
-  if (!matches(t.serviceName, SERVICE_NAME)) refuse('a target service name', t.serviceName);
-  if (typeof t.workerDir !== 'string' || t.workerDir === '') refuse('a target directory', t.workerDir);
-  try {
-    if (parseWorkerDir(Input.Record, t.workerDir) !== t.workerDir) refuse('a target directory', t.workerDir);
-  } catch {
-    refuse('a target directory', t.workerDir);
-  }
-  if (!matches(t.targetFile, FILE_NAME) || t.targetFile === '.' || t.targetFile === '..') {
-    refuse('a target file name', t.targetFile);
-  }
-  if (t.backupPath !== backupPathFor(t.workerDir, t.targetFile, r.deploymentId)) {
-    refuse("a backup path other than its deployment's", t.backupPath);
-  }
-  if (r.queue !== undefined) {
-    if (!matches(r.queue.url, QUEUE_URL)) refuse('a queue URL', r.queue.url);
-    if (r.queue.dlqUrl !== undefined && !matches(r.queue.dlqUrl, QUEUE_URL))
-      refuse('a DLQ URL', r.queue.dlqUrl);
-  }
-  if (r.artifact !== undefined) {
-    if (typeof r.artifact.s3Uri !== 'string') refuse('an artifact location', r.artifact.s3Uri);
+const RECORD_VALUE_CHECKS: RecordValueChecks = {
+  serviceName: (v) => SERVICE_NAME.test(v),
+  workerDir: (v) => {
     try {
-      parseS3Uri(Input.Record, r.artifact.s3Uri);
+      return parseWorkerDir(Input.Record, v) === v;
     } catch {
-      refuse('an artifact location', r.artifact.s3Uri);
+      return false;
     }
-    if (!matches(r.artifact.sha256, SHA256)) refuse('an artifact SHA-256', r.artifact.sha256);
-  }
-  if (r.canary !== undefined && !matches(r.canary.instanceId, INSTANCE_ID_PATTERN)) {
-    refuse('a canary instance id', r.canary.instanceId);
-  }
-  const { launchTemplate, refresh, image } = r.settings;
-  if (launchTemplate !== undefined) {
-    if (!matches(launchTemplate.id, LAUNCH_TEMPLATE_ID)) refuse('a launch template id', launchTemplate.id);
-    if (!matches(launchTemplate.name, LAUNCH_TEMPLATE_NAME))
-      refuse('a launch template name', launchTemplate.name);
-    for (const v of [launchTemplate.previousDefault, launchTemplate.newVersion]) {
-      if (!Number.isInteger(v) || v < 0) refuse('a launch template version', v);
+  },
+  fileName: (v) => FILE_NAME.test(v) && v !== '.' && v !== '..',
+  queueUrl: (v) => QUEUE_URL.test(v),
+  s3Uri: (v) => {
+    try {
+      parseS3Uri(Input.Record, v);
+      return true;
+    } catch {
+      return false;
     }
-    const src = launchTemplate.sourceVersion;
-    if (src !== undefined && (!Number.isInteger(src) || src < 1)) refuse('a launch template version', src);
-    const gv = launchTemplate.groupVersion;
-    if (gv !== undefined && !matches(gv, /^(?:[1-9][0-9]{0,9}|\$Default|\$Latest)$/))
-      refuse('a group launch template version', gv);
-    for (const flag of [launchTemplate.mixed, launchTemplate.movedDefault]) {
-      if (flag !== undefined && typeof flag !== 'boolean') refuse('a launch template flag', flag);
-    }
-  }
-  for (const rf of [refresh, r.settings.revertRefresh]) {
-    if (rf === undefined) continue;
-    if (!matches(rf.asgName, ASG_NAME)) refuse('an Auto Scaling group name', rf.asgName);
-    // '' is the rollout's intent, recorded before StartInstanceRefresh answered.
-    if (!(rf === refresh && rf.id === '') && !matches(rf.id, REFRESH_ID))
-      refuse('an instance refresh id', rf.id);
-  }
-  const desired = refresh?.desired;
-  if (desired !== undefined && !['launch-template', 'mixed-instances-policy', 'none'].includes(desired))
-    refuse('a desired configuration kind', desired);
-  if (image !== undefined) {
-    if (!matches(image.id, IMAGE_ID)) refuse('an image id', image.id);
-    if (!matches(image.sourceInstanceId, INSTANCE_ID_PATTERN))
-      refuse('an image source instance', image.sourceInstanceId);
-  }
-}
+  },
+  sha256: (v) => SHA256.test(v),
+  launchTemplateName: (v) => LAUNCH_TEMPLATE_NAME.test(v),
+  asgName: (v) => ASG_NAME.test(v),
+  show,
+};
 
 function readFileOrExplain(path: string): string {
   try {
-    const size = statSync(path).size;
-    if (size > MAX_RECORD_BYTES)
-      throw new InputError(Input.RecordFile, `is larger than ${MAX_RECORD_BYTES} bytes`);
+    checkRecordBytes(statSync(path).size, Input.RecordFile);
     return readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -508,7 +457,8 @@ export function parseInputs(
     }
     record = parseRecord(readRecordFile(recordFile), Input.RecordFile);
   }
-  if (record) checkRecordValues(record, recordFile !== '' ? Input.RecordFile : Input.Record);
+  if (record)
+    checkRecordValues(record, recordFile !== '' ? Input.RecordFile : Input.Record, RECORD_VALUE_CHECKS);
   const deploymentId = optional(
     Input.DeploymentId,
     get(Input.DeploymentId),

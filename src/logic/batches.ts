@@ -2,6 +2,7 @@
 // batch is, which instances go in which batch, how much of the error budget is left, and how long
 // the rest will take.
 import type { BatchSize } from '../inputs.js';
+import { installStatus, instancePhase, type InstanceEntry } from '../record.js';
 
 /**
  * Instances per batch. A percent is of the whole fleet (canary included), rounded up, so `25%` of
@@ -113,37 +114,17 @@ export interface RolloutSelection {
  */
 export function selectForRollout(
   fleet: readonly string[],
-  entries: Readonly<Record<string, { p: 'c' | 'r'; s: string }>>,
+  entries: Readonly<Record<string, Pick<InstanceEntry, 'p' | 's'>>>,
   canaryId: string | undefined,
 ): RolloutSelection {
   const selection: RolloutSelection = { toDeploy: [], canary: [], alreadyInstalled: [] };
   for (const id of fleet) {
     const entry = entries[id];
-    if (id === canaryId || (entry?.p === 'c' && entry.s === 'installed')) selection.canary.push(id);
-    else if (entry?.p === 'r' && entry.s === 'installed') selection.alreadyInstalled.push(id);
+    const installed = entry !== undefined && installStatus(entry) === 'installed';
+    const phase = entry && instancePhase(entry);
+    if (id === canaryId || (installed && phase === 'canary')) selection.canary.push(id);
+    else if (installed && phase === 'rollout') selection.alreadyInstalled.push(id);
     else selection.toDeploy.push(id);
   }
   return selection;
 }
-
-/**
- * Keeps the record under the job-output limit whatever the failures said: per-instance error texts
- * are the only part of a rollout's record that can grow without bound (up to 5,000 of them), so
- * when the record passes `limitBytes` they are cut short, and dropped if that is not enough. The
- * status of every instance stays; the full texts are in the log. Returns what it did.
- */
-export function fitInstanceErrors(
-  record: { instances: Record<string, { e?: string }> },
-  sizeOf: () => number,
-  limitBytes: number,
-): 'fits' | 'shortened' | 'dropped' {
-  if (sizeOf() <= limitBytes) return 'fits';
-  for (const entry of Object.values(record.instances)) {
-    if (entry.e && entry.e.length > SHORT_ERROR) entry.e = `${entry.e.slice(0, SHORT_ERROR - 1)}…`;
-  }
-  if (sizeOf() <= limitBytes) return 'shortened';
-  for (const entry of Object.values(record.instances)) delete entry.e;
-  return 'dropped';
-}
-
-const SHORT_ERROR = 40;

@@ -1,5 +1,6 @@
 // Fleet ordering and reconciliation: pure functions.
 import type { FleetMemberNow } from '../observed.js';
+import { installStatus, type InstanceEntry } from '../record.js';
 
 export type { FleetInstance, FleetMemberNow } from '../observed.js';
 
@@ -33,7 +34,7 @@ export function reconcile(earlier: string[], now: string[]): Reconciliation {
 export interface FixEvidence {
   deploymentId: string;
   /** Per-instance install status from the record (canary and rollout). */
-  entries: Readonly<Record<string, { s: string }>>;
+  entries: Readonly<Record<string, Pick<InstanceEntry, 's'>>>;
   /** strategy asg: the image baked from the canary and the launch template version made for it. */
   imageId?: string;
   launchTemplateVersion?: number;
@@ -77,7 +78,7 @@ export function classifyFleet(earlier: string[], now: FleetMemberNow[], fix: Fix
   const noInstall =
     fix.imageId === undefined &&
     fix.launchTemplateVersion === undefined &&
-    !Object.values(fix.entries).some((e) => e.s === 'installed');
+    !Object.values(fix.entries).some((e) => installStatus(e) === 'installed');
   const out: FleetFixReading = {
     running: serving.map((m) => m.id),
     runsFix: [],
@@ -103,10 +104,11 @@ function whyNotFixed(m: FleetMemberNow, fix: FixEvidence): string | undefined {
   if (fix.launchTemplateVersion !== undefined && version === String(fix.launchTemplateVersion))
     return undefined;
   const entry = fix.entries[m.id];
+  const status = entry && installStatus(entry);
   const tagged = m.deploymentTag === fix.deploymentId;
-  if (entry?.s === 'installed' && tagged) return undefined;
-  if (entry?.s === 'installed') return 'the record says installed but the instance lacks the deployment tag';
-  if (entry) return `install ${entry.s}`;
+  if (status === 'installed' && tagged) return undefined;
+  if (status === 'installed') return 'the record says installed but the instance lacks the deployment tag';
+  if (entry) return `install ${status}`;
   if (tagged) return 'tagged for this deployment but no install result in the record';
   return 'never deployed to';
 }

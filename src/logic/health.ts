@@ -6,7 +6,10 @@
 import type { WatchReport } from '../remote/results.js';
 import { describeExit, isScriptVerdict, ScriptExit } from '../remote/scripts.js';
 
-export type CanaryDecision = 'go' | 'no-go' | 'inconclusive';
+import type { CanaryDecision } from '../record.js';
+
+// The decision's type is the record's (the canary keeps it in its evidence).
+export type { CanaryDecision };
 
 /** One watch poll as it came back from SSM. */
 export interface PollObservation {

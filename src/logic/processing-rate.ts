@@ -1,6 +1,6 @@
 // The processing rate where CloudWatch has none: verify keeps its queue samples in the record, and
 // the deletions they show are a rate too (issue 16: never "not measured" when the data exists).
-import type { DeploymentRecord } from '../record.js';
+import { viewSamples, type DeploymentRecord, type JudgedCheckpoint } from '../record.js';
 import { num } from './record-facts.js';
 
 /**
@@ -8,21 +8,14 @@ import { num } from './record-facts.js';
  * messages that left the queue without reaching the DLQ were deleted, and new uploads only add to
  * the queue, so this is a lower bound.
  */
-export function sampledRate(record: DeploymentRecord, checkpoint: '10m' | '1h' | '24h'): number | undefined {
-  const byCheckpoint = record.extra?.verify;
-  if (typeof byCheckpoint !== 'object' || byCheckpoint === null) return undefined;
-  const entry = (byCheckpoint as Record<string, unknown>)[checkpoint];
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const cols = (entry as { samples?: unknown }).samples;
-  if (typeof cols !== 'object' || cols === null) return undefined;
-  const col = (k: string): unknown[] => {
-    const v = (cols as Record<string, unknown>)[k];
-    return Array.isArray(v) ? v : [];
-  };
-  const t = col('t');
+export function sampledRate(record: DeploymentRecord, checkpoint: JudgedCheckpoint): number | undefined {
+  // parseRecord kept the samples only when every column is a list of numbers (or nulls).
+  const cols = record.extra.verify?.[checkpoint]?.samples;
+  if (!cols) return undefined;
+  const { seconds: t, visible, inFlight, delayed, dlq } = viewSamples(cols);
   const total = (i: number): number | undefined => {
-    const v = num(col('v')[i]);
-    return v === undefined ? undefined : v + (num(col('f')[i]) ?? 0) + (num(col('d')[i]) ?? 0);
+    const v = num(visible[i]);
+    return v === undefined ? undefined : v + (num(inFlight[i]) ?? 0) + (num(delayed[i]) ?? 0);
   };
   const read = t.map((_, i) => i).filter((i) => total(i) !== undefined && num(t[i]) !== undefined);
   if (read.length < 2) return undefined;
@@ -30,7 +23,7 @@ export function sampledRate(record: DeploymentRecord, checkpoint: '10m' | '1h' |
   const b = read[read.length - 1];
   const seconds = (num(t[b]) ?? 0) - (num(t[a]) ?? 0);
   if (seconds <= 0) return undefined;
-  const dlqGrowth = Math.max(0, (num(col('l')[b]) ?? 0) - (num(col('l')[a]) ?? 0));
+  const dlqGrowth = Math.max(0, (num(dlq[b]) ?? 0) - (num(dlq[a]) ?? 0));
   const deleted = Math.max(0, (total(a) ?? 0) - (total(b) ?? 0) - dlqGrowth);
   return Math.round((deleted / seconds) * 3600 * 10) / 10;
 }

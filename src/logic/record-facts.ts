@@ -1,7 +1,14 @@
 // Facts the deployment log and the client notifications both state, derived once from the record:
 // when it started and ended, how many instances run the fix, whether it was rolled back and why.
 // The record crossed job boundaries (untrusted): every field is checked before it is used.
-import type { CheckpointName, DeploymentRecord, MetricsSnapshot, PhaseEntry } from '../record.js';
+import {
+  installStatus,
+  rollbackResult,
+  type CheckpointName,
+  type DeploymentRecord,
+  type MetricsSnapshot,
+  type PhaseEntry,
+} from '../record.js';
 
 /** An ISO time from the record: a Date only when it parses to a real instant. */
 export function parseTime(value: unknown): Date | undefined {
@@ -67,7 +74,7 @@ export interface InstanceCounts {
 export function instanceCounts(record: DeploymentRecord): InstanceCounts {
   const entries =
     record.instances && typeof record.instances === 'object' ? Object.values(record.instances) : [];
-  const count = (pred: (s: unknown) => boolean) => entries.filter((e) => e && pred(e.s)).length;
+  const count = (pred: (s: unknown) => boolean) => entries.filter((e) => e && pred(installStatus(e))).length;
   const fleetIds = Array.isArray(record.fleet?.instanceIds) ? record.fleet.instanceIds.length : 0;
   return {
     fleet: Math.max(fleetIds, entries.length),
@@ -95,8 +102,9 @@ export function rollbackFacts(record: DeploymentRecord): RollbackFacts {
   const phase = [...all].reverse().find((p) => p.mode === 'rollback');
   const entries =
     record.instances && typeof record.instances === 'object' ? Object.values(record.instances) : [];
-  const restored = entries.filter((e) => e && (e.rb === 'restored' || e.rb === 'already')).length;
-  const failed = entries.filter((e) => e && e.rb === 'failed').length;
+  const results = entries.filter((e) => e).map(rollbackResult);
+  const restored = results.filter((r) => r === 'restored' || r === 'already').length;
+  const failed = results.filter((r) => r === 'failed').length;
   const failedPhase = [...all]
     .reverse()
     .find((p) => p.mode !== 'rollback' && p.verdict && FAILED.has(p.verdict));

@@ -1,7 +1,14 @@
 // Rollback planning: which instances to restore, from which backup, and why the rollback is
 // happening. Pure functions, no I/O: the rollback mode gathers the record, the instance tags and
 // the instances' current states, and asks these what to do with them.
-import { backupPathFor, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import {
+  backupPathFor,
+  viewInstance,
+  type DeploymentRecord,
+  type InstanceEntry,
+  type RecordExtra,
+  type SettingAction,
+} from '../record.js';
 import { parseRestoreOutput, sanitize } from '../remote/results.js';
 import { describeExit, isScriptVerdict, ScriptExit } from '../remote/scripts.js';
 import type { TaggedInstance } from '../observed.js';
@@ -89,7 +96,8 @@ export function isGone(state: string | undefined): boolean {
  * itself marks as cancelled before any command was sent is known to be untouched.
  */
 export function recordSaysTouched(entry: InstanceEntry): boolean {
-  return !(entry.s === 'cancelled' && entry.c < 0);
+  const { status, commandIndex } = viewInstance(entry);
+  return !(status === 'cancelled' && commandIndex < 0);
 }
 
 export interface PlanInput {
@@ -259,10 +267,11 @@ export function rollbackReasons(record: DeploymentRecord | undefined, deployment
   // Failed installs by batch: the batch that broke the error budget is the one an SRE asks about.
   const failedByBatch = new Map<number, string[]>();
   for (const [id, entry] of Object.entries(record.instances)) {
-    if (entry.s !== 'failed') continue;
-    const list = failedByBatch.get(entry.b) ?? [];
-    list.push(entry.e ? `${id} (${entry.e})` : id);
-    failedByBatch.set(entry.b, list);
+    const { status, batch, error } = viewInstance(entry);
+    if (status !== 'failed') continue;
+    const list = failedByBatch.get(batch) ?? [];
+    list.push(error ? `${id} (${error})` : id);
+    failedByBatch.set(batch, list);
   }
   for (const [batch, list] of [...failedByBatch.entries()].sort((a, b) => a[0] - b[0])) {
     const shown = list.sort().slice(0, 5).join(', ');
@@ -364,17 +373,8 @@ export function classifyRestore(
   };
 }
 
-export type SettingAction =
-  | 'restored'
-  | 'already'
-  | 'failed'
-  | 'would restore'
-  | 'not changed by this deployment'
-  | 'not known without a record'
-  | 'rolled back'
-  | 'cancelled'
-  | 'would undo'
-  | 'needs follow-up';
+// The record keeps each setting's action (extra.rollback), so the action's type is the record's.
+export type { SettingAction };
 
 /** One setting rollback put back (or would, or could not). */
 export interface SettingResult {
@@ -433,13 +433,15 @@ export type RecordedGroupVersion =
 
 const FIXED_VERSION = /^[1-9][0-9]{0,9}$/;
 
-export function recordedGroupVersion(extra: Record<string, unknown>): RecordedGroupVersion {
+export function recordedGroupVersion(extra: RecordExtra): RecordedGroupVersion {
   const asg = extra.rolloutAsg;
   if (asg === undefined) return { kind: 'none' };
+  // parseRecord refuses a rolloutAsg that is not an object with a string groupVersion; these
+  // checks stay for a record built in memory, which never went through it.
   if (typeof asg !== 'object' || asg === null || Array.isArray(asg)) {
     return { kind: 'malformed', value: sanitize(JSON.stringify(asg) ?? String(asg), 60) };
   }
-  const v = (asg as { groupVersion?: unknown }).groupVersion;
+  const v: string | undefined = asg.groupVersion;
   if (v === undefined || v === '$Default' || v === '$Latest') return { kind: 'none' };
   if (typeof v === 'string' && FIXED_VERSION.test(v)) return { kind: 'pinned', version: v };
   return { kind: 'malformed', value: sanitize(JSON.stringify(v) ?? String(v), 60) };

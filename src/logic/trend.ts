@@ -2,26 +2,11 @@
 // CloudWatch figures read for it. A criterion whose data is missing is "not judged" (never treated
 // as zero, never a failure by absence); the verdict fails on evidence only.
 import type { Checkpoint, Inputs } from '../inputs.js';
-import type { MetricsSnapshot } from '../record.js';
+import type { CriterionId, CriterionStatus, MetricsSnapshot, WindowMetrics } from '../record.js';
 import type { FleetFixReading } from './fleet.js';
 
-export type CriterionStatus = 'pass' | 'fail' | 'not-judged';
-
-export type CriterionId =
-  | 'window'
-  | 'workers'
-  | 'services'
-  | 'depth-trend'
-  | 'depth-reduced'
-  | 'processing-rate'
-  | 'depth-under'
-  | 'no-loop'
-  | 'dlq-stable'
-  | 'dlq-new'
-  | 'dlq-empty'
-  | 'uploads'
-  | 'delete-failures'
-  | 'lag';
+// What verify keeps in the record is typed by the record's schema; the judgement uses the same types.
+export type { CriterionId, CriterionStatus, WindowMetrics };
 
 export interface Criterion {
   id: CriterionId;
@@ -40,27 +25,6 @@ export interface Sample {
   dlq?: number;
   /** Fleet instances (the deployment's filters) found running. */
   running?: number;
-}
-
-/** What CloudWatch said about the window. Absent: no data points at all. */
-export interface WindowMetrics {
-  /** Sum of the worker's metric (MessageDeleteFailed). */
-  deleteFailed?: number;
-  /** Sums of AWS/SQS NumberOfMessagesReceived / NumberOfMessagesDeleted. */
-  received?: number;
-  deleted?: number;
-  /** Messages deleted per hour, over the periods CloudWatch reported. */
-  filesPerHour?: number;
-  /** AWS/SQS ApproximateAgeOfOldestMessage, the most recent point (the indexing lag now). */
-  oldestAgeSeconds?: number;
-  /** AWS/SQS NumberOfMessagesSent sum: uploads arriving at the source queue. */
-  sent?: number;
-  /** The newest AWS/SQS data point's time: SQS metrics arrive minutes late. */
-  dataThrough?: string;
-  /** When the window closed, to say how old `dataThrough` is. */
-  windowEnd?: string;
-  /** The dimension sets the worker's metric was found under (each a separate metric in CloudWatch). */
-  deleteFailedDimensions?: string[];
 }
 
 /** DLQ messages read at the end of the window without deleting them. */

@@ -35,7 +35,16 @@ import {
   type PollJudgement,
   type PollObservation,
 } from '../logic/health.js';
-import { backupPathFor, commandIndex, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import {
+  backupPathFor,
+  commandIndex,
+  installStatus,
+  newInstanceEntry,
+  setInstall,
+  type CanaryEvidenceRecord,
+  type DeploymentRecord,
+  type InstanceEntry,
+} from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
 import { buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
 import { renderCanarySummary, type CanaryChoice, type CanaryReport } from '../summary/canary.js';
@@ -245,7 +254,7 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     [TAG_ARTIFACT_SHA256]: artifact.sha256,
   });
   record.artifact = { s3Uri: artifact.s3Uri, sha256: artifact.sha256, uploaded: artifact.uploaded };
-  const entry: InstanceEntry = { p: 'c', b: 0, s: 'sent', c: -1 };
+  const entry = newInstanceEntry({ phase: 'canary', batch: 0, status: 'sent', commandIndex: -1 });
   record.instances[id] = entry;
   record.canary = { instanceId: id, verdict: 'no-go', reason: 'in progress: not judged yet', startedAt };
   publishRecord(ctx, record);
@@ -255,9 +264,8 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   const outcome = await deployAndWatch(run, { installScript }).catch((e: unknown): WatchOutcome => {
     // Whatever broke, the record says what was touched, and the verdict is NO-GO.
     const message = sanitize(errorMessage(e), 400);
-    if (entry.s === 'sent') {
-      entry.s = 'failed';
-      entry.e = message.slice(0, RECORD_ERROR_MAX);
+    if (installStatus(entry) === 'sent') {
+      setInstall(entry, { status: 'failed', error: message.slice(0, RECORD_ERROR_MAX) });
     }
     evidence.error = message;
     return { judgement: undefined, reasons: [message], evidence };
@@ -291,48 +299,6 @@ export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
     outputs: { [Output.CanaryInstanceId]: id, [Output.DeploymentId]: record.deploymentId },
     failure: verdict === 'no-go' ? `Canary NO-GO on ${id}: ${reason}` : undefined,
   });
-}
-
-/** Compact evidence, kept in the record (the summary renders it, escaped). */
-export interface CanaryEvidenceRecord {
-  error?: string;
-  artifact?: { s3Uri: string; sha256: string };
-  install?: {
-    commandId: string;
-    status: string;
-    responseCode: number;
-    result?: string;
-    backupPath?: string;
-    backupState?: string;
-    sha256Before?: string;
-    sha256After?: string;
-    service?: string;
-    restarts?: number;
-    restart?: string;
-    journal?: string[];
-    seconds: number;
-  };
-  watch?: {
-    polls: number;
-    unreadable: number;
-    since: number;
-    sinceSource: 'instance' | 'runner';
-    /** what the instance read from: the new main process's start, or `since` (no start known) */
-    window?: 'main-start' | 'since';
-    /** old-process lines left out of the window, at the last poll that said */
-    windowBefore?: number;
-    firstCommandId?: string;
-    lastCommandId?: string;
-    seconds: number;
-    stoppedEarly?: string;
-  };
-  health?: { pattern: string; count: number | null }[];
-  errors?: { pattern: string; count: number | null }[];
-  excerpts?: { kind: 'health' | 'error'; pattern: string; line: string }[];
-  service?: string;
-  restarts?: number;
-  tail?: string[];
-  metric?: { name: string; dimension: string; sum: number | null };
 }
 
 interface WatchOutcome {
@@ -401,12 +367,13 @@ async function installCanary(
       throw await explainSendError(api, clients, [id], e);
     },
   );
-  entry.c = commandIndex(record, commandId);
+  setInstall(entry, { commandIndex: commandIndex(record, commandId) });
   publishRecord(ctx, record);
   report.info(`Install sent to ${id}: command ${commandId}`);
   const inv = await waitForInvocation(api, clients, runtime, commandId, id, installOpts);
   const installed = parseInstallOutput(inv.stdout);
-  entry.t = seconds(installStart, nowMs());
+  const installSeconds = seconds(installStart, nowMs());
+  setInstall(entry, { installSeconds });
   evidence.install = {
     commandId,
     status: inv.statusDetails || inv.status,
@@ -420,18 +387,19 @@ async function installCanary(
     restarts: installed.restarts,
     restart: installed.restart,
     journal: installed.journal.length > 0 ? installed.journal.slice(-30) : undefined,
-    seconds: entry.t,
+    seconds: installSeconds,
   };
   if (inv.status !== 'Success') {
     const problem = installProblem(inv, installed);
-    entry.s = 'failed';
-    entry.e = problem.slice(0, RECORD_ERROR_MAX);
+    setInstall(entry, { status: 'failed', error: problem.slice(0, RECORD_ERROR_MAX) });
     publishRecord(ctx, record);
     return { reasons: [problem], evidence };
   }
   if (installed.sha256After !== undefined && installed.sha256After !== artifact.sha256) {
-    entry.s = 'failed';
-    entry.e = `the file on the instance has SHA-256 ${installed.sha256After}`;
+    setInstall(entry, {
+      status: 'failed',
+      error: `the file on the instance has SHA-256 ${installed.sha256After}`,
+    });
     publishRecord(ctx, record);
     return {
       reasons: [`the installed file has SHA-256 ${installed.sha256After}, expected ${artifact.sha256}`],
@@ -445,11 +413,10 @@ async function installCanary(
       `the instance reported backup ${installed.backupPath}, expected ${record.target.backupPath}`,
     );
   }
-  entry.s = 'installed';
-  delete entry.e;
+  setInstall(entry, { status: 'installed', error: null });
   publishRecord(ctx, record);
   report.info(
-    `Installed on ${id} in ${entry.t}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
+    `Installed on ${id} in ${installSeconds}s: ${installed.result ?? 'done'}, backup ${installed.backupPath ?? record.target.backupPath}, service ${installed.service ?? 'active (exit code 0)'}`,
   );
   return { report: installed, startMs: installStart };
 }

@@ -19,7 +19,7 @@ import {
   type NotificationConfig,
 } from '../logic/notifications.js';
 import { sessionWarnings } from '../logic/session.js';
-import { newDeploymentId, newRecord, type DeploymentRecord } from '../record.js';
+import { startRecord, type DeploymentRecord } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary, type PreflightReport } from '../summary/preflight.js';
 import { Phase } from './phase.js';
@@ -29,20 +29,6 @@ import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 export interface PreflightFindings extends Omit<PreflightReport, 'record' | 'bucket'> {
   queues?: ResolvedQueues;
   offline: string[];
-}
-
-export function startRecord(ctx: ModeContext): DeploymentRecord {
-  const { inputs, github } = ctx;
-  const now = ctx.runtime.clock.now();
-  return newRecord({
-    deploymentId: inputs.deploymentId ?? newDeploymentId(now, github.runId, github.runAttempt),
-    now,
-    region: inputs.region,
-    github,
-    serviceName: inputs.serviceName,
-    workerDir: inputs.workerDir,
-    targetFile: inputs.targetFile,
-  });
 }
 
 export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {

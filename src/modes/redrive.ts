@@ -24,11 +24,10 @@ import {
   reviewMessages,
   type Review,
 } from '../logic/redrive.js';
-import type { RedriveEntry } from '../record.js';
+import { startRecord, type RedriveEntry } from '../record.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRedriveSummary } from '../summary/redrive.js';
 import { Phase } from './phase.js';
-import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
 /**

@@ -11,7 +11,7 @@ import {
   type SettingResult,
 } from '../logic/rollback-plan.js';
 import type { Runtime } from '../runtime.js';
-import type { DeploymentRecord } from '../record.js';
+import type { DeploymentRecord, RecordExtra } from '../record.js';
 import type { AwsApi } from '../aws/api.js';
 import {
   findRunningRefresh,
@@ -280,9 +280,9 @@ export async function undoInstanceRefresh(
 }
 
 /** What the group named before the rollout, from the record (typed field first, then the older extra). */
-export function followedVersion(lt: RecordedTemplate, extra: Record<string, unknown>): string {
+export function followedVersion(lt: RecordedTemplate, extra: RecordExtra): string {
   if (lt.groupVersion !== undefined) return lt.groupVersion;
-  const v = (extra.rolloutAsg as { groupVersion?: unknown } | undefined)?.groupVersion;
+  const v = extra.rolloutAsg?.groupVersion;
   // Records older than both always moved the default, for a group on $Default.
   return typeof v === 'string' ? v : '$Default';
 }

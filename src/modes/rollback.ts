@@ -35,7 +35,18 @@ import {
   type RollbackTarget,
   type SettingResult,
 } from '../logic/rollback-plan.js';
-import { newRecord, serializeRecord, type DeploymentRecord, type InstanceEntry } from '../record.js';
+import {
+  fitInstanceErrors,
+  MAX_RECORD_BYTES,
+  newInstanceEntry,
+  newRecord,
+  recordBytes,
+  setInstall,
+  setRollback,
+  type DeploymentRecord,
+  type InstanceEntry,
+  type RollbackResult,
+} from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
 import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
@@ -89,8 +100,13 @@ function startingRecord(ctx: ModeContext): DeploymentRecord {
 
 /** An entry for an instance the record did not list (found by its tag or its group). */
 function foundEntry(record: DeploymentRecord, id: string): InstanceEntry {
-  // b -1: the batch is not known; s sent: it was marked for the fix, whether or not it got it.
-  return { p: record.canary?.instanceId === id ? 'c' : 'r', b: -1, s: 'sent', c: -1 };
+  // Batch -1: it is not known; sent: it was marked for the fix, whether or not it got it.
+  return newInstanceEntry({
+    phase: record.canary?.instanceId === id ? 'canary' : 'rollout',
+    batch: -1,
+    status: 'sent',
+    commandIndex: -1,
+  });
 }
 
 export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
@@ -280,7 +296,8 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
     settings: settings.map((s) => ({ setting: s.setting, action: s.action, now: s.now })),
   };
   phase.end({ verdict, reason, publish: false });
-  fitRecord(record);
+  // Thousands of failed restores with long errors still fit: their texts are cut (the summary keeps them).
+  fitInstanceErrors(record, () => recordBytes(record), MAX_RECORD_BYTES);
   phase.publish();
 
   // Rollback ran last, so it writes the after notification: verify's said "Rollback: no".
@@ -338,16 +355,16 @@ async function restoreInstances(
     record.instances[id] ??= foundEntry(record, id);
     return record.instances[id];
   };
-  const recordResult = (id: string, rb: InstanceEntry['rb'], re?: string) => {
-    const entry = entryFor(id);
-    entry.rb = rb;
-    if (re) entry.re = re.slice(0, RECORD_ERROR_MAX);
-    else delete entry.re;
+  const recordResult = (id: string, result: RollbackResult | undefined, error?: string) => {
+    setRollback(entryFor(id), {
+      result: result ?? null,
+      error: error ? error.slice(0, RECORD_ERROR_MAX) : null,
+    });
   };
 
   for (const g of plan.gone) {
     // Not a failure: a terminated instance cannot run the broken file any more.
-    if (!inputs.dryRun && g.source !== 'asg') entryFor(g.id).re = `gone: ${g.state}`;
+    if (!inputs.dryRun && g.source !== 'asg') setRollback(entryFor(g.id), { error: `gone: ${g.state}` });
     results.push({
       id: g.id,
       source: g.source,
@@ -410,7 +427,7 @@ async function restoreInstances(
   }
 
   const items = new Map<string, RestoreItem>(plan.restore.map((r) => [r.id, r]));
-  const extra = (record.extra.rollbackCommands ??= []) as string[];
+  const extra = (record.extra.rollbackCommands ??= []);
   let fan: Awaited<ReturnType<typeof runOnFleet>>;
   try {
     fan = await report.group(`Restoring ${items.size} instance(s) from ${plan.backupPath}`, () =>
@@ -474,8 +491,7 @@ async function restoreInstances(
     if (outcome.result === 'failed' && goneNow) {
       const state =
         nowStates.get(id) ?? (inv?.reach === 'gone' ? 'terminated or no longer known' : 'not found');
-      entry.re = `gone: ${state}`;
-      delete entry.rb;
+      setRollback(entry, { result: null, error: `gone: ${state}` });
       results.push({
         id,
         source: item.source,
@@ -501,7 +517,7 @@ async function restoreInstances(
       continue;
     }
     recordResult(id, outcome.result, outcome.detail);
-    if (item.source === 'asg') entry.s = 'installed';
+    if (item.source === 'asg') setInstall(entry, { status: 'installed' });
     results.push({
       id,
       source: item.source,
@@ -657,25 +673,5 @@ async function restoreVisibilityTimeout(ctx: ModeContext, record: DeploymentReco
     return { ...base, now: String(after), action: 'restored', detail: moved };
   } catch (e) {
     return { ...base, action: 'failed', detail: (e as Error).message };
-  }
-}
-
-/**
- * Keeps the record under the job-output limit even when thousands of instances failed with long
- * errors: the errors are shortened further (the summary keeps them in full).
- */
-function fitRecord(record: DeploymentRecord): void {
-  for (const max of [40, 0]) {
-    try {
-      serializeRecord(record);
-      return;
-    } catch {
-      for (const entry of Object.values(record.instances)) {
-        if (entry.re !== undefined) {
-          if (max === 0) delete entry.re;
-          else entry.re = entry.re.slice(0, max);
-        }
-      }
-    }
   }
 }

@@ -19,8 +19,6 @@ import { inPlace } from './rollout/in-place.js';
 import { list, Publisher, type RolloutRun, type RolloutStrategy } from './rollout/strategy.js';
 import { applyVisibilityTimeout } from './rollout/visibility-timeout.js';
 
-export { RECORD_SOFT_LIMIT_BYTES } from './rollout/strategy.js';
-
 /** One strategy per `strategy` input, chosen here. */
 const STRATEGIES: Record<RolloutReport['strategy'], RolloutStrategy> = {
   ssm: inPlace,

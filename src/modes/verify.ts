@@ -25,7 +25,6 @@ import {
   lastDlq,
   lastQueueSample,
   ratePerHour,
-  type Criterion,
   type DlqPeek,
   type FleetReading,
   type Sample,
@@ -34,10 +33,16 @@ import {
 } from '../logic/trend.js';
 import { parseResultLines } from '../remote/results.js';
 import { buildServiceStatusScript, ScriptExit } from '../remote/scripts.js';
-import { type DeploymentRecord, type MetricsSnapshot } from '../record.js';
+import {
+  recordedCriterion,
+  startRecord,
+  toSampleColumns,
+  type DeploymentRecord,
+  type MetricsSnapshot,
+  type VerifyRecordEntry,
+} from '../record.js';
 import { renderVerifySummary } from '../summary/verify.js';
 import { Phase } from './phase.js';
-import { startRecord } from './preflight.js';
 import { queueInfo, resolveQueues } from './queues.js';
 
 // CloudWatch's SQS metrics have one-minute resolution.
@@ -45,29 +50,6 @@ const METRIC_PERIOD_SECONDS = 60;
 // Samples kept in the record per checkpoint (the summary shows them all, charted).
 const RECORDED_SAMPLES = 120;
 const SERVICE_CHECK_TIMEOUT_SECONDS = 60;
-
-/** The compact result kept in record.extra.verify[checkpoint]. */
-export interface VerifyRecordEntry {
-  startedAt: string;
-  endedAt: string;
-  sampleSeconds: number;
-  planned: number;
-  taken: number;
-  /** Columns of up to 120 samples: seconds since the window opened, visible, in flight, delayed, DLQ, running. */
-  samples: {
-    t: number[];
-    v: (number | null)[];
-    f: (number | null)[];
-    d: (number | null)[];
-    l: (number | null)[];
-    r: (number | null)[];
-  };
-  metrics: WindowMetrics;
-  /** How many dimension combinations of the worker's metric had data. */
-  dimensionSets?: number;
-  criteria: { id: Criterion['id']; s: Criterion['status']; d: string }[];
-  verdict: 'pass' | 'fail';
-}
 
 /** Every instance an earlier job recorded: the discovered fleet and every instance it touched. */
 function recordedInstances(record: DeploymentRecord): string[] {
@@ -538,27 +520,24 @@ export async function verify(ctx: ModeContext): Promise<ModeOutcome> {
     sampleSeconds: inputs.sampleSeconds,
     planned,
     taken: samples.length,
-    samples: {
-      t: kept.map((s) => Math.round((Date.parse(s.at) - opened) / 1000)),
-      v: toColumn(kept.map((s) => s.visible)),
-      f: toColumn(kept.map((s) => s.inFlight)),
-      d: toColumn(kept.map((s) => s.delayed)),
-      l: toColumn(kept.map((s) => s.dlq)),
-      r: toColumn(kept.map((s) => s.running)),
-    },
+    samples: toSampleColumns({
+      seconds: kept.map((s) => Math.round((Date.parse(s.at) - opened) / 1000)),
+      visible: toColumn(kept.map((s) => s.visible)),
+      inFlight: toColumn(kept.map((s) => s.inFlight)),
+      delayed: toColumn(kept.map((s) => s.delayed)),
+      dlq: toColumn(kept.map((s) => s.dlq)),
+      running: toColumn(kept.map((s) => s.running)),
+    }),
     // The dimension sets of a per-instance metric repeat per instance: a few are kept, the count always.
     metrics: {
       ...metrics,
       deleteFailedDimensions: metrics.deleteFailedDimensions?.slice(0, 5),
     },
     dimensionSets: metrics.deleteFailedDimensions?.length,
-    criteria: judgement.criteria.map((c) => ({ id: c.id, s: c.status, d: c.detail.slice(0, 300) })),
+    criteria: judgement.criteria.map((c) => recordedCriterion({ ...c, detail: c.detail.slice(0, 300) })),
     verdict: judgement.verdict,
   };
-  const earlier = record.extra.verify;
-  const byCheckpoint =
-    typeof earlier === 'object' && earlier !== null && !Array.isArray(earlier) ? earlier : {};
-  record.extra.verify = { ...byCheckpoint, [checkpoint]: entry };
+  record.extra.verify = { ...record.extra.verify, [checkpoint]: entry };
 
   const failed = judgement.criteria.filter((c) => c.status === 'fail');
   const notJudged = judgement.criteria.filter((c) => c.status === 'not-judged').length;

@@ -9,7 +9,7 @@
 import { Input } from '../constants.js';
 import { InputError } from '../errors.js';
 import { ereProblem } from './ere.js';
-import { backupPathFor, DEPLOYMENT_ID_PATTERN } from '../record.js';
+import { backupPathFor, checkBackupPath as checkRecordBackupPath, DEPLOYMENT_ID_PATTERN } from '../record.js';
 
 /** Prefix of every machine-readable line the scripts print. */
 export const RESULT_PREFIX = 'EWD ';
@@ -176,14 +176,7 @@ function checkWhole(input: string, n: number, min: number, max: number): number 
 
 /** The backup path from the record must be exactly the one this deployment would make. */
 function checkBackupPath(v: string, workerDir: string, targetFile: string, deploymentId: string): string {
-  const expected = backupPathFor(workerDir, targetFile, deploymentId);
-  if (v !== expected) {
-    throw new InputError(
-      Input.Record,
-      `names backup path ${JSON.stringify(String(v).slice(0, 200))}, but deployment ${deploymentId} backs up to ${expected}`,
-    );
-  }
-  return v;
+  return checkRecordBackupPath(v, { workerDir, targetFile }, deploymentId, Input.Record);
 }
 
 // ---------------------------------------------------------------------------------------------

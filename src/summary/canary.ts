@@ -1,9 +1,7 @@
 // The canary section of the job summary: the decision, why, the evidence, and what happens next.
 // Journal lines and excerpts came from an instance: every one goes through cell() or escapeHtml().
 import type { CanaryDecision, Patterns } from '../logic/health.js';
-// CanaryEvidenceRecord moves into the record schema (src/record*); until then it is the canary mode's.
-import type { CanaryEvidenceRecord } from '../modes/canary.js';
-import type { InstanceEntry } from '../record.js';
+import type { CanaryEvidenceRecord, InstanceEntry } from '../record.js';
 import { cell, details, escapeHtml, heading, table } from './markdown.js';
 
 /** The instance chosen as the canary, and why. */

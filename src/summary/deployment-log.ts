@@ -3,9 +3,19 @@
 // comparison, issues encountered and the success-criteria checklists. Markdown for the job summary
 // and the incident report artifact. Every value from the record (it crossed job boundaries, and
 // much of it came from AWS or instances) is escaped through cell/escapeHtml.
-import type { CriterionId } from '../logic/trend.js';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../constants.js';
-import type { CheckpointName, DeploymentRecord, InstanceEntry, MetricsSnapshot } from '../record.js';
+import {
+  viewCriterion,
+  viewInstance,
+  type CheckpointName,
+  type CriterionId,
+  type CriterionStatus,
+  type DeploymentRecord,
+  type InstallStatus,
+  type InstanceView,
+  type JudgedCheckpoint,
+  type MetricsSnapshot,
+} from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 import {
   instanceCounts,
@@ -39,8 +49,7 @@ export interface DeploymentLogOptions {
   metricLabel?: string;
 }
 
-type JudgedCheckpoint = Exclude<CheckpointName, 'before'>;
-type Status = 'pass' | 'fail' | 'not-judged';
+type Status = CriterionStatus;
 
 const CHECKPOINT_TITLES: Record<JudgedCheckpoint, string> = {
   '10m': 'Immediate (10 minutes after)',
@@ -84,27 +93,21 @@ export interface RecordedJudgement {
   criteria: { id: string; status: Status; detail: string }[];
 }
 
-/** The judgement verify kept in record.extra.verify[checkpoint], checked field by field. */
+/**
+ * The judgement verify kept in record.extra.verify[checkpoint] (parseRecord checked it field by
+ * field when the record was read), cut to what the log shows.
+ */
 export function recordedJudgement(
   record: DeploymentRecord,
   checkpoint: JudgedCheckpoint,
 ): RecordedJudgement | undefined {
-  const byCheckpoint = record.extra?.verify;
-  if (typeof byCheckpoint !== 'object' || byCheckpoint === null) return undefined;
-  const entry = (byCheckpoint as Record<string, unknown>)[checkpoint];
-  if (typeof entry !== 'object' || entry === null) return undefined;
-  const e = entry as Record<string, unknown>;
-  const criteria = (Array.isArray(e.criteria) ? e.criteria : []).slice(0, 30).flatMap((c: unknown) => {
-    if (typeof c !== 'object' || c === null) return [];
-    const { id, s, d } = c as Record<string, unknown>;
-    if (typeof id !== 'string' || (s !== 'pass' && s !== 'fail' && s !== 'not-judged')) return [];
-    return [{ id: id.slice(0, 60), status: s as Status, detail: typeof d === 'string' ? d : '' }];
-  });
-  return {
-    verdict: e.verdict === 'pass' || e.verdict === 'fail' ? e.verdict : undefined,
-    endedAt: parseTime(e.endedAt),
-    criteria,
-  };
+  const entry = record.extra.verify?.[checkpoint];
+  if (!entry) return undefined;
+  const criteria = (entry.criteria ?? [])
+    .slice(0, 30)
+    .map(viewCriterion)
+    .map((c) => ({ ...c, id: c.id.slice(0, 60) }));
+  return { verdict: entry.verdict, endedAt: parseTime(entry.endedAt), criteria };
 }
 
 function criterionLine(status: Status, title: string, detail?: string): string {
@@ -227,9 +230,11 @@ function workerErrorsLine(record: DeploymentRecord): string {
 /** What the deployment left behind, to be cleaned up once the fix is trusted. */
 export function leftBehind(record: DeploymentRecord): string[] {
   const out: string[] = [];
-  const entries = Object.values(record.instances ?? {}).filter((e) => e && typeof e === 'object');
+  const entries = Object.values(record.instances ?? {})
+    .filter((e) => e && typeof e === 'object')
+    .map(viewInstance);
   // A backup exists wherever the install script ran (a command was sent).
-  const backedUp = entries.filter((e) => num(e.c) !== undefined && e.c >= 0).length;
+  const backedUp = entries.filter((e) => (num(e.commandIndex) ?? -1) >= 0).length;
   if (backedUp > 0)
     out.push(`Backup file ${str(record.target?.backupPath) ?? '?'} on ${backedUp} instance(s)`);
   if (entries.length > 0) {
@@ -337,7 +342,7 @@ export function issuesOf(record: DeploymentRecord): string[] {
   return [...new Set(issues)];
 }
 
-const PHASE_STATUS: Record<InstanceEntry['s'], string> = {
+const PHASE_STATUS: Record<InstallStatus, string> = {
   installed: 'installed',
   failed: 'FAILED',
   sent: 'sent, not confirmed',
@@ -345,19 +350,22 @@ const PHASE_STATUS: Record<InstanceEntry['s'], string> = {
 };
 
 function instanceRows(record: DeploymentRecord): unknown[][] {
-  const entries = Object.entries(record.instances ?? {}).filter(([, e]) => e && typeof e === 'object');
+  const entries = Object.entries(record.instances ?? {})
+    .filter(([, e]) => e && typeof e === 'object')
+    .map(([id, e]) => [id, viewInstance(e)] as const);
   // Problems first, then the canary, then the rollout in batch order.
-  const rank = (e: InstanceEntry) => (e.s === 'failed' || e.rb === 'failed' ? 0 : e.p === 'c' ? 1 : 2);
+  const rank = (e: InstanceView) =>
+    e.status === 'failed' || e.rollback === 'failed' ? 0 : e.phase === 'canary' ? 1 : 2;
   entries.sort(
-    ([a, x], [b, y]) => rank(x) - rank(y) || (num(x.b) ?? 0) - (num(y.b) ?? 0) || a.localeCompare(b),
+    ([a, x], [b, y]) => rank(x) - rank(y) || (num(x.batch) ?? 0) - (num(y.batch) ?? 0) || a.localeCompare(b),
   );
   return entries.map(([id, e]) => [
     id,
-    e.p === 'c' ? 'canary' : `batch ${num(e.b) ?? '?'}`,
-    PHASE_STATUS[e.s] ?? str(e.s, 20),
-    num(e.t),
-    e.rb ?? '',
-    e.e ?? e.re ?? '',
+    e.phase === 'canary' ? 'canary' : `batch ${num(e.batch) ?? '?'}`,
+    PHASE_STATUS[e.status] ?? str(e.status, 20),
+    num(e.installSeconds),
+    e.rollback ?? '',
+    e.error ?? e.rollbackError ?? '',
   ]);
 }
 

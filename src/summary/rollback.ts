@@ -1,7 +1,7 @@
 // The rollback section of the job summary: Rollback Required: YES, why, what happened on each
 // instance, and which settings were put back. Every value from a record, an instance or AWS is
 // escaped (table cells escape themselves).
-import type { InstanceEntry } from '../record.js';
+import { viewInstance, type CanaryEvidenceRecord, type InstanceEntry } from '../record.js';
 import type { SettingResult, Source } from '../logic/rollback-plan.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
@@ -22,7 +22,7 @@ export interface RollbackReport {
   dryRun: boolean;
   verdict: 'pass' | 'fail';
   reasons: string[];
-  canaryEvidence?: unknown;
+  canaryEvidence?: CanaryEvidenceRecord;
   backupPath: string;
   target: { serviceName: string; workerDir: string; targetFile: string };
   fromRecord: boolean;
@@ -42,8 +42,6 @@ const ORDER: Record<InstanceResultKind, number> = {
   gone: 4,
   'not touched': 5,
 };
-
-const PHASE: Record<InstanceEntry['p'], string> = { c: 'canary', r: 'rollout' };
 
 export function countResults(instances: InstanceResult[]): Record<InstanceResultKind, number> {
   const counts: Record<InstanceResultKind, number> = {
@@ -92,11 +90,12 @@ export function renderRollbackSummary(v: RollbackReport): string {
   } else {
     const rows = [...v.instances]
       .sort((a, b) => ORDER[a.result] - ORDER[b.result] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map((i) => [
+      .map((i) => [i, i.entry && viewInstance(i.entry)] as const)
+      .map(([i, e]) => [
         i.id,
-        i.entry ? PHASE[i.entry.p] : 'unknown',
-        i.entry && i.entry.b >= 0 ? i.entry.b : undefined,
-        i.entry?.s,
+        e ? e.phase : 'unknown',
+        e && e.batch >= 0 ? e.batch : undefined,
+        e?.status,
         i.source,
         i.state,
         i.result,

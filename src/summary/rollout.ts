@@ -1,7 +1,7 @@
 // The rollout section of the job summary: the outcome, the fleet as it was found, the batches with
 // their times, every instance's result, the queue change and, for strategy asg, the image, the
 // launch template versions and the refresh.
-import type { DeploymentRecord } from '../record.js';
+import { viewInstance, type DeploymentRecord } from '../record.js';
 import { cappedTable, cell, details, escapeHtml, heading, table } from './markdown.js';
 
 /** One batch of strategy ssm as it ran. */
@@ -67,8 +67,6 @@ export interface RolloutReport {
   verdict: 'pass' | 'fail';
   reason: string;
 }
-
-const PHASE = { c: 'canary', r: 'rollout' } as const;
 
 function secondsBetween(from: string, to: string | undefined): number | undefined {
   return to === undefined ? undefined : Math.round((Date.parse(to) - Date.parse(from)) / 1000);
@@ -159,14 +157,14 @@ export function renderRolloutSummary(view: RolloutReport): string {
     );
   }
 
-  const entries = Object.entries(record.instances).sort(
-    ([a, ea], [b, eb]) => ea.b - eb.b || (a < b ? -1 : a > b ? 1 : 0),
-  );
+  const entries = Object.entries(record.instances)
+    .map(([id, e]) => [id, viewInstance(e)] as const)
+    .sort(([a, ea], [b, eb]) => ea.batch - eb.batch || (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length > 0) {
     out.push(heading(3, `Instances (${entries.length})`));
     const failedFirst = [
-      ...entries.filter(([, e]) => e.s !== 'installed'),
-      ...entries.filter(([, e]) => e.s === 'installed'),
+      ...entries.filter(([, e]) => e.status !== 'installed'),
+      ...entries.filter(([, e]) => e.status === 'installed'),
     ];
     // Folded under its count: the decision and the batches stay at the top of the section.
     out.push(
@@ -176,12 +174,12 @@ export function renderRolloutSummary(view: RolloutReport): string {
           ['Instance', 'Phase', 'Batch', 'Status', 'Command', 'Install (s)', 'Error'],
           failedFirst.map(([id, e]) => [
             id,
-            PHASE[e.p],
-            e.b,
-            e.s,
-            e.c >= 0 ? record.commands[e.c] : undefined,
-            e.t,
-            e.e,
+            e.phase,
+            e.batch,
+            e.status,
+            e.commandIndex >= 0 ? record.commands[e.commandIndex] : undefined,
+            e.installSeconds,
+            e.error,
           ]),
         ),
       ),

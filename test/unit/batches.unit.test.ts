@@ -1,7 +1,6 @@
 import {
   batchSizeFor,
   estimateSecondsLeft,
-  fitInstanceErrors,
   formatDuration,
   overErrorBudget,
   planBatches,
@@ -11,6 +10,7 @@ import {
   ssmMaxConcurrency,
   ssmMaxErrors,
 } from '../../src/logic/batches.js';
+import { fitInstanceErrors } from '../../src/record.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `i-${String(i).padStart(8, '0')}`);
 

@@ -1,4 +1,4 @@
-import { reconcile, stableOrder, classifyFleet } from '../../src/logic/fleet.js';
+import { reconcile, stableOrder, classifyFleet, type FixEvidence } from '../../src/logic/fleet.js';
 
 describe('stableOrder', () => {
   it('sorts by instance id and drops repeats, whatever the API order', () => {
@@ -18,7 +18,7 @@ describe('reconcile', () => {
 });
 
 describe('classifyFleet: the fleet now against the fix', () => {
-  const fix = {
+  const fix: FixEvidence = {
     deploymentId: 'dep-1',
     entries: { 'i-a': { s: 'installed' }, 'i-b': { s: 'installed' }, 'i-f': { s: 'failed' } },
   };

@@ -450,7 +450,7 @@ export const CORPUS: Case[] = [
   {
     what: 'record: over 1 MB',
     input: Input.Record,
-    raw: { record: record((r) => (r.extra.padding = 'x'.repeat(1_000_001))) },
+    raw: { record: record((r) => Object.assign(r.extra, { padding: 'x'.repeat(1_000_001) })) },
   },
   {
     what: 'record: another deployment',

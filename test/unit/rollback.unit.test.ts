@@ -37,6 +37,7 @@ import {
   serializeRecord,
   type DeploymentRecord,
   type InstanceEntry,
+  type RecordExtra,
 } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
@@ -889,7 +890,7 @@ describe('rollback mode', () => {
       verdict: 'no-go',
       reason: 'Traceback in the journal',
       startedAt: 'a',
-      evidence: { errors: ['Traceback (most recent call last): <b>boom</b>'] },
+      evidence: { errors: [{ pattern: 'Traceback (most recent call last): <b>boom</b>', count: 3 }] },
     };
     rec.phases = [{ mode: 'canary', startedAt: 'a', endedAt: 'b', verdict: 'no-go', reason: 'Traceback' }];
     rec.settings = {};
@@ -934,7 +935,7 @@ describe('rollback mode', () => {
  * A record of an asg rollout on a group that pinned version 2 of the template (whose default was 3):
  * the refresh to version 4 succeeded, which leaves the group naming version 4.
  */
-function pinnedRecord(groupVersion: unknown = '2'): DeploymentRecord {
+function pinnedRecord(groupVersion = '2'): DeploymentRecord {
   const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
   rec.settings.launchTemplate = {
     id: 'lt-0123456789abcdef0',
@@ -1206,6 +1207,8 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
 });
 
 describe('recordedGroupVersion and groupVersionDecision', () => {
+  // A record built in memory (parseRecord refuses these shapes in a record read from JSON).
+  const untrusted = (extra: object) => extra as RecordExtra;
   const template = { id: 'lt-1', name: 'lt', newVersion: 4 };
   const plain = (version?: string) => ({ id: 'lt-1', name: 'lt', version, mixed: false });
 
@@ -1218,9 +1221,9 @@ describe('recordedGroupVersion and groupVersionDecision', () => {
       version: '12',
     });
     for (const bad of ['0', '-1', '1.5', ' 3', 3, null, '9'.repeat(11)]) {
-      expect(recordedGroupVersion({ rolloutAsg: { groupVersion: bad } }).kind).toBe('malformed');
+      expect(recordedGroupVersion(untrusted({ rolloutAsg: { groupVersion: bad } })).kind).toBe('malformed');
     }
-    expect(recordedGroupVersion({ rolloutAsg: 'x' }).kind).toBe('malformed');
+    expect(recordedGroupVersion(untrusted({ rolloutAsg: 'x' })).kind).toBe('malformed');
   });
 
   it('restores only a group naming exactly the deployment’s version of its template', () => {

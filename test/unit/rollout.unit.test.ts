@@ -14,9 +14,14 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
-import { fitInstanceErrors } from '../../src/logic/batches.js';
-import { RECORD_SOFT_LIMIT_BYTES, rollout } from '../../src/modes/rollout.js';
-import { parseRecord, serializeRecord, type DeploymentRecord } from '../../src/record.js';
+import { rollout } from '../../src/modes/rollout.js';
+import {
+  fitInstanceErrors,
+  parseRecord,
+  RECORD_SOFT_LIMIT_BYTES,
+  serializeRecord,
+  type DeploymentRecord,
+} from '../../src/record.js';
 import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';

@@ -10,8 +10,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ListCommandInvocationsCommand, ListCommandsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
-import { newRecord, type DeploymentRecord } from '../../src/record.js';
+import { verify } from '../../src/modes/verify.js';
+import { newRecord, type DeploymentRecord, type VerifyRecordEntry } from '../../src/record.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';

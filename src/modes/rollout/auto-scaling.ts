@@ -131,9 +131,9 @@ async function inspectGroup(run: RolloutRun, asg: AsgReport): Promise<GroupTarge
   // new version, and both the new version's source and rollback need the version it had before.
   const known =
     record.settings.launchTemplate?.id === template.id ? record.settings.launchTemplate : undefined;
-  const firstGroupVersion = (record.extra.rolloutAsg as { groupVersion?: unknown } | undefined)?.groupVersion;
+  const firstGroupVersion = record.extra.rolloutAsg?.groupVersion;
   asg.groupVersion =
-    typeof firstGroupVersion === 'string' && known
+    firstGroupVersion !== undefined && known
       ? firstGroupVersion
       : (known?.groupVersion ?? groupTemplate.version ?? '$Default');
   const pinned = /^[0-9]+$/.test(asg.groupVersion);

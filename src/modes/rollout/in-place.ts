@@ -18,7 +18,16 @@ import {
   ssmMaxConcurrency,
   ssmMaxErrors,
 } from '../../logic/batches.js';
-import { commandIndex, type DeploymentRecord, type InstanceEntry } from '../../record.js';
+import {
+  commandIndex,
+  MAX_RECORDED_BATCHES,
+  newInstanceEntry,
+  setInstall,
+  viewInstance,
+  type DeploymentRecord,
+  type InstanceEntry,
+  type RolloutExtra,
+} from '../../record.js';
 import { parseResultLines } from '../../remote/results.js';
 import { buildHealthCheckScript, describeExit, isScriptVerdict } from '../../remote/scripts.js';
 import type { BatchReport } from '../../summary/rollout.js';
@@ -27,16 +36,6 @@ import { list, RECORD_ALWAYS_WRITE_INSTANCES, type RolloutRun, type RolloutStrat
 
 // The post-batch health check is short: it reads a journal and a unit state.
 const HEALTH_CHECK_TIMEOUT_SECONDS = 120;
-// Batch times beyond this many stay in the summary only.
-const MAX_RECORDED_BATCHES = 500;
-
-/** Compact per-batch history carried in the record: [batch, start offset s, duration s, ok, failed]. */
-interface RolloutExtra {
-  startedAt: string;
-  batches: [number, number, number, number, number][];
-  /** batches run but not listed (past MAX_RECORDED_BATCHES) */
-  unlisted?: number;
-}
 
 /** Instances that failed so far this run (unreachable ones included), against max-errors. */
 interface Budget {
@@ -195,15 +194,17 @@ function lastRolloutBatch(record: DeploymentRecord): number {
   return Math.max(
     0,
     ...Object.values(record.instances)
-      .filter((e) => e.p === 'r')
-      .map((e) => e.b),
+      .map(viewInstance)
+      .filter((e) => e.phase === 'rollout')
+      .map((e) => e.batch),
   );
 }
 
 function batchHistory(run: RolloutRun): RolloutExtra {
   const { record } = run;
-  const existing = record.extra.rollout as RolloutExtra | undefined;
-  if (existing && typeof existing.startedAt === 'string' && Array.isArray(existing.batches)) return existing;
+  // parseRecord refused a malformed one.
+  const existing = record.extra.rollout;
+  if (existing) return existing;
   const fresh: RolloutExtra = { startedAt: run.ctx.runtime.clock.now().toISOString(), batches: [] };
   record.extra.rollout = fresh;
   return fresh;
@@ -284,7 +285,13 @@ async function tagAndMark(run: RolloutRun, batch: BatchReport): Promise<void> {
     [TAG_BACKUP_PATH]: record.target.backupPath,
     ...(record.artifact ? { [TAG_ARTIFACT_SHA256]: record.artifact.sha256 } : {}),
   });
-  for (const id of ids) record.instances[id] = { p: 'r', b: batch.number, s: 'sent', c: -1 };
+  for (const id of ids)
+    record.instances[id] = newInstanceEntry({
+      phase: 'rollout',
+      batch: batch.number,
+      status: 'sent',
+      commandIndex: -1,
+    });
   run.publisher.write();
 }
 
@@ -300,7 +307,7 @@ async function sendInstall(run: RolloutRun, opts: BatchRun): Promise<FanOutResul
     onSent: (commandId, sentIds) => {
       batch.commandIds.push(commandId);
       const c = commandIndex(record, commandId);
-      for (const id of sentIds) record.instances[id].c = c;
+      for (const id of sentIds) setInstall(record.instances[id], { commandIndex: c });
     },
   });
 }
@@ -318,28 +325,31 @@ function judgeInstall(
   for (const id of ids) {
     const entry: InstanceEntry = record.instances[id];
     const r = install.results.get(id);
-    entry.t = batch.installSeconds;
+    setInstall(entry, { installSeconds: batch.installSeconds });
     const fate = r ? fateOf(r) : 'failed';
     if (fate === 'success') {
-      entry.s = 'installed';
+      setInstall(entry, { status: 'installed' });
       installed.push(id);
     } else if (fate === 'gone') {
       // Terminated (scale-in, a refresh, a health replacement) before it could run the install:
       // nothing of it can run the old file any more, so it is reported, not failed.
-      entry.s = 'cancelled';
-      entry.e = `gone: ${(r as InvocationResult).statusDetails}`.slice(0, 120);
+      setInstall(entry, {
+        status: 'cancelled',
+        error: `gone: ${(r as InvocationResult).statusDetails}`.slice(0, 120),
+      });
       gone.push(id);
     } else if (
       (install.cancelled && (!r || r.status === 'Cancelled')) ||
       (fate === 'cancelled' && r?.commandId === '')
     ) {
       // Cancelled, or never sent (the send failed part way): nothing reached the instance.
-      entry.s = 'cancelled';
-      entry.e = r?.commandId === '' ? r.statusDetails.slice(0, 120) : 'cancelled by the action';
+      setInstall(entry, {
+        status: 'cancelled',
+        error: r?.commandId === '' ? r.statusDetails.slice(0, 120) : 'cancelled by the action',
+      });
       batch.cancelled++;
     } else {
-      entry.s = 'failed';
-      entry.e = r ? failureText(r, 'install') : 'install: no result';
+      setInstall(entry, { status: 'failed', error: r ? failureText(r, 'install') : 'install: no result' });
       batch.failed++;
     }
   }
@@ -356,8 +366,8 @@ function judgeInstall(
     `installed on ${installed.length} of ${ids.length}; ${batch.failed} failed${batch.cancelled ? `; ${batch.cancelled} cancelled` : ''}`,
   );
   for (const id of ids) {
-    const e = record.instances[id];
-    if (e.s === 'failed') ctx.report.warning(`${id}: ${e.e}`);
+    const e = viewInstance(record.instances[id]);
+    if (e.status === 'failed') ctx.report.warning(`${id}: ${e.error}`);
   }
   run.publisher.write();
   return installed;
@@ -418,11 +428,10 @@ async function checkHealth(
       ctx.report.warning(`${id}: gone before its health check (${r.statusDetails})`);
       continue;
     }
-    const entry = record.instances[id];
-    entry.s = 'failed';
-    entry.e = r ? failureText(r, 'health check') : 'health check: no result';
+    const error = r ? failureText(r, 'health check') : 'health check: no result';
+    setInstall(record.instances[id], { status: 'failed', error });
     unhealthy++;
-    ctx.report.warning(`${id}: ${entry.e}`);
+    ctx.report.warning(`${id}: ${error}`);
   }
   batch.failed += unhealthy;
   opts.budget.failed += unhealthy;

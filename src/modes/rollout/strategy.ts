@@ -2,8 +2,12 @@
 // the fix. ssm (in-place.ts) and asg (auto-scaling.ts) are the two; rollout.ts picks one.
 import type { ModeContext } from '../../context.js';
 import { publishRecord, warn } from '../../context.js';
-import { fitInstanceErrors } from '../../logic/batches.js';
-import type { DeploymentRecord } from '../../record.js';
+import {
+  fitInstanceErrors,
+  RECORD_SOFT_LIMIT_BYTES,
+  recordBytes,
+  type DeploymentRecord,
+} from '../../record.js';
 import type { RolloutReport } from '../../summary/rollout.js';
 import type { Phase } from '../phase.js';
 
@@ -30,8 +34,6 @@ export interface RolloutStrategy {
 // writes (rollback finds tagged instances even without the record).
 const RECORD_WRITE_INTERVAL_MS = 30_000;
 export const RECORD_ALWAYS_WRITE_INSTANCES = 200;
-// Room under the 1 MB output limit is kept for the phases that follow (verify, rollback).
-export const RECORD_SOFT_LIMIT_BYTES = 900_000;
 
 export class Publisher {
   private last = -Infinity;
@@ -47,11 +49,7 @@ export class Publisher {
     const now = this.ctx.runtime.clock.now().getTime();
     if (!force && this.large && now - this.last < RECORD_WRITE_INTERVAL_MS) return;
     this.last = now;
-    const fit = fitInstanceErrors(
-      this.record,
-      () => Buffer.byteLength(JSON.stringify(this.record)),
-      RECORD_SOFT_LIMIT_BYTES,
-    );
+    const fit = fitInstanceErrors(this.record, () => recordBytes(this.record), RECORD_SOFT_LIMIT_BYTES);
     if (fit !== 'fits' && !this.trimmed) {
       this.trimmed = true;
       warn(

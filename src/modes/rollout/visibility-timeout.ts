@@ -3,6 +3,7 @@ import { warn } from '../../context.js';
 import { getQueueState } from '../../aws/sqs.js';
 import { readVisibilityIntent, setVisibilityTimeoutConfirmed, writeVisibilityIntent } from '../queues.js';
 import type { RolloutRun } from './strategy.js';
+import { visibilityTimeoutChange } from '../../record.js';
 
 /**
  * Raises the queue's visibility timeout to `target`, read back. The value before the deployment is
@@ -42,29 +43,33 @@ export async function applyVisibilityTimeout(
   if (original === target && current === target) {
     // Nothing changes: the queue already had the value before this deployment.
     queue.after = current;
-    record.settings.visibilityTimeout = {
+    record.settings.visibilityTimeout = visibilityTimeoutChange({
       before: original,
       after: current,
       at: runtime.clock.now().toISOString(),
-      s: 'done',
-    };
+      state: 'done',
+    });
     report.info(`queue visibility timeout is already ${target}s`);
     return undefined;
   }
   // Intent first, in the record and on the queue: a job killed at any moment after this leaves
   // rollback the baseline and the knowledge that the setting may have changed.
   const intent = { deploymentId: record.deploymentId, before: original, after: target };
-  record.settings.visibilityTimeout = { ...intent, at: runtime.clock.now().toISOString(), s: 'intended' };
+  record.settings.visibilityTimeout = visibilityTimeoutChange({
+    ...intent,
+    at: runtime.clock.now().toISOString(),
+    state: 'intended',
+  });
   publisher.write(true);
   await writeVisibilityIntent(ctx, url, { ...intent, state: 'intended' });
   const after = await setVisibilityTimeoutConfirmed(ctx, url, target, current);
   queue.after = after;
-  record.settings.visibilityTimeout = {
+  record.settings.visibilityTimeout = visibilityTimeoutChange({
     before: original,
     after,
     at: runtime.clock.now().toISOString(),
-    s: 'done',
-  };
+    state: 'done',
+  });
   publisher.write(true);
   if (after !== target) {
     return `Rollout failed: the queue's visibility timeout reads ${after}s after setting ${target}s (was ${original}s)`;

@@ -24,7 +24,6 @@ import {
 } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
-import type { Inputs } from '../inputs.js';
 import { stableOrder } from '../logic/fleet.js';
 import {
   canaryVerdict,
@@ -35,16 +34,11 @@ import {
   type PollJudgement,
   type PollObservation,
 } from '../logic/health.js';
-import {
-  backupPathFor,
-  commandIndex,
-  markPhase,
-  type DeploymentRecord,
-  type InstanceEntry,
-} from '../record.js';
+import { commandIndex, markPhase, type DeploymentRecord, type InstanceEntry } from '../record.js';
 import { parseInstallOutput, parseWatchOutput, sanitize, type InstallReport } from '../remote/results.js';
 import { buildInstallScript, buildWatchScript, describeExit, isScriptVerdict } from '../remote/scripts.js';
 import { renderCanarySummary, type CanaryView } from '../summary/canary.js';
+import { requireRecord } from './record-target.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
 const WATCH_TIMEOUT_SECONDS = 120;
@@ -59,29 +53,6 @@ export interface CanaryChoice {
   why: string;
   fleetSize: number;
   agent?: string;
-}
-
-function requireRecord(inputs: Inputs): DeploymentRecord {
-  if (!inputs.record) {
-    throw new InputError(Input.Record, 'is required for canary: pass the preflight job’s record output');
-  }
-  const record = inputs.record;
-  // The record was made for one target; installing another would leave rollback looking for the
-  // wrong backup.
-  const expected = backupPathFor(inputs.workerDir, inputs.targetFile, record.deploymentId);
-  const t = record.target;
-  if (
-    t.backupPath !== expected ||
-    t.serviceName !== inputs.serviceName ||
-    t.workerDir !== inputs.workerDir ||
-    t.targetFile !== inputs.targetFile
-  ) {
-    throw new InputError(
-      Input.Record,
-      `was made for ${JSON.stringify(t.serviceName)} and ${JSON.stringify(`${t.workerDir}/${t.targetFile}`)}; the inputs say ${inputs.serviceName} and ${inputs.workerDir}/${inputs.targetFile}. Use the same service-name, worker-dir and target-file in every job`,
-    );
-  }
-  return record;
 }
 
 /**
@@ -188,7 +159,7 @@ function installProblem(inv: InvocationResult, report: InstallReport): string {
 
 export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
-  const record = requireRecord(inputs);
+  const record = requireRecord(inputs, 'canary', 'preflight');
   const clock = () => runtime.clock.now();
   const startedAt = clock().toISOString();
   markPhase(record, { mode: 'canary', startedAt, dryRun: inputs.dryRun || undefined });

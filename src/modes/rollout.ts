@@ -33,11 +33,11 @@ import {
 } from '../aws/ec2-images.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
 import { deploymentFilters } from './fleet-filters.js';
+import { requireRecord } from './record-target.js';
 import {
   batchSizeFor,
   estimateSecondsLeft,
   fitInstanceErrors,
-  formatDuration,
   overErrorBudget,
   planBatches,
   progressLine,
@@ -55,6 +55,8 @@ import {
   isScriptVerdict,
 } from '../remote/scripts.js';
 import { renderRolloutSummary } from '../summary/rollout.js';
+// The run log's short style (seconds); summary/time.ts holds both duration styles.
+import { formatSecondsShort as formatDuration } from '../summary/time.js';
 import {
   readVisibilityIntent,
   setVisibilityTimeoutConfirmed,
@@ -179,32 +181,9 @@ class Publisher {
   }
 }
 
-function requireRecord(ctx: ModeContext): DeploymentRecord {
-  const record = ctx.inputs.record;
-  if (!record)
-    throw new InputError(Input.Record, 'is required for rollout: pass the canary job’s record output');
-  const { serviceName, workerDir, targetFile } = ctx.inputs;
-  const t = record.target;
-  // The backup path and the canary's install came from the record's target: a different target now
-  // would replace another file than the canary proved, and rollback would look for the wrong backup.
-  for (const [input, mine, theirs] of [
-    [Input.ServiceName, serviceName, t.serviceName],
-    [Input.WorkerDir, workerDir, t.workerDir],
-    [Input.TargetFile, targetFile, t.targetFile],
-  ] as const) {
-    if (mine !== theirs) {
-      throw new InputError(
-        input,
-        `is ${JSON.stringify(mine)} but deployment ${record.deploymentId} targets ${JSON.stringify(theirs)}`,
-      );
-    }
-  }
-  return record;
-}
-
 export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs } = ctx;
-  const record = requireRecord(ctx);
+  const record = requireRecord(ctx.inputs, 'rollout', 'canary');
   const startedAt = ctx.runtime.clock.now().toISOString();
   markPhase(record, { mode: 'rollout', startedAt, dryRun: inputs.dryRun });
   const publisher = new Publisher(ctx, record);

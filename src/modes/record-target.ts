@@ -7,7 +7,12 @@ import { InputError } from '../errors.js';
 import type { Inputs } from '../inputs.js';
 import { backupPathFor, type DeploymentRecord } from '../record.js';
 
-/** The record the mode needs (from the job before it), with the same target as this job's inputs. */
+/**
+ * The record the mode needs (from the job before it), with the same target as this job's inputs.
+ * A different target is refused naming the record in canary (the record is what carries the
+ * target on from preflight) and naming the input that differs in rollout; both errors say what
+ * the record was made for.
+ */
 export function requireRecord(
   inputs: Inputs,
   mode: 'canary' | 'rollout',
@@ -21,25 +26,27 @@ export function requireRecord(
     );
   }
   const t = record.target;
-  const madeFor = `the record was made for ${JSON.stringify(t.serviceName)} and ${JSON.stringify(`${t.workerDir}/${t.targetFile}`)}. Use the same service-name, worker-dir and target-file in every job`;
-  // Named by the input that differs, so the operator knows which one to change.
-  for (const [input, mine, theirs] of [
-    [Input.ServiceName, inputs.serviceName, t.serviceName],
-    [Input.WorkerDir, inputs.workerDir, t.workerDir],
-    [Input.TargetFile, inputs.targetFile, t.targetFile],
-  ] as const) {
-    if (mine !== theirs) {
-      throw new InputError(
-        input,
-        `is ${JSON.stringify(mine)} but deployment ${record.deploymentId} targets ${JSON.stringify(theirs)}: ${madeFor}`,
-      );
-    }
-  }
+  const madeFor = `was made for ${JSON.stringify(t.serviceName)} and ${JSON.stringify(`${t.workerDir}/${t.targetFile}`)}`;
+  const sameEverywhere = 'Use the same service-name, worker-dir and target-file in every job';
   const expected = backupPathFor(inputs.workerDir, inputs.targetFile, record.deploymentId);
-  if (t.backupPath !== expected) {
+  const differs = (
+    [
+      [Input.ServiceName, inputs.serviceName, t.serviceName],
+      [Input.WorkerDir, inputs.workerDir, t.workerDir],
+      [Input.TargetFile, inputs.targetFile, t.targetFile],
+    ] as const
+  ).find(([, mine, theirs]) => mine !== theirs);
+  if (differs && mode === 'rollout') {
+    const [input, mine, theirs] = differs;
+    throw new InputError(
+      input,
+      `is ${JSON.stringify(mine)} but deployment ${record.deploymentId} targets ${JSON.stringify(theirs)}: the record ${madeFor}. ${sameEverywhere}`,
+    );
+  }
+  if (differs || t.backupPath !== expected) {
     throw new InputError(
       Input.Record,
-      `names backup path ${JSON.stringify(t.backupPath)}, but deployment ${record.deploymentId} backs up to ${expected}`,
+      `${madeFor}; the inputs say ${inputs.serviceName} and ${inputs.workerDir}/${inputs.targetFile}. ${sameEverywhere}`,
     );
   }
   return record;

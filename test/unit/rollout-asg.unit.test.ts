@@ -8,7 +8,6 @@ import {
   CreateImageCommand,
   CreateLaunchTemplateVersionCommand,
   DescribeImagesCommand,
-  DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
@@ -26,6 +25,7 @@ import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollout } from '../../src/modes/rollout.js';
 import { parseRecord, type DeploymentRecord } from '../../src/record.js';
 import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
+import { asgGroup, asgInstance, stubRunningFleet } from '../support/aws-stubs.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
@@ -102,9 +102,7 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
   const asg = mockClient(t.ctx.clients.autoscaling);
   const sqs = mockClient(t.ctx.clients.sqs);
   const ssm = mockClient(t.ctx.clients.ssm);
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: FLEET.map((InstanceId) => ({ InstanceId, State: { Name: 'running' } })) }],
-  });
+  stubRunningFleet(ec2, FLEET);
   ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE });
   let imageReads = 0;
   ec2.on(DescribeImagesCommand).callsFake((input) => {
@@ -146,27 +144,13 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
   // MixedInstancesPolicy whose LaunchTemplate.LaunchTemplateSpecification names the template.
   asg.on(DescribeAutoScalingGroupsCommand).resolves({
     AutoScalingGroups: [
-      {
-        AutoScalingGroupName: ASG,
+      asgGroup(ASG, {
         LaunchTemplate: w.mixedInstancesPolicy
           ? undefined
           : { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: w.groupVersion },
         MixedInstancesPolicy: w.mixedInstancesPolicy,
-        MinSize: 3,
-        MaxSize: 6,
-        DesiredCapacity: 3,
-        DefaultCooldown: 300,
-        AvailabilityZones: ['ap-northeast-1a'],
-        HealthCheckType: 'EC2',
-        CreatedTime: new Date('2026-01-01T00:00:00Z'),
-        Instances: FLEET.map((InstanceId) => ({
-          InstanceId,
-          AvailabilityZone: 'ap-northeast-1a',
-          LifecycleState: 'InService',
-          HealthStatus: 'Healthy',
-          ProtectedFromScaleIn: false,
-        })),
-      },
+        Instances: FLEET.map((id) => asgInstance(id)),
+      }),
     ],
   });
   asg.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: REFRESH });

@@ -1,4 +1,4 @@
-import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import {
   GetQueueAttributesCommand,
   ListQueueTagsCommand,
@@ -18,6 +18,7 @@ import { fitInstanceErrors } from '../../src/logic/batches.js';
 import { RECORD_SOFT_LIMIT_BYTES, rollout } from '../../src/modes/rollout.js';
 import { parseRecord, serializeRecord, type DeploymentRecord } from '../../src/record.js';
 import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
+import { stubRunningFleet } from '../support/aws-stubs.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const SHA = 'a'.repeat(64);
@@ -81,9 +82,7 @@ function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}
   const ec2 = mockClient(t.ctx.clients.ec2);
   const ssm = mockClient(t.ctx.clients.ssm);
   const sqs = mockClient(t.ctx.clients.sqs);
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: fleetNow.map((i) => ({ InstanceId: i, State: { Name: 'running' } })) }],
-  });
+  stubRunningFleet(ec2, fleetNow);
   ec2.on(CreateTagsCommand).resolves({});
 
   const world: SsmWorld = {

@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
 import { newRecord, type DeploymentRecord } from '../../src/record.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { asgGroup, asgInstance } from '../support/aws-stubs.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
@@ -529,34 +530,17 @@ describe('verify (10 min checkpoint)', () => {
     // DescribeAutoScalingGroups Instances[] (API_Instance): LifecycleState, LaunchTemplate.Version.
     asg.on(DescribeAutoScalingGroupsCommand).resolves({
       AutoScalingGroups: [
-        {
-          AutoScalingGroupName: 'cis-file-processor-asg',
-          MinSize: 3,
-          MaxSize: 6,
-          DesiredCapacity: 3,
-          DefaultCooldown: 300,
-          AvailabilityZones: ['ap-northeast-1a'],
-          HealthCheckType: 'EC2',
+        asgGroup('cis-file-processor-asg', {
           CreatedTime: new Date(START - 86_400_000),
           Instances: [
-            ...fresh.map((id, i) => ({
-              InstanceId: id,
-              AvailabilityZone: 'ap-northeast-1a',
-              LifecycleState: 'InService' as const,
-              HealthStatus: 'Healthy',
-              ProtectedFromScaleIn: false,
-              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: i === 2 ? '4' : '4' },
-            })),
-            {
-              InstanceId: pending,
-              AvailabilityZone: 'ap-northeast-1a',
-              LifecycleState: 'Pending' as const,
-              HealthStatus: 'Healthy',
-              ProtectedFromScaleIn: false,
+            ...fresh.map((id) =>
+              asgInstance(id, 'InService', { LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '4' } }),
+            ),
+            asgInstance(pending, 'Pending', {
               LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },
-            },
+            }),
           ],
-        },
+        }),
       ],
     });
     const out = await verify(ctx);

@@ -11,6 +11,7 @@ import { type RawInputs, runbookRecord } from '../support/context.js';
 import { mainHarness, type ClientName } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
 import { iamActionOf } from '../support/source-ops.js';
+import { canaryInstalled } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const QUEUE = 'file-processing-queue-production';
@@ -66,7 +67,7 @@ function deployedRecord(): DeploymentRecord {
   r.artifact = { s3Uri: ARTIFACT, sha256: SHA, uploaded: false };
   r.canary = { instanceId: FLEET[0], verdict: 'go', reason: 'healthy', startedAt: r.createdAt };
   r.commands.push('cmd-canary', 'cmd-batch-1');
-  r.instances[FLEET[0]] = { p: 'c', b: 0, s: 'installed', c: 0 };
+  r.instances[FLEET[0]] = canaryInstalled();
   r.instances[FLEET[1]] = { p: 'r', b: 1, s: 'installed', c: 1 };
   r.settings.visibilityTimeout = { before: 300, after: 900, at: r.createdAt };
   r.settings.launchTemplate = { id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 4 };

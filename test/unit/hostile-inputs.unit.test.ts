@@ -12,6 +12,7 @@ import { type DeploymentRecord } from '../../src/record.js';
 import { type RawInputs, runbookRecord } from '../support/context.js';
 import { mainHarness } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
+import { canaryInstalled } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const QUEUE = 'file-processing-queue-production';
@@ -37,7 +38,7 @@ function record(edit: (r: DeploymentRecord & Record<string, unknown>) => void = 
     uploaded: false,
   };
   r.canary = { instanceId: 'i-0123456789abcdef0', verdict: 'go', reason: 'healthy', startedAt: r.createdAt };
-  r.instances['i-0123456789abcdef0'] = { p: 'c', b: 0, s: 'installed', c: 0 };
+  r.instances['i-0123456789abcdef0'] = canaryInstalled();
   r.commands.push('cmd-1');
   edit(r as DeploymentRecord & Record<string, unknown>);
   return JSON.stringify(r);

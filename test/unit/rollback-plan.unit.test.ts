@@ -11,6 +11,7 @@ import {
 import { backupPathFor, newRecord, type DeploymentRecord, type InstanceEntry } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { TEST_GITHUB } from '../support/context.js';
+import { canaryInstalled } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const TARGET = { serviceName: 'file-processor', workerDir: '/opt/file-processor', targetFile: 'worker.py' };
@@ -180,7 +181,7 @@ describe('planRollback', () => {
 
 describe('rollbackReasons', () => {
   it('gives the canary NO-GO with its reason, and does not refuse it', () => {
-    const rec = record({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = record({ [A]: canaryInstalled() });
     rec.canary = {
       instanceId: A,
       verdict: 'no-go',

@@ -26,6 +26,7 @@ import { rollout } from '../../src/modes/rollout.js';
 import { parseRecord, type DeploymentRecord } from '../../src/record.js';
 import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
 import { asgGroup, asgInstance, stubRunningFleet } from '../support/aws-stubs.js';
+import { canaryInstalled } from '../support/records.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
@@ -57,7 +58,7 @@ function canaryRecord(): DeploymentRecord {
   };
   record.canary = { instanceId: CANARY, verdict: 'go', reason: 'healthy', startedAt: record.createdAt };
   record.commands.push('canary-command');
-  record.instances[CANARY] = { p: 'c', b: 0, s: 'installed', c: 0 };
+  record.instances[CANARY] = canaryInstalled();
   return record;
 }
 

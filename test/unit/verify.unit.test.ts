@@ -14,6 +14,7 @@ import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
 import { newRecord, type DeploymentRecord } from '../../src/record.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
 import { asgGroup, asgInstance } from '../support/aws-stubs.js';
+import { canaryInstalled } from '../support/records.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
@@ -56,7 +57,7 @@ function baseRecord(): DeploymentRecord {
     startedAt: new Date(START - 3000_000).toISOString(),
   };
   r.instances = {
-    [FLEET[0]]: { p: 'c', b: 0, s: 'installed', c: 0 },
+    [FLEET[0]]: canaryInstalled(),
     [FLEET[1]]: { p: 'r', b: 1, s: 'installed', c: 1 },
     [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 1 },
   };

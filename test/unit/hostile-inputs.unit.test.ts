@@ -9,10 +9,10 @@ import { createClients } from '../../src/aws/clients.js';
 import { getQueueState } from '../../src/aws/sqs.js';
 import { Input, type InputName } from '../../src/constants.js';
 import { type DeploymentRecord } from '../../src/record.js';
-import { type RawInputs, runbookRecord } from '../support/context.js';
+import { type RawInputs } from '../support/context.js';
 import { mainHarness } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
-import { canaryInstalled } from '../support/records.js';
+import { afterCanaryRecord } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const QUEUE = 'file-processing-queue-production';
@@ -20,26 +20,13 @@ const QUEUE_URL = `https://sqs.ap-northeast-1.amazonaws.com/123456789012/${QUEUE
 
 /** A record as an earlier job hands it on, changed by `edit` (the attack). */
 function record(edit: (r: DeploymentRecord & Record<string, unknown>) => void = () => undefined): string {
-  const r = runbookRecord(DEP);
-  r.fleet = {
-    filters: ['tag:Name=cis-file-processor'],
-    instanceIds: ['i-0123456789abcdef0'],
-    discoveredAt: r.createdAt,
-  };
-  r.queue = {
-    url: QUEUE_URL,
-    name: QUEUE,
-    arn: `arn:aws:sqs:ap-northeast-1:123456789012:${QUEUE}`,
-    visibilityTimeout: 300,
-  };
-  r.artifact = {
+  const r = afterCanaryRecord({
+    deploymentId: DEP,
+    fleet: ['i-0123456789abcdef0'],
+    reason: 'healthy',
     s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
-    sha256: 'a'.repeat(64),
-    uploaded: false,
-  };
-  r.canary = { instanceId: 'i-0123456789abcdef0', verdict: 'go', reason: 'healthy', startedAt: r.createdAt };
-  r.instances['i-0123456789abcdef0'] = canaryInstalled();
-  r.commands.push('cmd-1');
+    command: 'cmd-1',
+  });
   edit(r as DeploymentRecord & Record<string, unknown>);
   return JSON.stringify(r);
 }

@@ -1,6 +1,11 @@
 // Named record parts shared by the unit tests: one spelling of each, so a change of the record's
 // shape is made here once (test/support/sample-record.ts holds whole sample records).
-import type { DeploymentRecord, InstanceEntry, LaunchTemplateChange } from '../../src/record.js';
+import type {
+  DeploymentRecord,
+  InstanceEntry,
+  LaunchTemplateChange,
+  RefreshChange,
+} from '../../src/record.js';
 import { runbookRecord } from './context.js';
 
 /** The canary's entry after a clean install: canary phase, batch 0, installed, first command. */
@@ -75,4 +80,9 @@ export function afterCanaryRecord(p: AfterCanaryParts): DeploymentRecord {
   record.commands.push(p.command ?? 'canary-command');
   record.instances[canary] = p.entry ?? canaryInstalled();
   return record;
+}
+
+/** The instance refresh an asg rollout records: refresh-1 of the group cis-workers, in `status`. */
+export function refreshChange(status: string, more: Partial<RefreshChange> = {}): RefreshChange {
+  return { id: 'refresh-1', asgName: 'cis-workers', status, ...more };
 }

@@ -42,7 +42,7 @@ import {
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
 import { ec2Instance, matchesFilters } from '../support/aws-stubs.js';
-import { canaryInstalled, launchTemplateChange } from '../support/records.js';
+import { canaryInstalled, launchTemplateChange, refreshChange } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const BACKUP = backupPathFor('/opt/file-processor', 'worker.py', DEP);
@@ -535,7 +535,7 @@ describe('rollback mode', () => {
     world.groupIds = [D, E];
     const rec = baseRecord({ [A]: canaryInstalled() });
     rec.settings.launchTemplate = launchTemplateChange();
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    rec.settings.refresh = refreshChange('InProgress');
     const { ctx, ec2, asg, ssm } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
 
@@ -575,7 +575,7 @@ describe('rollback mode', () => {
       mixed: false,
       movedDefault: true,
     });
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress', desired: 'none' };
+    rec.settings.refresh = refreshChange('InProgress', { desired: 'none' });
     const { ctx, asg, ssm, report } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
 
@@ -672,7 +672,7 @@ describe('rollback mode', () => {
     const world = fleetOf(A);
     world.refreshIrreversible = true;
     const rec = baseRecord({ [A]: canaryInstalled() });
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    rec.settings.refresh = refreshChange('InProgress');
     const first = setup(world, withRecord(rec));
     const out = await rollback(first.ctx);
     expect(out.verdict).toBe('pass');
@@ -844,7 +844,7 @@ describe('rollback mode', () => {
     const world = fleetOf(A, B, C);
     const rec = baseRecord(FULL);
     rec.settings.launchTemplate = launchTemplateChange();
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    rec.settings.refresh = refreshChange('InProgress');
     const { ctx, ssm, sqs, ec2, asg } = setup(world, withRecord(rec, { 'dry-run': 'true' }));
     const out = await rollback(ctx);
 
@@ -919,7 +919,7 @@ describe('rollback mode', () => {
 function pinnedRecord(groupVersion: unknown = '2'): DeploymentRecord {
   const rec = baseRecord({ [A]: canaryInstalled() });
   rec.settings.launchTemplate = launchTemplateChange();
-  rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'Successful' };
+  rec.settings.refresh = refreshChange('Successful');
   rec.extra.rolloutAsg = { groupVersion };
   return rec;
 }

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { verify, type VerifyRecordEntry } from '../../src/modes/verify.js';
 import { newRecord, type DeploymentRecord } from '../../src/record.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
-import { asgGroup, asgInstance } from '../support/aws-stubs.js';
+import { asgGroup, asgInstance, ec2Instance, instancesAnswer } from '../support/aws-stubs.js';
 import { canaryInstalled } from '../support/records.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
@@ -160,21 +160,17 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
     ];
     const state = input.Filters?.find((f) => f.Name === 'instance-state-name');
     const matching = all.filter((i) => !state || state.Values.includes(world.states?.[i.id] ?? 'running'));
-    return {
-      Reservations: [
-        {
-          Instances: matching.map((i) => ({
-            InstanceId: i.id,
-            ImageId: i.imageId,
-            State: { Name: world.states?.[i.id] ?? 'running' },
-            Tags: [
-              { Key: 'Name', Value: 'cis-file-processor' },
-              ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
-            ],
-          })),
-        },
-      ],
-    };
+    return instancesAnswer(
+      matching.map((i) =>
+        ec2Instance(i.id, world.states?.[i.id] ?? 'running', {
+          ImageId: i.imageId,
+          Tags: [
+            { Key: 'Name', Value: 'cis-file-processor' },
+            ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
+          ],
+        }),
+      ),
+    );
   });
   // ListMetrics (API_ListMetrics): each dimension combination the worker publishes is one entry.
   cw.on(ListMetricsCommand).resolves({

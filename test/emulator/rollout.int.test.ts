@@ -6,13 +6,13 @@ import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { DeploymentRecord } from '../../src/record.js';
-import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
+import { motoAvailable, motoEnv, startMoto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
 import {
   seedWorld,
+  seededMoto,
   WORLD,
   worldClients,
-  type SeededWorld,
   quickCanaryInputs,
   listEmulatorCommands,
 } from '../support/world.js';
@@ -22,20 +22,12 @@ const describeMoto = enabled ? describe : describe.skip;
 const TIMEOUT = 180_000;
 
 describeMoto('rollout against moto_server', () => {
-  let moto: Moto;
-  let world: SeededWorld;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    world = await seedWorld(moto.endpoint, { fleetSize: 5, visibilityTimeout: 300 });
-    env = motoEnv(moto.endpoint);
-  }, TIMEOUT);
-  afterAll(async () => moto?.stop());
+  const seeded = seededMoto({ fleetSize: 5, visibilityTimeout: 300 }, TIMEOUT);
 
   it(
     'preflight, canary, rollout: every instance covered exactly once, then the visibility timeout is 900',
     async () => {
+      const { moto, world, env } = seeded;
       const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
       const pre = await runDist({ mode: 'preflight', ...common }, env);
       expect(pre.code).toBe(0);

@@ -8,15 +8,14 @@
 // region as a command's target, so which instances a rollout deployed to is read from the record.
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { DeploymentRecord } from '../../src/record.js';
-import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
+import { motoAvailable } from '../support/moto.js';
 import { runDist, type DistRun } from '../support/run-dist.js';
 import {
   listEmulatorCommands,
   quickCanaryInputs,
-  seedWorld,
+  seededMoto,
   WORLD,
   worldClients,
-  type SeededWorld,
 } from '../support/world.js';
 
 const enabled = motoAvailable();
@@ -32,20 +31,12 @@ function workers(run: DistRun): { s: string; d: string } | undefined {
 }
 
 describeMoto('verify judges the fleet as it is (moto_server)', () => {
-  let moto: Moto;
-  let world: SeededWorld;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    world = await seedWorld(moto.endpoint, { fleetSize: 4, messages: 0, inFlight: 0 });
-    env = motoEnv(moto.endpoint);
-  }, TIMEOUT);
-  afterAll(async () => moto?.stop());
+  const seeded = seededMoto({ fleetSize: 4, messages: 0, inFlight: 0 }, TIMEOUT);
 
   it(
     'reports the gone, fails the newcomers by id, and a second rollout deploys to exactly them',
     async () => {
+      const { moto, world, env } = seeded;
       const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
       const verifyInputs = {
         mode: 'verify',

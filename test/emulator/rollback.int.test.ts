@@ -13,10 +13,11 @@ import { runDist } from '../support/run-dist.js';
 import {
   seedWorld,
   seededMoto,
+  EMULATOR_COMMON,
+  preflightThenCanary,
   WORLD,
   worldClients,
   type SeededWorld,
-  quickCanaryInputs,
 } from '../support/world.js';
 
 const enabled = motoAvailable();
@@ -214,10 +215,9 @@ describeChain('deploy then roll back against moto_server', () => {
     'preflight, canary, rollout, rollback: every touched instance restored, visibility timeout at its baseline',
     async () => {
       const { moto, world, env } = seeded;
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const common = EMULATOR_COMMON;
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.record).toBeDefined();
       let last = canary.outputs.record;
       if (rolloutRegistered && canary.outputs.verdict === 'go') {

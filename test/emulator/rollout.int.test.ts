@@ -11,9 +11,9 @@ import { runDist } from '../support/run-dist.js';
 import {
   seedWorld,
   seededMoto,
-  WORLD,
+  EMULATOR_COMMON,
+  preflightThenCanary,
   worldClients,
-  quickCanaryInputs,
   listEmulatorCommands,
 } from '../support/world.js';
 
@@ -28,10 +28,9 @@ describeMoto('rollout against moto_server', () => {
     'preflight, canary, rollout: every instance covered exactly once, then the visibility timeout is 900',
     async () => {
       const { moto, world, env } = seeded;
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const common = EMULATOR_COMMON;
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.verdict).toBe('go');
       const canaryId = canary.outputs['canary-instance-id'];
       expect(world.instanceIds).toContain(canaryId);
@@ -130,9 +129,8 @@ describeMoto('rollout against moto_server', () => {
 });
 
 async function dryRunChangesNothing(fresh: Awaited<ReturnType<typeof seedWorldAgain>>): Promise<void> {
-  const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-  const pre = await runDist({ mode: 'preflight', ...common }, fresh.env);
-  const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, fresh.env);
+  const common = EMULATOR_COMMON;
+  const { canary } = await preflightThenCanary(fresh.env);
   const before = (await listEmulatorCommands(fresh.moto.endpoint)).length;
   const run = await runDist(
     { mode: 'rollout', ...common, record: canary.outputs.record, 'batch-size': '50%', 'dry-run': 'true' },

@@ -12,8 +12,9 @@ import { motoAvailable } from '../support/moto.js';
 import { runDist, type DistRun } from '../support/run-dist.js';
 import {
   listEmulatorCommands,
-  quickCanaryInputs,
   seededMoto,
+  EMULATOR_COMMON,
+  preflightThenCanary,
   WORLD,
   worldClients,
 } from '../support/world.js';
@@ -37,7 +38,7 @@ describeMoto('verify judges the fleet as it is (moto_server)', () => {
     'reports the gone, fails the newcomers by id, and a second rollout deploys to exactly them',
     async () => {
       const { moto, world, env } = seeded;
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
+      const common = EMULATOR_COMMON;
       const verifyInputs = {
         mode: 'verify',
         ...common,
@@ -45,9 +46,8 @@ describeMoto('verify judges the fleet as it is (moto_server)', () => {
         'sample-seconds': '60',
         'check-services': 'false',
       };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.verdict).toBe('go');
       const canaryId = canary.outputs['canary-instance-id'];
       const first = await runDist(

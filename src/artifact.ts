@@ -8,6 +8,7 @@ import { headObject, putArtifact } from './aws/s3.js';
 import { Input } from './constants.js';
 import type { ModeContext } from './context.js';
 import { InputError } from './errors.js';
+import { S3_URI } from './patterns.js';
 
 /** A worker file larger than this is surely the wrong file. */
 export const MAX_ARTIFACT_BYTES = 100 * 1024 * 1024;
@@ -78,7 +79,7 @@ export async function resolveArtifact(
   const source = inputs.artifact;
   if (source.kind === 'none') {
     if (known) {
-      const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(known.s3Uri);
+      const m = S3_URI.exec(known.s3Uri);
       if (m)
         return {
           s3Uri: known.s3Uri,

@@ -1,5 +1,6 @@
 // Every input is parsed and validated here, once, before any AWS call. Values that later reach a
-// shell on an instance are held to strict patterns here and quoted in src/remote/scripts.ts.
+// shell on an instance are held to strict patterns here (src/patterns.ts, shared with the scripts
+// module, which checks them again) and quoted in src/remote/scripts.ts.
 import {
   DEFAULT_ERROR_PATTERNS,
   DEFAULT_FILTERS,
@@ -15,6 +16,30 @@ import {
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from './errors.js';
 import { ereProblem } from './remote/ere.js';
+import {
+  ASG_NAME,
+  BUCKET,
+  DIMENSION,
+  FILE_NAME,
+  FILTER_NAME,
+  FILTER_VALUE,
+  GREP_PATTERN,
+  isPlainAbsolutePath,
+  isPlainFileName,
+  isPlainS3Key,
+  LAUNCH_TEMPLATE_NAME,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERNS,
+  METRIC_TOKEN,
+  PREFIX,
+  QUEUE_NAME,
+  QUEUE_URL,
+  REGION,
+  S3_URI,
+  SERVICE_NAME,
+  SHA256,
+  WHOLE,
+} from './patterns.js';
 import {
   checkRecordBytes,
   checkRecordValues,
@@ -106,28 +131,6 @@ export interface Inputs {
 /** Reads one raw input; the runner passes every input as a string ('' when unset). */
 export type InputReader = (name: InputName) => string;
 
-// Patterns. Anything that reaches a shell is restricted to characters that need no escaping at all;
-// the scripts module still quotes every value.
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
-const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}(?:\.fifo)?$/;
-const QUEUE_URL = /^https?:\/\/[A-Za-z0-9.:-]+\/\d{12}\/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$/;
-const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const S3_KEY = /^[A-Za-z0-9!_.*'()/+=@-]{1,1024}$/;
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
-const PATH_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
-const FILTER_NAME = /^[A-Za-z0-9][A-Za-z0-9:._/-]{0,127}$/;
-const FILTER_VALUE = /^[\x20-\x7e]{1,255}$/;
-const ASG_NAME = /^[A-Za-z0-9._:/@+=-]{1,255}$/;
-const LAUNCH_TEMPLATE_NAME = /^[A-Za-z0-9()./_-]{3,128}$/;
-const METRIC_TOKEN = /^[A-Za-z0-9._/#:-]{1,255}$/;
-const DIMENSION = /^[A-Za-z0-9._/#:-]{1,255}$/;
-const PREFIX = /^(?:[A-Za-z0-9_.-]+\/)*$/;
-const WHOLE = /^(?:0|[1-9]\d{0,8})$/;
-const MAX_PATTERNS = 20;
-const MAX_PATTERN_LENGTH = 200;
-
 /** Strict YAML 1.2 core-schema booleans, as core.getBooleanInput accepts them. */
 export function parseBoolean(input: string, raw: string, fallback: boolean): boolean {
   if (raw === '') return fallback;
@@ -211,7 +214,7 @@ export function parsePatterns(input: string, raw: string, fallback: string[]): s
     if (p.length > MAX_PATTERN_LENGTH) {
       throw new InputError(input, `has a pattern longer than ${MAX_PATTERN_LENGTH} characters`);
     }
-    if (!/^[\x20-\x7e]+$/.test(p)) {
+    if (!GREP_PATTERN.test(p)) {
       throw new InputError(input, `has a pattern with a control or non-ASCII character: ${show(p)}`);
     }
     const problem = ereProblem(p);
@@ -275,7 +278,7 @@ export function parseFilters(input: string, raw: string): Ec2Filter[] {
 export function parseWorkerDir(input: string, raw: string): string {
   const value = raw === '' ? '/opt/file-processor' : raw.replace(/\/+$/, '');
   const segments = value.split('/');
-  if (!value.startsWith('/') || value.length > 512 || segments.slice(1).some((s) => !PATH_SEGMENT.test(s))) {
+  if (!isPlainAbsolutePath(value)) {
     throw new InputError(
       input,
       `must be an absolute path of plain segments (letters, digits, . _ -; no '..', spaces or quotes), got ${show(raw)}`,
@@ -287,22 +290,18 @@ export function parseWorkerDir(input: string, raw: string): string {
 
 function parseFileName(input: string, raw: string, fallback: string): string {
   const value = raw === '' ? fallback : raw;
-  if (!FILE_NAME.test(value) || value === '.' || value === '..') {
+  if (!isPlainFileName(value)) {
     throw new InputError(input, `must be a plain file name (letters, digits, . _ -), got ${show(raw)}`);
   }
   return value;
 }
 
 export function parseS3Uri(input: string, raw: string): { bucket: string; key: string; uri: string } {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(raw);
+  const m = S3_URI.exec(raw);
   if (!m) throw new InputError(input, `must be s3://bucket/key, got ${show(raw)}`);
   const [, bucket, key] = m;
   if (!BUCKET.test(bucket)) throw new InputError(input, `has an invalid bucket name ${show(bucket)}`);
-  if (
-    !S3_KEY.test(key) ||
-    key.split('/').some((s) => s === '..' || s === '.' || s === '') ||
-    key.endsWith('/')
-  ) {
+  if (!isPlainS3Key(key)) {
     throw new InputError(input, `has a key with unsafe characters or path segments: ${show(key)}`);
   }
   return { bucket, key, uri: raw };

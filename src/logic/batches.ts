@@ -3,6 +3,7 @@
 // the rest will take.
 import type { BatchSize } from '../inputs.js';
 import { installStatus, instancePhase, type InstanceEntry } from '../record.js';
+import { formatSecondsShort } from '../summary/time.js';
 
 /**
  * Instances per batch. A percent is of the whole fleet (canary included), rounded up, so `25%` of
@@ -72,17 +73,6 @@ export function estimateSecondsLeft(p: ProgressState): number | undefined {
   return Math.round((perBatchMs * remaining) / 1000 + pausesLeft * p.pauseSeconds);
 }
 
-/** 3725 → "1h 2m", 250 → "4m 10s", 12 → "12s". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  if (h > 0) return `${h}h ${m}m`;
-  if (m > 0) return `${m}m ${r}s`;
-  return `${r}s`;
-}
-
 export interface ProgressLine {
   batch: number;
   batches: number;
@@ -95,7 +85,9 @@ export interface ProgressLine {
 /** "batch 3 of 10: 6/20 instances done, 1 failed, about 4m 10s left" */
 export function progressLine(p: ProgressLine): string {
   const left =
-    p.secondsLeft === undefined ? 'time left not yet known' : `about ${formatDuration(p.secondsLeft)} left`;
+    p.secondsLeft === undefined
+      ? 'time left not yet known'
+      : `about ${formatSecondsShort(p.secondsLeft)} left`;
   return `batch ${p.batch} of ${p.batches}: ${p.done}/${p.total} instances done, ${p.failed} failed, ${left}`;
 }
 

@@ -24,7 +24,6 @@ import {
 } from '../constants.js';
 import { publishRecord, warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
-import type { Inputs } from '../inputs.js';
 import { stableOrder } from '../logic/fleet.js';
 import {
   canaryVerdict,
@@ -36,7 +35,6 @@ import {
   type PollObservation,
 } from '../logic/health.js';
 import {
-  backupPathFor,
   commandIndex,
   installStatus,
   newInstanceEntry,
@@ -50,6 +48,7 @@ import { buildWatchScript, describeExit, isScriptVerdict } from '../remote/scrip
 import { renderCanarySummary, type CanaryChoice, type CanaryReport } from '../summary/canary.js';
 import { deploymentInstallScript } from './install-script.js';
 import { Phase, recordedReason } from './phase.js';
+import { requireRecord } from './record-target.js';
 
 /** Watch polls are short: a minute of journal grep, not an install. */
 const WATCH_TIMEOUT_SECONDS = 120;
@@ -57,29 +56,6 @@ const WATCH_TIMEOUT_SECONDS = 120;
 const METRIC_READ_EVERY_MS = 60_000;
 const MAX_EXCERPTS_IN_RECORD = 12;
 const RECORD_ERROR_MAX = 200;
-
-function requireRecord(inputs: Inputs): DeploymentRecord {
-  if (!inputs.record) {
-    throw new InputError(Input.Record, 'is required for canary: pass the preflight job’s record output');
-  }
-  const record = inputs.record;
-  // The record was made for one target; installing another would leave rollback looking for the
-  // wrong backup.
-  const expected = backupPathFor(inputs.workerDir, inputs.targetFile, record.deploymentId);
-  const t = record.target;
-  if (
-    t.backupPath !== expected ||
-    t.serviceName !== inputs.serviceName ||
-    t.workerDir !== inputs.workerDir ||
-    t.targetFile !== inputs.targetFile
-  ) {
-    throw new InputError(
-      Input.Record,
-      `was made for ${JSON.stringify(t.serviceName)} and ${JSON.stringify(`${t.workerDir}/${t.targetFile}`)}; the inputs say ${inputs.serviceName} and ${inputs.workerDir}/${inputs.targetFile}. Use the same service-name, worker-dir and target-file in every job`,
-    );
-  }
-  return record;
-}
 
 /**
  * The canary: canary-instance-id, or the first instance of the fleet's stable order that is still
@@ -185,7 +161,7 @@ function installProblem(inv: InvocationResult, report: InstallReport): string {
 
 export async function canary(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs, report, api, clients, runtime } = ctx;
-  const record = requireRecord(inputs);
+  const record = requireRecord(inputs, 'canary', 'preflight');
   const clock = () => runtime.clock.now();
   const phase = Phase.start(ctx, record, 'canary', { dryRun: inputs.dryRun || undefined });
   const startedAt = phase.startedAt;

@@ -49,7 +49,7 @@ import {
 } from '../record.js';
 import { buildRestoreScript } from '../remote/scripts.js';
 import { notificationsSection, renderNotificationAfter } from '../summary/notifications.js';
-import { renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
+import { countResults, renderRollbackSummary, type InstanceResult } from '../summary/rollback.js';
 import { Phase } from './phase.js';
 import {
   READ_BACK_INTERVAL_MS,
@@ -281,18 +281,19 @@ export async function rollback(ctx: ModeContext): Promise<ModeOutcome> {
   if (runtime.cancelled()) problems.push('the run was cancelled before the rollback finished');
 
   const verdict = problems.length === 0 ? 'pass' : 'fail';
-  const counts = countBy(results);
+  const counts = countResults(results);
   const reason =
     verdict === 'pass'
       ? inputs.dryRun
-        ? `dry run: ${counts['would restore'] ?? 0} instance(s) would be restored`
-        : `${counts.restored ?? 0} restored, ${counts.already ?? 0} already at the backup, ${counts.gone ?? 0} gone${untouchedNote(results)}`
+        ? `dry run: ${counts['would restore']} instance(s) would be restored`
+        : `${counts.restored} restored, ${counts.already} already at the backup, ${counts.gone} gone${untouchedNote(results)}`
       : problems.join('; ');
   record.extra.rollback = {
     at: startedAt,
     dryRun: inputs.dryRun,
     reasons,
-    counts,
+    // Only the kinds that occurred, as records have always carried them.
+    counts: Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0)),
     settings: settings.map((s) => ({ setting: s.setting, action: s.action, now: s.now })),
   };
   phase.end({ verdict, reason, publish: false });
@@ -330,12 +331,6 @@ function untouchedNote(results: InstanceResult[]): string {
   if (ids.length === 0) return '';
   const shown = ids.slice(0, 10).join(', ');
   return `, ${ids.length} never changed by this deployment (${shown}${ids.length > 10 ? ', …' : ''})`;
-}
-
-function countBy(results: InstanceResult[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const r of results) counts[r.result] = (counts[r.result] ?? 0) + 1;
-  return counts;
 }
 
 /**

@@ -4,7 +4,7 @@
 // strategy (rollout/in-place.ts for ssm, rollout/auto-scaling.ts for asg), the queue changed last.
 // The record is written as it goes, so a halt, a failure or a cancellation leaves a true account
 // for rollback.
-import { Input, Output } from '../constants.js';
+import { Output } from '../constants.js';
 import { warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances } from '../aws/ec2.js';
 import { DeploymentFailure, errorMessage, InputError } from '../errors.js';
@@ -18,6 +18,7 @@ import { throughAutoScaling } from './rollout/auto-scaling.js';
 import { inPlace } from './rollout/in-place.js';
 import { list, Publisher, type RolloutRun, type RolloutStrategy } from './rollout/strategy.js';
 import { applyVisibilityTimeout } from './rollout/visibility-timeout.js';
+import { requireRecord } from './record-target.js';
 
 /** One strategy per `strategy` input, chosen here. */
 const STRATEGIES: Record<RolloutReport['strategy'], RolloutStrategy> = {
@@ -25,32 +26,9 @@ const STRATEGIES: Record<RolloutReport['strategy'], RolloutStrategy> = {
   asg: throughAutoScaling,
 };
 
-function requireRecord(ctx: ModeContext): DeploymentRecord {
-  const record = ctx.inputs.record;
-  if (!record)
-    throw new InputError(Input.Record, 'is required for rollout: pass the canary job’s record output');
-  const { serviceName, workerDir, targetFile } = ctx.inputs;
-  const t = record.target;
-  // The backup path and the canary's install came from the record's target: a different target now
-  // would replace another file than the canary proved, and rollback would look for the wrong backup.
-  for (const [input, mine, theirs] of [
-    [Input.ServiceName, serviceName, t.serviceName],
-    [Input.WorkerDir, workerDir, t.workerDir],
-    [Input.TargetFile, targetFile, t.targetFile],
-  ] as const) {
-    if (mine !== theirs) {
-      throw new InputError(
-        input,
-        `is ${JSON.stringify(mine)} but deployment ${record.deploymentId} targets ${JSON.stringify(theirs)}`,
-      );
-    }
-  }
-  return record;
-}
-
 export async function rollout(ctx: ModeContext): Promise<ModeOutcome> {
   const { inputs } = ctx;
-  const record = requireRecord(ctx);
+  const record = requireRecord(ctx.inputs, 'rollout', 'canary');
   const publisher = new Publisher(ctx, record);
   const phase = Phase.start(ctx, record, 'rollout', {
     dryRun: inputs.dryRun,

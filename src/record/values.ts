@@ -4,6 +4,7 @@
 // naming the record. Which values are checked, and how the refusal reads, is decided here; the
 // patterns are the inputs' own (src/inputs.ts passes them in, so there is one copy of each).
 import { InputError } from '../errors.js';
+import { IMAGE_ID, LAUNCH_TEMPLATE_ID, REFRESH_ID } from '../patterns.js';
 import { checkBackupPath } from './parse.js';
 import { INSTANCE_ID_PATTERN, type DeploymentRecord } from './schema.js';
 
@@ -22,10 +23,8 @@ export interface RecordValueChecks {
   show(v: string): string;
 }
 
-// Values only the record carries (no input names them): held to AWS's id formats here.
-const LAUNCH_TEMPLATE_ID = /^lt-[A-Za-z0-9]{1,32}$/;
-const IMAGE_ID = /^ami-[A-Za-z0-9]{1,32}$/;
-const REFRESH_ID = /^[A-Za-z0-9-]{1,64}$/;
+// Values only the record carries (no input names them) are held to AWS's id formats, from the one
+// pattern module.
 const GROUP_VERSION = /^(?:[1-9][0-9]{0,9}|\$Default|\$Latest)$/;
 const DESIRED = ['launch-template', 'mixed-instances-policy', 'none'];
 

@@ -9,6 +9,20 @@
 import { Input } from '../constants.js';
 import { InputError } from '../errors.js';
 import { ereProblem } from './ere.js';
+import {
+  DIGITS,
+  GREP_PATTERN,
+  isPlainAbsolutePath,
+  FILE_NAME,
+  isPlainS3Key,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERNS,
+  REGION,
+  BUCKET,
+  S3_URI,
+  SERVICE_NAME,
+  SHA256,
+} from '../patterns.js';
 import { backupPathFor, checkBackupPath as checkRecordBackupPath, DEPLOYMENT_ID_PATTERN } from '../record.js';
 
 /** Prefix of every machine-readable line the scripts print. */
@@ -70,18 +84,8 @@ export function isScriptVerdict(code: number): boolean {
   return code !== 0 && code in EXIT_MEANING;
 }
 
-// Patterns, the same as src/inputs.ts applies to the inputs (checked again here because values
-// also come from the record, which is untrusted JSON, and because this is the last gate).
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
-const PATH_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
-const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
-const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const S3_KEY = /^[A-Za-z0-9!_.*'()/+=@-]{1,1024}$/;
-const PATTERN = /^[\x20-\x7e]{1,200}$/;
-const DIGITS = /^[0-9]{1,20}$/;
-const MAX_PATTERNS = 20;
+// The patterns are src/inputs.ts's (one copy, src/patterns.ts), checked again here because values
+// also come from the record, which is untrusted JSON, and because this is the last gate.
 
 /** Single-quotes a value for bash: the only character needing care inside '' is ' itself. */
 export function shellQuote(value: string): string {
@@ -104,14 +108,7 @@ function checkServiceName(v: string): string {
 }
 
 function checkWorkerDir(v: string): string {
-  const segments = typeof v === 'string' ? v.split('/') : [];
-  if (
-    typeof v !== 'string' ||
-    !v.startsWith('/') ||
-    v.length > 512 ||
-    segments.length < 2 ||
-    segments.slice(1).some((s) => !PATH_SEGMENT.test(s))
-  ) {
+  if (!isPlainAbsolutePath(v)) {
     throw new InputError(
       Input.WorkerDir,
       `must be an absolute path of plain segments to be used on an instance, got ${JSON.stringify(String(v).slice(0, 80))}`,
@@ -139,15 +136,8 @@ function checkRegion(v: string): string {
 }
 
 function checkS3Uri(v: string): string {
-  const m = typeof v === 'string' ? /^s3:\/\/([^/]+)\/(.+)$/.exec(v) : null;
-  const key = m?.[2] ?? '';
-  if (
-    !m ||
-    !BUCKET.test(m[1]) ||
-    !S3_KEY.test(key) ||
-    key.endsWith('/') ||
-    key.split('/').some((s) => s === '' || s === '.' || s === '..')
-  ) {
+  const m = typeof v === 'string' ? S3_URI.exec(v) : null;
+  if (!m || !BUCKET.test(m[1]) || !isPlainS3Key(m[2])) {
     throw new InputError(
       Input.Artifact,
       `must be a plain s3://bucket/key to be used on an instance, got ${JSON.stringify(String(v).slice(0, 80))}`,
@@ -161,7 +151,7 @@ function checkPatterns(input: string, patterns: string[]): string[] {
     throw new InputError(input, `must be a list of at most ${MAX_PATTERNS} patterns`);
   }
   for (const p of patterns) {
-    check(input, p, PATTERN, 'printable ASCII of 1 to 200 characters');
+    check(input, p, GREP_PATTERN, `printable ASCII of 1 to ${MAX_PATTERN_LENGTH} characters`);
     const problem = ereProblem(p);
     if (problem !== undefined) throw new InputError(input, `pattern ${JSON.stringify(p)} ${problem}`);
   }

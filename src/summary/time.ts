@@ -70,6 +70,10 @@ export function formatEn(date: Date): string {
   );
 }
 
+// Durations, in the two styles the runbook's readers see: the long one for the deployment log, the
+// incident report and the notifications (from milliseconds between two timestamps), the short one
+// for the run log's progress and wait lines (from seconds, the unit of the inputs and waits).
+
 /** `1 h 02 min 05 s`, `42 min 10 s`, `35 s`. Negative spans (clock skew) read as 0 s. */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.round(ms / 1000));
@@ -89,4 +93,15 @@ export function formatDurationJa(ms: number): string {
   const m = minutes % 60;
   if (h === 0) return `${m}分`;
   return m === 0 ? `${h}時間` : `${h}時間${m}分`;
+}
+
+/** The run log's short style, from seconds: 3725 → `1h 2m`, 250 → `4m 10s`, 12 → `12s`. */
+export function formatSecondsShort(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${r}s`;
+  return `${r}s`;
 }

@@ -10,7 +10,15 @@ import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import { backupPathFor, type DeploymentRecord } from '../../src/record.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
-import { seedWorld, WORLD, worldClients, type SeededWorld, quickCanaryInputs } from '../support/world.js';
+import {
+  seedWorld,
+  seededMoto,
+  EMULATOR_COMMON,
+  preflightThenCanary,
+  WORLD,
+  worldClients,
+  type SeededWorld,
+} from '../support/world.js';
 
 const enabled = motoAvailable();
 const describeMoto = enabled ? describe : describe.skip;
@@ -201,24 +209,15 @@ const describeChain =
   enabled && canaryRegistered && existsSync('src/modes/canary.ts') ? describe : describe.skip;
 
 describeChain('deploy then roll back against moto_server', () => {
-  let moto: Moto;
-  let world: SeededWorld;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    world = await seedWorld(moto.endpoint, { fleetSize: 4, visibilityTimeout: BASELINE_VISIBILITY });
-    env = motoEnv(moto.endpoint);
-  }, TIMEOUT);
-  afterAll(async () => moto?.stop());
+  const seeded = seededMoto({ fleetSize: 4, visibilityTimeout: BASELINE_VISIBILITY }, TIMEOUT);
 
   it(
     'preflight, canary, rollout, rollback: every touched instance restored, visibility timeout at its baseline',
     async () => {
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const { moto, world, env } = seeded;
+      const common = EMULATOR_COMMON;
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.record).toBeDefined();
       let last = canary.outputs.record;
       if (rolloutRegistered && canary.outputs.verdict === 'go') {

@@ -6,14 +6,14 @@ import { DescribeTagsCommand } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../src/constants.js';
 import type { DeploymentRecord } from '../../src/record.js';
-import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
+import { motoAvailable, motoEnv, startMoto } from '../support/moto.js';
 import { runDist } from '../support/run-dist.js';
 import {
   seedWorld,
-  WORLD,
+  seededMoto,
+  EMULATOR_COMMON,
+  preflightThenCanary,
   worldClients,
-  type SeededWorld,
-  quickCanaryInputs,
   listEmulatorCommands,
 } from '../support/world.js';
 
@@ -22,24 +22,15 @@ const describeMoto = enabled ? describe : describe.skip;
 const TIMEOUT = 180_000;
 
 describeMoto('rollout against moto_server', () => {
-  let moto: Moto;
-  let world: SeededWorld;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    world = await seedWorld(moto.endpoint, { fleetSize: 5, visibilityTimeout: 300 });
-    env = motoEnv(moto.endpoint);
-  }, TIMEOUT);
-  afterAll(async () => moto?.stop());
+  const seeded = seededMoto({ fleetSize: 5, visibilityTimeout: 300 }, TIMEOUT);
 
   it(
     'preflight, canary, rollout: every instance covered exactly once, then the visibility timeout is 900',
     async () => {
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const { moto, world, env } = seeded;
+      const common = EMULATOR_COMMON;
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.verdict).toBe('go');
       const canaryId = canary.outputs['canary-instance-id'];
       expect(world.instanceIds).toContain(canaryId);
@@ -138,9 +129,8 @@ describeMoto('rollout against moto_server', () => {
 });
 
 async function dryRunChangesNothing(fresh: Awaited<ReturnType<typeof seedWorldAgain>>): Promise<void> {
-  const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
-  const pre = await runDist({ mode: 'preflight', ...common }, fresh.env);
-  const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, fresh.env);
+  const common = EMULATOR_COMMON;
+  const { canary } = await preflightThenCanary(fresh.env);
   const before = (await listEmulatorCommands(fresh.moto.endpoint)).length;
   const run = await runDist(
     { mode: 'rollout', ...common, record: canary.outputs.record, 'batch-size': '50%', 'dry-run': 'true' },

@@ -8,15 +8,15 @@
 // region as a command's target, so which instances a rollout deployed to is read from the record.
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { DeploymentRecord } from '../../src/record.js';
-import { motoAvailable, motoEnv, startMoto, type Moto } from '../support/moto.js';
+import { motoAvailable } from '../support/moto.js';
 import { runDist, type DistRun } from '../support/run-dist.js';
 import {
   listEmulatorCommands,
-  quickCanaryInputs,
-  seedWorld,
+  seededMoto,
+  EMULATOR_COMMON,
+  preflightThenCanary,
   WORLD,
   worldClients,
-  type SeededWorld,
 } from '../support/world.js';
 
 const enabled = motoAvailable();
@@ -32,21 +32,13 @@ function workers(run: DistRun): { s: string; d: string } | undefined {
 }
 
 describeMoto('verify judges the fleet as it is (moto_server)', () => {
-  let moto: Moto;
-  let world: SeededWorld;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    world = await seedWorld(moto.endpoint, { fleetSize: 4, messages: 0, inFlight: 0 });
-    env = motoEnv(moto.endpoint);
-  }, TIMEOUT);
-  afterAll(async () => moto?.stop());
+  const seeded = seededMoto({ fleetSize: 4, messages: 0, inFlight: 0 }, TIMEOUT);
 
   it(
     'reports the gone, fails the newcomers by id, and a second rollout deploys to exactly them',
     async () => {
-      const common = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
+      const { moto, world, env } = seeded;
+      const common = EMULATOR_COMMON;
       const verifyInputs = {
         mode: 'verify',
         ...common,
@@ -54,9 +46,8 @@ describeMoto('verify judges the fleet as it is (moto_server)', () => {
         'sample-seconds': '60',
         'check-services': 'false',
       };
-      const pre = await runDist({ mode: 'preflight', ...common }, env);
+      const { pre, canary } = await preflightThenCanary(env);
       expect(pre.code).toBe(0);
-      const canary = await runDist({ ...common, ...quickCanaryInputs(pre.outputs.record) }, env);
       expect(canary.outputs.verdict).toBe('go');
       const canaryId = canary.outputs['canary-instance-id'];
       const first = await runDist(

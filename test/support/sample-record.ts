@@ -1,7 +1,7 @@
 // Deployment records as the five modes leave them, for the renderers' and the workflow tools' tests:
 // the runbook's world (five workers, one canary, four rolled out one by one) with real times.
-import { newRecord, type DeploymentRecord } from '../../src/record.js';
-import { TEST_GITHUB } from './context.js';
+import type { DeploymentRecord } from '../../src/record.js';
+import { runbookRecord } from './context.js';
 
 export const FLEET = [
   'i-0a1b2c3d4e5f60001',
@@ -17,15 +17,7 @@ export const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOStri
 
 /** A preflight record: baseline 12,345 visible, 40 in flight, 67 in the DLQ, five workers. */
 export function preflightRecord(): DeploymentRecord {
-  const record = newRecord({
-    deploymentId: 'dep-20261129t053000z-4242-1',
-    now: new Date(T0),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const record = runbookRecord('dep-20261129t053000z-4242-1', new Date(T0));
   record.identity = { account: '123456789012', arn: 'arn:aws:sts::123456789012:assumed-role/deploy/gha' };
   record.queue = {
     url: 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production',

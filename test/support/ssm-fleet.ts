@@ -16,7 +16,7 @@
 // - DescribeInstanceInformation (API_DescribeInstanceInformation): PingStatus of registered
 //   instances; unregistered ones are absent.
 // - EC2 DescribeInstances with an instance-id filter: absent ids are not an error.
-import { DescribeInstancesCommand, type Filter } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type Filter, type InstanceStateName } from '@aws-sdk/client-ec2';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -29,6 +29,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { AwsClients } from '../../src/aws/clients.js';
 import type { Clock } from '../../src/runtime.js';
 import { awsError } from './context.js';
+import { ec2Instance, instancesAnswer } from './aws-stubs.js';
 
 /** How one instance answers a command. */
 export interface InstanceAnswer {
@@ -249,13 +250,9 @@ export function ssmFleet(opts: FleetOptions) {
     const ids = (byId ?? opts.fleet ?? []).filter(
       (id) => stateOf(id) !== 'absent' && (!wantState || wantState.includes(stateOf(id))),
     );
-    return {
-      Reservations: [
-        {
-          Instances: ids.map((id) => ({ InstanceId: id, State: { Name: stateOf(id) }, Tags: opts.tags })),
-        },
-      ],
-    };
+    return instancesAnswer(
+      ids.map((id) => ec2Instance(id, stateOf(id) as InstanceStateName, { Tags: opts.tags })),
+    );
   });
 
   return { ssm, ec2, commands };

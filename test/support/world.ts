@@ -1,4 +1,6 @@
 import { ListCommandsCommand, SSMClient, type Command } from '@aws-sdk/client-ssm';
+import { motoEnv, startMoto, type Moto } from './moto.js';
+import { runDist, type DistRun } from './run-dist.js';
 // Seeds the runbook's world into an emulator (moto_server): the queue and its DLQ (whose name is
 // not derivable from the queue's), messages in flight, the bucket and its notification, a tagged
 // fleet with stopped and unrelated instances beside it, and a launch template.
@@ -204,4 +206,39 @@ export async function listEmulatorCommands(endpoint: string): Promise<Command[]>
     if (!token) break;
   }
   return all;
+}
+
+/** What a describe block's tests read once seededMoto's beforeAll has run. */
+export interface SeededMoto {
+  moto: Moto;
+  world: SeededWorld;
+  /** The environment that points the bundle at this moto_server. */
+  env: Record<string, string>;
+}
+
+/**
+ * One moto_server for a describe block: started and seeded with `opts` in beforeAll (within
+ * `timeoutMs`), stopped in afterAll. Call it in the describe body; read the fields in the tests.
+ */
+export function seededMoto(opts: WorldOptions, timeoutMs: number): SeededMoto {
+  const handle = {} as SeededMoto;
+  beforeAll(async () => {
+    handle.moto = await startMoto();
+    handle.world = await seedWorld(handle.moto.endpoint, opts);
+    handle.env = motoEnv(handle.moto.endpoint);
+  }, timeoutMs);
+  afterAll(async () => handle.moto?.stop());
+  return handle;
+}
+
+/** The inputs every job of an emulator run shares: the seeded queue, and no SSM agent check. */
+export const EMULATOR_COMMON = { 'queue-name': WORLD.queueName, 'ssm-check': 'false' };
+
+/** The first two jobs through the bundle: preflight, then a quick canary on preflight's record. */
+export async function preflightThenCanary(
+  env: Record<string, string>,
+): Promise<{ pre: DistRun; canary: DistRun }> {
+  const pre = await runDist({ mode: 'preflight', ...EMULATOR_COMMON }, env);
+  const canary = await runDist({ ...EMULATOR_COMMON, ...quickCanaryInputs(pre.outputs.record) }, env);
+  return { pre, canary };
 }

@@ -1,7 +1,6 @@
 import {
   batchSizeFor,
   estimateSecondsLeft,
-  formatDuration,
   overErrorBudget,
   planBatches,
   progressLine,
@@ -11,6 +10,7 @@ import {
   ssmMaxErrors,
 } from '../../src/logic/batches.js';
 import { fitInstanceErrors } from '../../src/record.js';
+import { formatSecondsShort } from '../../src/summary/time.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `i-${String(i).padStart(8, '0')}`);
 
@@ -104,9 +104,9 @@ describe('progress', () => {
   });
 
   it('formats durations and progress lines', () => {
-    expect(formatDuration(12)).toBe('12s');
-    expect(formatDuration(250)).toBe('4m 10s');
-    expect(formatDuration(3725)).toBe('1h 2m');
+    expect(formatSecondsShort(12)).toBe('12s');
+    expect(formatSecondsShort(250)).toBe('4m 10s');
+    expect(formatSecondsShort(3725)).toBe('1h 2m');
     expect(progressLine({ batch: 3, batches: 10, done: 6, total: 20, failed: 1, secondsLeft: 250 })).toBe(
       'batch 3 of 10: 6/20 instances done, 1 failed, about 4m 10s left',
     );

@@ -1,6 +1,6 @@
 // The canary mode against mocked AWS clients and a fake clock: choice, tagging before sending,
 // install results, the watch with fail-fast, GO / NO-GO / inconclusive, dry-run, and the summary.
-import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
@@ -15,6 +15,7 @@ import { canary } from '../../src/modes/canary.js';
 import { backupPathFor, serializeRecord, type DeploymentRecord } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { awsError, testContext, type RawInputs, runbookRecord } from '../support/context.js';
+import { stubRunningFleet } from '../support/aws-stubs.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const FLEET = ['i-0000000000000000a', 'i-0000000000000000b', 'i-0000000000000000c'];
@@ -98,11 +99,7 @@ function setup(raw: RawInputs, world: World, record = preflightRecord()) {
   const s3 = mockClient(t.ctx.clients.s3);
   const cw = mockClient(t.ctx.clients.cloudwatch);
   const order: string[] = [];
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [
-      { Instances: (world.running ?? FLEET).map((id) => ({ InstanceId: id, State: { Name: 'running' } })) },
-    ],
-  });
+  stubRunningFleet(ec2, world.running ?? FLEET);
   ec2.on(CreateTagsCommand).callsFake(() => {
     order.push('tag');
     return {};

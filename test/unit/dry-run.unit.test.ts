@@ -11,6 +11,8 @@ import { type RawInputs, runbookRecord } from '../support/context.js';
 import { mainHarness, type ClientName } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
 import { iamActionOf } from '../support/source-ops.js';
+import { canaryInstalled } from '../support/records.js';
+import { ec2Instance, instancesAnswer } from '../support/aws-stubs.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const QUEUE = 'file-processing-queue-production';
@@ -66,7 +68,7 @@ function deployedRecord(): DeploymentRecord {
   r.artifact = { s3Uri: ARTIFACT, sha256: SHA, uploaded: false };
   r.canary = { instanceId: FLEET[0], verdict: 'go', reason: 'healthy', startedAt: r.createdAt };
   r.commands.push('cmd-canary', 'cmd-batch-1');
-  r.instances[FLEET[0]] = { p: 'c', b: 0, s: 'installed', c: 0 };
+  r.instances[FLEET[0]] = canaryInstalled();
   r.instances[FLEET[1]] = { p: 'r', b: 1, s: 'installed', c: 1 };
   r.settings.visibilityTimeout = { before: 300, after: 900, at: r.createdAt };
   r.settings.launchTemplate = { id: LT_ID, name: LT_NAME, previousDefault: 3, newVersion: 4 };
@@ -134,15 +136,15 @@ function fakeWorld(h: ReturnType<typeof mainHarness>, groupVersion = '$Default')
     .callsFake((input: { Key?: string; Body?: unknown }) =>
       input.Key && input.Body === undefined ? { ContentLength: 100, Metadata: { sha256: SHA } } : {},
     );
-  const instance = (id: string) => ({
-    InstanceId: id,
-    State: { Name: 'running' },
-    Tags: [
-      { Key: 'Name', Value: 'cis-file-processor' },
-      { Key: TAG_DEPLOYMENT_ID, Value: DEP },
-      { Key: TAG_BACKUP_PATH, Value: backupPathFor('/opt/file-processor', 'worker.py', DEP) },
-    ],
-  });
+  // Tagged by the deployment, as the install leaves each instance.
+  const instance = (id: string) =>
+    ec2Instance(id, 'running', {
+      Tags: [
+        { Key: 'Name', Value: 'cis-file-processor' },
+        { Key: TAG_DEPLOYMENT_ID, Value: DEP },
+        { Key: TAG_BACKUP_PATH, Value: backupPathFor('/opt/file-processor', 'worker.py', DEP) },
+      ],
+    });
   m.ec2
     .onAnyCommand()
     .callsFake(
@@ -165,7 +167,7 @@ function fakeWorld(h: ReturnType<typeof mainHarness>, groupVersion = '$Default')
           };
         }
         if (input.Owners || input.ImageIds) return { Images: [] };
-        if (input.Filters) return { Reservations: [{ Instances: FLEET.map(instance) }] };
+        if (input.Filters) return instancesAnswer(FLEET.map(instance));
         return {};
       },
     );

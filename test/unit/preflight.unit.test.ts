@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, type Instance, type InstanceStateName } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeRuleCommand, ListRuleNamesByTargetCommand } from '@aws-sdk/client-eventbridge';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
@@ -8,22 +8,12 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { preflight } from '../../src/modes/preflight.js';
 import { awsError, testContext, type RawInputs } from '../support/context.js';
+import { instancesAnswer, workerInstance } from '../support/aws-stubs.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
 const DLQ_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:cis-worker-failures';
 const DLQ_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/cis-worker-failures';
-
-function instance(id: string, state: InstanceStateName = 'running'): Instance {
-  return {
-    InstanceId: id,
-    State: { Name: state },
-    PrivateIpAddress: '10.0.0.1',
-    Placement: { AvailabilityZone: 'ap-northeast-1a' },
-    LaunchTime: new Date('2026-11-01T00:00:00Z'),
-    Tags: [{ Key: 'Name', Value: 'cis-file-processor' }],
-  };
-}
 
 function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   const t = testContext({ mode: 'preflight', 'queue-name': 'file-processing-queue-production', ...raw });
@@ -61,9 +51,11 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   sqs.on(GetQueueAttributesCommand, { QueueUrl: DLQ_URL }).resolves({
     Attributes: { QueueArn: DLQ_ARN, ApproximateNumberOfMessages: '42', VisibilityTimeout: '30' },
   });
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: [instance('i-0000000000000000b'), instance('i-0000000000000000a')] }],
-  });
+  ec2
+    .on(DescribeInstancesCommand)
+    .resolves(
+      instancesAnswer([workerInstance('i-0000000000000000b'), workerInstance('i-0000000000000000a')]),
+    );
   ssm.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({
     InstanceInformationList: input.Filters[0].Values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
   }));
@@ -108,7 +100,7 @@ describe('preflight', () => {
 
   it('writes no client notice when preflight fails', async () => {
     const { ctx, ec2 } = setup();
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] }); // no instance matches
     const out = await preflight(ctx);
     expect(out.outputs?.['notification-before']).toBeUndefined();
   });
@@ -119,8 +111,8 @@ describe('preflight', () => {
       if (!input.NextToken) {
         return {
           Reservations: [
-            { Instances: [instance('i-00000000000000001')] },
-            { Instances: [instance('i-00000000000000002')] },
+            { Instances: [workerInstance('i-00000000000000001')] },
+            { Instances: [workerInstance('i-00000000000000002')] },
           ],
           NextToken: 'p2',
         };
@@ -128,11 +120,16 @@ describe('preflight', () => {
       if (input.NextToken === 'p2')
         return {
           Reservations: [
-            { Instances: [instance('i-00000000000000003'), instance('i-00000000000000009', 'stopped')] },
+            {
+              Instances: [
+                workerInstance('i-00000000000000003'),
+                workerInstance('i-00000000000000009', 'stopped'),
+              ],
+            },
           ],
           NextToken: 'p3',
         };
-      return { Reservations: [{ Instances: [instance('i-00000000000000000')] }] };
+      return { Reservations: [{ Instances: [workerInstance('i-00000000000000000')] }] };
     });
     const out = await preflight(ctx);
     expect(out.record.fleet?.instanceIds).toEqual([
@@ -151,9 +148,7 @@ describe('preflight', () => {
   it('checks SSM agents in chunks of 50 over several pages, and fails listing offline ones', async () => {
     const { ctx, ec2, ssm } = setup();
     const ids = Array.from({ length: 120 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
-    ec2
-      .on(DescribeInstancesCommand)
-      .resolves({ Reservations: [{ Instances: ids.map((id) => instance(id)) }] });
+    ec2.on(DescribeInstancesCommand).resolves(instancesAnswer(ids.map((id) => workerInstance(id))));
     ssm
       .on(DescribeInstanceInformationCommand)
       .callsFake((input: { Filters: { Values: string[] }[]; NextToken?: string }) => {
@@ -176,7 +171,7 @@ describe('preflight', () => {
 
   it('fails with no running instance', async () => {
     const { ctx, ec2, ssm } = setup();
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] }); // no instance matches
     const out = await preflight(ctx);
     expect(out.verdict).toBe('fail');
     expect(out.failure).toMatch(/no running instance matches the filters tag:Name=cis-file-processor/);
@@ -287,18 +282,14 @@ describe('preflight', () => {
 
   it('escapes instance-sourced values in the summary', async () => {
     const { ctx, ec2 } = setup({ 'ssm-check': 'false' });
-    ec2.on(DescribeInstancesCommand).resolves({
-      Reservations: [
+    ec2.on(DescribeInstancesCommand).resolves(
+      instancesAnswer([
         {
-          Instances: [
-            {
-              ...instance('i-0000000000000000a'),
-              Tags: [{ Key: 'Name', Value: '<img src=x onerror=alert(1)>|' }],
-            },
-          ],
+          ...workerInstance('i-0000000000000000a'),
+          Tags: [{ Key: 'Name', Value: '<img src=x onerror=alert(1)>|' }],
         },
-      ],
-    });
+      ]),
+    );
     const out = await preflight(ctx);
     expect(out.summary).not.toContain('<img');
     expect(out.summary).toContain('&lt;img src=x onerror=alert(1)&gt;&#124;');

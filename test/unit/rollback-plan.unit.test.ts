@@ -11,10 +11,15 @@ import {
 import { backupPathFor, newRecord, type DeploymentRecord, type InstanceEntry } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { TEST_GITHUB } from '../support/context.js';
+import { canaryInstalled } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const TARGET = { serviceName: 'file-processor', workerDir: '/opt/file-processor', targetFile: 'worker.py' };
 const BACKUP = backupPathFor(TARGET.workerDir, TARGET.targetFile, DEP);
+
+/** planRollback for this deployment and target; the tests give what differs. */
+const planFor = (p: Omit<Parameters<typeof planRollback>[0], 'deploymentId' | 'target'>) =>
+  planRollback({ deploymentId: DEP, target: TARGET, ...p });
 const A = 'i-0000000000000000a';
 const B = 'i-0000000000000000b';
 const C = 'i-0000000000000000c';
@@ -46,7 +51,7 @@ describe('planRollback', () => {
       [B, 'running'],
       [C, 'running'],
     ]);
-    const plan = planRollback({ deploymentId: DEP, target: TARGET, record: rec, tagged: [], states });
+    const plan = planFor({ record: rec, tagged: [], states });
     expect(plan.restore.map((r) => [r.id, r.backupPath, r.source])).toEqual([
       [A, BACKUP, 'record'],
       [B, BACKUP, 'record'],
@@ -63,7 +68,7 @@ describe('planRollback', () => {
       { id: C, state: 'running', backupPath: BACKUP },
       { id: B, state: 'running', backupPath: BACKUP },
     ];
-    const plan = planRollback({ deploymentId: DEP, target: TARGET, record: rec, tagged, states: new Map() });
+    const plan = planFor({ record: rec, tagged, states: new Map() });
     expect(plan.restore.map((r) => [r.id, r.source])).toEqual([
       [A, 'record+tag'],
       [B, 'tag'],
@@ -79,7 +84,7 @@ describe('planRollback', () => {
       { id: C, state: 'running' },
       { id: D, state: 'running', backupPath: '/etc/passwd' },
     ];
-    const plan = planRollback({ deploymentId: DEP, target: TARGET, tagged, states: new Map() });
+    const plan = planFor({ tagged, states: new Map() });
     expect(plan.restore.map((r) => r.id)).toEqual([A]);
     expect(plan.refused.map((r) => r.id)).toEqual([B, C, D]);
     expect(plan.refused[0].why).toMatch(/not this deployment's/);
@@ -98,7 +103,7 @@ describe('planRollback', () => {
       [B, 'terminated'],
       [D, 'stopped'],
     ]);
-    const plan = planRollback({ deploymentId: DEP, target: TARGET, record: rec, tagged: [], states });
+    const plan = planFor({ record: rec, tagged: [], states });
     expect(plan.restore.map((r) => r.id)).toEqual([A]);
     expect(plan.gone.map((g) => [g.id, g.state])).toEqual([
       [B, 'terminated'],
@@ -114,9 +119,7 @@ describe('planRollback', () => {
     expect(recordSaysTouched({ p: 'r', b: 3, s: 'sent', c: -1 })).toBe(true);
     expect(recordSaysTouched({ p: 'r', b: 3, s: 'cancelled', c: 2 })).toBe(true);
     const rec = record({ [A]: cancelledUnsent, [B]: cancelledUnsent });
-    const plan = planRollback({
-      deploymentId: DEP,
-      target: TARGET,
+    const plan = planFor({
       record: rec,
       tagged: [{ id: B, state: 'running', backupPath: BACKUP }],
       states: new Map([[A, 'running']]),
@@ -130,9 +133,7 @@ describe('planRollback', () => {
     const rec = record({ [A]: installed('c', 0) });
     rec.target.backupPath = '/opt/file-processor/worker.py.backup.*';
     expect(() =>
-      planRollback({
-        deploymentId: DEP,
-        target: TARGET,
+      planFor({
         record: rec,
         tagged: [],
         states: new Map([[A, 'running']]),
@@ -142,9 +143,7 @@ describe('planRollback', () => {
 
   it('never sends a restore to Auto Scaling group members the record and tags do not know: they are left to the refresh undo', () => {
     const rec = record({ [A]: installed('c', 0) });
-    const plan = planRollback({
-      deploymentId: DEP,
-      target: TARGET,
+    const plan = planFor({
       record: rec,
       tagged: [],
       states: new Map([
@@ -165,9 +164,7 @@ describe('planRollback', () => {
 
   it('still restores a canary that is a member of the group', () => {
     const rec = record({ [A]: installed('c', 0) });
-    const plan = planRollback({
-      deploymentId: DEP,
-      target: TARGET,
+    const plan = planFor({
       record: rec,
       tagged: [],
       states: new Map([[A, 'running']]),
@@ -180,7 +177,7 @@ describe('planRollback', () => {
 
 describe('rollbackReasons', () => {
   it('gives the canary NO-GO with its reason, and does not refuse it', () => {
-    const rec = record({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = record({ [A]: canaryInstalled() });
     rec.canary = {
       instanceId: A,
       verdict: 'no-go',

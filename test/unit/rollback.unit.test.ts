@@ -13,6 +13,7 @@ import {
   DescribeLaunchTemplatesCommand,
   ModifyLaunchTemplateCommand,
   type Filter,
+  type InstanceStateName,
 } from '@aws-sdk/client-ec2';
 import {
   GetQueueAttributesCommand,
@@ -41,6 +42,8 @@ import {
 } from '../../src/record.js';
 import { ScriptExit } from '../../src/remote/scripts.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { ec2Instance, matchesFilters } from '../support/aws-stubs.js';
+import { canaryInstalled, launchTemplateChange, refreshChange } from '../support/records.js';
 
 const DEP = 'dep-20261129t000000z-4242-1';
 const BACKUP = backupPathFor('/opt/file-processor', 'worker.py', DEP);
@@ -157,22 +160,15 @@ class FakeWorld {
     return { code: 0, stdout: 'EWD restore=restored\nEWD service=active\n', details: 'Success' };
   }
 
+  /** The instances DescribeInstances would list for these filters, as EC2 applies them. */
   describe(filters: Filter[]) {
-    let list = [...this.instances.entries()];
-    for (const f of filters) {
-      const values = f.Values ?? [];
-      if (f.Name === 'instance-id') list = list.filter(([id]) => values.includes(id));
-      else if (f.Name === 'instance-state-name') list = list.filter(([, i]) => values.includes(i.state));
-      else if (f.Name?.startsWith('tag:')) {
-        const key = f.Name.slice(4);
-        list = list.filter(([, i]) => values.includes(i.tags[key]));
-      }
-    }
-    return list.map(([id, i]) => ({
-      InstanceId: id,
-      State: { Name: i.state as 'running' },
-      Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
-    }));
+    return [...this.instances.entries()]
+      .map(([id, i]) =>
+        ec2Instance(id, i.state as InstanceStateName, {
+          Tags: Object.entries(i.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      )
+      .filter((i) => matchesFilters(i, filters));
   }
 }
 
@@ -207,7 +203,7 @@ function baseRecord(instances: Record<string, InstanceEntry>): DeploymentRecord 
 }
 
 const FULL: Record<string, InstanceEntry> = {
-  [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+  [A]: canaryInstalled(),
   [B]: { p: 'r', b: 1, s: 'installed', c: 1 },
   // sent: the install went out and its result was never written; it may have replaced the file
   [C]: { p: 'r', b: 1, s: 'sent', c: 1 },
@@ -439,7 +435,7 @@ describe('rollback mode', () => {
 
   it('adds the instances a partial record lacks from their deployment tags', async () => {
     const world = fleetOf(A, B, C, E);
-    const partial = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const partial = baseRecord({ [A]: canaryInstalled() });
     const { ctx, ssm } = setup(world, withRecord(partial));
     const out = await rollback(ctx);
 
@@ -538,14 +534,9 @@ describe('rollback mode', () => {
     world.add(D, {}, false); // launched by the refresh from the image with the fix
     world.add(E, { backup: false, file: 'old' }, false); // launched from the previous image
     world.groupIds = [D, E];
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
-    rec.settings.launchTemplate = {
-      id: 'lt-0123456789abcdef0',
-      name: 'cis-file-processor-lt',
-      previousDefault: 3,
-      newVersion: 4,
-    };
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    const rec = baseRecord({ [A]: canaryInstalled() });
+    rec.settings.launchTemplate = launchTemplateChange();
+    rec.settings.refresh = refreshChange('InProgress');
     const { ctx, ec2, asg, ssm } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
 
@@ -578,18 +569,14 @@ describe('rollback mode', () => {
     const world = fleetOf(A);
     world.add(D, {}, false); // launched by the refresh, runs the fix
     world.groupIds = [A, D];
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
-    rec.settings.launchTemplate = {
-      id: 'lt-0123456789abcdef0',
-      name: 'cis-file-processor-lt',
-      previousDefault: 3,
-      newVersion: 4,
+    const rec = baseRecord({ [A]: canaryInstalled() });
+    rec.settings.launchTemplate = launchTemplateChange({
       sourceVersion: 3,
       groupVersion: '$Default',
       mixed: false,
       movedDefault: true,
-    };
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress', desired: 'none' };
+    });
+    rec.settings.refresh = refreshChange('InProgress', { desired: 'none' });
     const { ctx, asg, ssm, report } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
 
@@ -627,7 +614,7 @@ describe('rollback mode', () => {
     world.groupIds = [A];
     world.refreshRollbackDenied = true;
     const rec = baseRecord({
-      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [A]: canaryInstalled(),
       [B]: { p: 'r', b: 1, s: 'installed', c: 1 }, // in place, outside the group
     });
     rec.settings.refresh = {
@@ -655,7 +642,7 @@ describe('rollback mode', () => {
 
   it('undoes the refresh a killed rollout was starting (intent only: no id), without describing an empty id', async () => {
     const world = fleetOf(A);
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = baseRecord({ [A]: canaryInstalled() });
     rec.settings.refresh = { id: '', asgName: 'cis-workers', status: 'Starting' };
     const { ctx, asg } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
@@ -672,7 +659,7 @@ describe('rollback mode', () => {
   it('leaves the group alone when a killed rollout only intended a refresh and none is running', async () => {
     const world = fleetOf(A);
     world.refreshStatus = 'Successful';
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = baseRecord({ [A]: canaryInstalled() });
     rec.settings.refresh = { id: '', asgName: 'cis-workers', status: 'Starting' };
     const { ctx, asg } = setup(world, withRecord(rec));
     const out = await rollback(ctx);
@@ -685,8 +672,8 @@ describe('rollback mode', () => {
   it('cancels a refresh AWS cannot roll back, and leaves an ended one alone', async () => {
     const world = fleetOf(A);
     world.refreshIrreversible = true;
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    const rec = baseRecord({ [A]: canaryInstalled() });
+    rec.settings.refresh = refreshChange('InProgress');
     const first = setup(world, withRecord(rec));
     const out = await rollback(first.ctx);
     expect(out.verdict).toBe('pass');
@@ -745,7 +732,7 @@ describe('rollback mode', () => {
   it("restores the baseline from the canary's record when the queue carries this deployment's intent tag", async () => {
     const world = fleetOf(A);
     world.queueTags['emergency-deploy:visibility-timeout'] = `${DEP} before=300 after=900 intended`;
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = baseRecord({ [A]: canaryInstalled() });
     delete rec.settings.visibilityTimeout;
     rec.phases = rec.phases.filter((p) => p.mode === 'canary');
     const { ctx, sqs } = setup(world, withRecord(rec));
@@ -790,7 +777,7 @@ describe('rollback mode', () => {
     world.instances.get(C)!.backup = false;
     world.instances.get(C)!.file = 'old';
     const rec = baseRecord({
-      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [A]: canaryInstalled(),
       [B]: { p: 'r', b: 1, s: 'sent', c: -1 },
       [C]: { p: 'r', b: 1, s: 'sent', c: -1 },
     });
@@ -814,7 +801,7 @@ describe('rollback mode', () => {
     const world = fleetOf(A, B);
     world.instances.get(B)!.backup = false;
     const rec = baseRecord({
-      [A]: { p: 'c', b: 0, s: 'installed', c: 0 },
+      [A]: canaryInstalled(),
       [B]: { p: 'r', b: 1, s: 'installed', c: 1 },
     });
     rec.artifact = {
@@ -857,13 +844,8 @@ describe('rollback mode', () => {
   it('dry run lists what would be restored and sends nothing that changes anything', async () => {
     const world = fleetOf(A, B, C);
     const rec = baseRecord(FULL);
-    rec.settings.launchTemplate = {
-      id: 'lt-0123456789abcdef0',
-      name: 'cis-file-processor-lt',
-      previousDefault: 3,
-      newVersion: 4,
-    };
-    rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'InProgress' };
+    rec.settings.launchTemplate = launchTemplateChange();
+    rec.settings.refresh = refreshChange('InProgress');
     const { ctx, ssm, sqs, ec2, asg } = setup(world, withRecord(rec, { 'dry-run': 'true' }));
     const out = await rollback(ctx);
 
@@ -884,7 +866,7 @@ describe('rollback mode', () => {
   it('runs on a record whose canary was NO-GO, reports a terminated canary as gone, not failed', async () => {
     const world = fleetOf(B);
     world.add(A, { state: 'terminated' });
-    const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
+    const rec = baseRecord({ [A]: canaryInstalled() });
     rec.canary = {
       instanceId: A,
       verdict: 'no-go',
@@ -936,14 +918,9 @@ describe('rollback mode', () => {
  * the refresh to version 4 succeeded, which leaves the group naming version 4.
  */
 function pinnedRecord(groupVersion = '2'): DeploymentRecord {
-  const rec = baseRecord({ [A]: { p: 'c', b: 0, s: 'installed', c: 0 } });
-  rec.settings.launchTemplate = {
-    id: 'lt-0123456789abcdef0',
-    name: 'cis-file-processor-lt',
-    previousDefault: 3,
-    newVersion: 4,
-  };
-  rec.settings.refresh = { id: 'refresh-1', asgName: 'cis-workers', status: 'Successful' };
+  const rec = baseRecord({ [A]: canaryInstalled() });
+  rec.settings.launchTemplate = launchTemplateChange();
+  rec.settings.refresh = refreshChange('Successful');
   rec.extra.rolloutAsg = { groupVersion };
   return rec;
 }
@@ -952,6 +929,23 @@ function pinnedWorld(groupVersion = '4'): FakeWorld {
   const world = fleetOf(A);
   world.refreshStatus = 'Successful';
   world.groupTemplate = { version: groupVersion };
+  return world;
+}
+
+/**
+ * pinnedWorld whose group has one member, `id`, not tagged by the deployment (launched by a
+ * refresh), set up by `init` and reporting launch template `version` (undefined: none).
+ */
+function pinnedGroupOf(
+  groupVersion: string,
+  id: string,
+  version?: string,
+  init: Partial<FakeInstance> = {},
+): FakeWorld {
+  const world = pinnedWorld(groupVersion);
+  world.groupIds = [id];
+  world.add(id, init, false);
+  if (version !== undefined) world.memberVersions.set(id, version);
   return world;
 }
 
@@ -1123,10 +1117,7 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
   });
 
   it('starts no refresh back when every member reports a version other than the deployment’s', async () => {
-    const world = pinnedWorld();
-    world.groupIds = [E];
-    world.add(E, { backup: false, file: 'old' }, false);
-    world.memberVersions.set(E, '2');
+    const world = pinnedGroupOf('4', E, '2', { backup: false, file: 'old' });
     const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
     const out = await rollback(ctx);
     expect(out.verdict).toBe('pass');
@@ -1135,10 +1126,7 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
   });
 
   it('a rerun follows the refresh back an earlier run started instead of starting another', async () => {
-    const world = pinnedWorld('2');
-    world.groupIds = [D];
-    world.add(D, {}, false);
-    world.memberVersions.set(D, '4');
+    const world = pinnedGroupOf('2', D, '4');
     world.backStatuses = ['InProgress', 'Successful'];
     const rec = pinnedRecord();
     rec.settings.revertRefresh = { id: 'refresh-back-1', asgName: 'cis-workers', status: 'InProgress' };
@@ -1150,9 +1138,7 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
   });
 
   it('fails, saying what to do, for a group on $Latest: rollback never deletes the version that is $Latest', async () => {
-    const world = pinnedWorld('$Latest');
-    world.groupIds = [D];
-    world.add(D, {}, false);
+    const world = pinnedGroupOf('$Latest', D);
     const rec = pinnedRecord('$Latest');
     rec.settings.launchTemplate = {
       ...rec.settings.launchTemplate!,
@@ -1168,11 +1154,8 @@ describe('rollback of a group the refresh left pinned to the new version', () =>
   });
 
   it('leaves a group someone moved to another version since, and says so without failing', async () => {
-    const world = pinnedWorld('7');
     // A member still on the deployment's version: a refresh back would move the group off 7.
-    world.groupIds = [D];
-    world.add(D, {}, false);
-    world.memberVersions.set(D, '4');
+    const world = pinnedGroupOf('7', D, '4');
     const { ctx, asg } = setup(world, withRecord(pinnedRecord()));
     const out = await rollback(ctx);
     expect(asg.commandCalls(UpdateAutoScalingGroupCommand)).toHaveLength(0);

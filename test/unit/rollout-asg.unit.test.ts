@@ -8,7 +8,6 @@ import {
   CreateImageCommand,
   CreateLaunchTemplateVersionCommand,
   DescribeImagesCommand,
-  DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeSnapshotsCommand,
   ModifyLaunchTemplateCommand,
@@ -25,9 +24,10 @@ import type { MixedInstancesPolicy } from '@aws-sdk/client-auto-scaling';
 import { recordedGroupVersion } from '../../src/logic/rollback-plan.js';
 import { rollout } from '../../src/modes/rollout.js';
 import { parseRecord, type DeploymentRecord } from '../../src/record.js';
-import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
+import { testContext, type RawInputs } from '../support/context.js';
+import { asgGroup, asgInstance, stubRunningFleet } from '../support/aws-stubs.js';
+import { afterCanaryRecord } from '../support/records.js';
 
-const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
 const CANARY = 'i-0000000000000000a';
 const FLEET = [CANARY, 'i-0000000000000000b', 'i-0000000000000000c'];
@@ -38,27 +38,14 @@ const IMAGE = 'ami-0fix0000000000001';
 const REFRESH = '08b91cf7-8fa6-48af-b6a6-d227f40f1b9b';
 
 function canaryRecord(): DeploymentRecord {
-  const record = runbookRecord(DEPLOYMENT);
-  record.fleet = {
-    filters: ['tag:Name=cis-file-processor'],
-    instanceIds: FLEET,
-    discoveredAt: record.createdAt,
-  };
-  record.queue = {
-    url: QUEUE_URL,
-    name: 'file-processing-queue-production',
-    arn: 'arn',
-    visibilityTimeout: 300,
-  };
-  record.artifact = {
-    s3Uri: 's3://cis-deploy-artifacts/fixes/worker.py',
+  return afterCanaryRecord({
+    deploymentId: DEPLOYMENT,
+    fleet: FLEET,
+    canary: CANARY,
+    reason: 'healthy',
     sha256: 'b'.repeat(64),
-    uploaded: false,
-  };
-  record.canary = { instanceId: CANARY, verdict: 'go', reason: 'healthy', startedAt: record.createdAt };
-  record.commands.push('canary-command');
-  record.instances[CANARY] = { p: 'c', b: 0, s: 'installed', c: 0 };
-  return record;
+    queueArn: 'arn',
+  });
 }
 
 interface AsgWorld {
@@ -102,9 +89,7 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
   const asg = mockClient(t.ctx.clients.autoscaling);
   const sqs = mockClient(t.ctx.clients.sqs);
   const ssm = mockClient(t.ctx.clients.ssm);
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: FLEET.map((InstanceId) => ({ InstanceId, State: { Name: 'running' } })) }],
-  });
+  stubRunningFleet(ec2, FLEET);
   ec2.on(CreateImageCommand).resolves({ ImageId: IMAGE });
   let imageReads = 0;
   ec2.on(DescribeImagesCommand).callsFake((input) => {
@@ -146,27 +131,13 @@ function setup(raw: RawInputs = {}, world: Partial<AsgWorld> = {}, record = cana
   // MixedInstancesPolicy whose LaunchTemplate.LaunchTemplateSpecification names the template.
   asg.on(DescribeAutoScalingGroupsCommand).resolves({
     AutoScalingGroups: [
-      {
-        AutoScalingGroupName: ASG,
+      asgGroup(ASG, {
         LaunchTemplate: w.mixedInstancesPolicy
           ? undefined
           : { LaunchTemplateId: LT_ID, LaunchTemplateName: LT_NAME, Version: w.groupVersion },
         MixedInstancesPolicy: w.mixedInstancesPolicy,
-        MinSize: 3,
-        MaxSize: 6,
-        DesiredCapacity: 3,
-        DefaultCooldown: 300,
-        AvailabilityZones: ['ap-northeast-1a'],
-        HealthCheckType: 'EC2',
-        CreatedTime: new Date('2026-01-01T00:00:00Z'),
-        Instances: FLEET.map((InstanceId) => ({
-          InstanceId,
-          AvailabilityZone: 'ap-northeast-1a',
-          LifecycleState: 'InService',
-          HealthStatus: 'Healthy',
-          ProtectedFromScaleIn: false,
-        })),
-      },
+        Instances: FLEET.map((id) => asgInstance(id)),
+      }),
     ],
   });
   asg.on(StartInstanceRefreshCommand).resolves({ InstanceRefreshId: REFRESH });

@@ -1,4 +1,4 @@
-import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import {
   GetQueueAttributesCommand,
   ListQueueTagsCommand,
@@ -22,9 +22,10 @@ import {
   serializeRecord,
   type DeploymentRecord,
 } from '../../src/record.js';
-import { testContext, type RawInputs, runbookRecord } from '../support/context.js';
+import { testContext, type RawInputs } from '../support/context.js';
+import { stubRunningFleet } from '../support/aws-stubs.js';
+import { afterCanaryRecord, canaryInstalled } from '../support/records.js';
 
-const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const SHA = 'a'.repeat(64);
 const DEPLOYMENT = 'dep-20261129t000000z-4242-1';
 
@@ -36,29 +37,13 @@ function canaryRecord(
   fleet: string[],
   opts: { verdict?: 'go' | 'no-go'; canary?: string } = {},
 ): DeploymentRecord {
-  const record = runbookRecord(DEPLOYMENT);
-  const canary = opts.canary ?? fleet[0];
-  record.fleet = {
-    filters: ['tag:Name=cis-file-processor'],
-    instanceIds: fleet,
-    discoveredAt: record.createdAt,
-  };
-  record.queue = {
-    url: QUEUE_URL,
-    name: 'file-processing-queue-production',
-    arn: 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production',
-    visibilityTimeout: 300,
-  };
-  record.artifact = { s3Uri: 's3://cis-deploy-artifacts/fixes/worker.py', sha256: SHA, uploaded: false };
-  record.canary = {
-    instanceId: canary,
-    verdict: opts.verdict ?? 'go',
-    reason: 'every health pattern seen',
-    startedAt: record.createdAt,
-  };
-  record.commands.push('canary-command');
-  record.instances[canary] = { p: 'c', b: 0, s: 'installed', c: 0, t: 20 };
-  return record;
+  return afterCanaryRecord({
+    deploymentId: DEPLOYMENT,
+    fleet,
+    ...opts,
+    sha256: SHA,
+    entry: { ...canaryInstalled(), t: 20 },
+  });
 }
 
 interface SsmWorld {
@@ -86,9 +71,7 @@ function setup(fleetNow: string[], record: DeploymentRecord, raw: RawInputs = {}
   const ec2 = mockClient(t.ctx.clients.ec2);
   const ssm = mockClient(t.ctx.clients.ssm);
   const sqs = mockClient(t.ctx.clients.sqs);
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: fleetNow.map((i) => ({ InstanceId: i, State: { Name: 'running' } })) }],
-  });
+  stubRunningFleet(ec2, fleetNow);
   ec2.on(CreateTagsCommand).resolves({});
 
   const world: SsmWorld = {

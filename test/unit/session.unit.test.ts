@@ -12,10 +12,10 @@ import {
 import { parseInputs } from '../../src/inputs.js';
 import { preflight } from '../../src/modes/preflight.js';
 import { reader, testContext, type RawInputs } from '../support/context.js';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import { stubRunningFleet } from '../support/aws-stubs.js';
 
 const plan = (p: Partial<SessionPlan> = {}): SessionPlan => ({
   canaryMinutes: 5,
@@ -107,13 +107,7 @@ describe('preflight with the sessions of the later jobs', () => {
       },
     });
     const ids = Array.from({ length: 201 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
-    mockClient(t.ctx.clients.ec2)
-      .on(DescribeInstancesCommand)
-      .resolves({
-        Reservations: [
-          { Instances: ids.map((id) => ({ InstanceId: id, State: { Name: 'running' as const }, Tags: [] })) },
-        ],
-      });
+    stubRunningFleet(mockClient(t.ctx.clients.ec2), ids, { Tags: [] });
     return { ...t, out: preflight(t.ctx) };
   }
 

@@ -1,5 +1,5 @@
 import type { Criterion, Sample } from '../../src/logic/trend.js';
-import { newRecord, type DeploymentRecord } from '../../src/record.js';
+import type { DeploymentRecord } from '../../src/record.js';
 import {
   mermaidText,
   renderComparisonTable,
@@ -9,20 +9,12 @@ import {
   sparkline,
   type VerifyReport,
 } from '../../src/summary/verify.js';
-import { TEST_GITHUB } from '../support/context.js';
+import { runbookRecord } from '../support/context.js';
 
 const T0 = Date.parse('2026-11-29T00:00:00Z');
 
 function record(): DeploymentRecord {
-  const r = newRecord({
-    deploymentId: 'dep-20261129t000000z-4242-1',
-    now: new Date(T0),
-    region: 'ap-northeast-1',
-    github: TEST_GITHUB,
-    serviceName: 'file-processor',
-    workerDir: '/opt/file-processor',
-    targetFile: 'worker.py',
-  });
+  const r = runbookRecord('dep-20261129t000000z-4242-1', new Date(T0));
   r.metrics.before = {
     at: new Date(T0).toISOString(),
     visible: 1200,

@@ -13,6 +13,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { verify } from '../../src/modes/verify.js';
 import { newRecord, type DeploymentRecord, type VerifyRecordEntry } from '../../src/record.js';
 import { awsError, TEST_GITHUB, testContext, type RawInputs } from '../support/context.js';
+import { asgGroup, asgInstance, ec2Instance, instancesAnswer } from '../support/aws-stubs.js';
+import { canaryInstalled } from '../support/records.js';
 
 const QUEUE_URL = 'https://sqs.ap-northeast-1.amazonaws.com/123456789012/file-processing-queue-production';
 const QUEUE_ARN = 'arn:aws:sqs:ap-northeast-1:123456789012:file-processing-queue-production';
@@ -55,7 +57,7 @@ function baseRecord(): DeploymentRecord {
     startedAt: new Date(START - 3000_000).toISOString(),
   };
   r.instances = {
-    [FLEET[0]]: { p: 'c', b: 0, s: 'installed', c: 0 },
+    [FLEET[0]]: canaryInstalled(),
     [FLEET[1]]: { p: 'r', b: 1, s: 'installed', c: 1 },
     [FLEET[2]]: { p: 'r', b: 1, s: 'installed', c: 1 },
   };
@@ -158,21 +160,17 @@ function setup(world: World, raw: RawInputs = {}, record: DeploymentRecord | nul
     ];
     const state = input.Filters?.find((f) => f.Name === 'instance-state-name');
     const matching = all.filter((i) => !state || state.Values.includes(world.states?.[i.id] ?? 'running'));
-    return {
-      Reservations: [
-        {
-          Instances: matching.map((i) => ({
-            InstanceId: i.id,
-            ImageId: i.imageId,
-            State: { Name: world.states?.[i.id] ?? 'running' },
-            Tags: [
-              { Key: 'Name', Value: 'cis-file-processor' },
-              ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
-            ],
-          })),
-        },
-      ],
-    };
+    return instancesAnswer(
+      matching.map((i) =>
+        ec2Instance(i.id, world.states?.[i.id] ?? 'running', {
+          ImageId: i.imageId,
+          Tags: [
+            { Key: 'Name', Value: 'cis-file-processor' },
+            ...(i.tag ? [{ Key: 'emergency-deploy:deployment-id', Value: i.tag }] : []),
+          ],
+        }),
+      ),
+    );
   });
   // ListMetrics (API_ListMetrics): each dimension combination the worker publishes is one entry.
   cw.on(ListMetricsCommand).resolves({
@@ -529,34 +527,17 @@ describe('verify (10 min checkpoint)', () => {
     // DescribeAutoScalingGroups Instances[] (API_Instance): LifecycleState, LaunchTemplate.Version.
     asg.on(DescribeAutoScalingGroupsCommand).resolves({
       AutoScalingGroups: [
-        {
-          AutoScalingGroupName: 'cis-file-processor-asg',
-          MinSize: 3,
-          MaxSize: 6,
-          DesiredCapacity: 3,
-          DefaultCooldown: 300,
-          AvailabilityZones: ['ap-northeast-1a'],
-          HealthCheckType: 'EC2',
+        asgGroup('cis-file-processor-asg', {
           CreatedTime: new Date(START - 86_400_000),
           Instances: [
-            ...fresh.map((id, i) => ({
-              InstanceId: id,
-              AvailabilityZone: 'ap-northeast-1a',
-              LifecycleState: 'InService' as const,
-              HealthStatus: 'Healthy',
-              ProtectedFromScaleIn: false,
-              LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: i === 2 ? '4' : '4' },
-            })),
-            {
-              InstanceId: pending,
-              AvailabilityZone: 'ap-northeast-1a',
-              LifecycleState: 'Pending' as const,
-              HealthStatus: 'Healthy',
-              ProtectedFromScaleIn: false,
+            ...fresh.map((id) =>
+              asgInstance(id, 'InService', { LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '4' } }),
+            ),
+            asgInstance(pending, 'Pending', {
               LaunchTemplate: { LaunchTemplateId: 'lt-0abc', Version: '3' },
-            },
+            }),
           ],
-        },
+        }),
       ],
     });
     const out = await verify(ctx);

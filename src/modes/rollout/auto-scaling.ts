@@ -2,6 +2,7 @@
 // one the group launches with only the image changed, the default moved only for a group that
 // follows $Default, and an instance refresh that replaces the group. Every change is written to
 // the record before it is made, so rollback can undo a job killed at any moment.
+import { formatSecondsShort } from '../../summary/time.js';
 import { Input, TAG_DEPLOYMENT_ID } from '../../constants.js';
 import { warn } from '../../context.js';
 import {
@@ -28,7 +29,6 @@ import {
   type LaunchTemplateInfo,
 } from '../../aws/ec2.js';
 import { DeploymentFailure, errorMessage, InputError } from '../../errors.js';
-import { formatDuration } from '../../logic/batches.js';
 import type { DeploymentRecord } from '../../record.js';
 import type { AsgReport } from '../../summary/rollout.js';
 import type { RolloutRun, RolloutStrategy } from './strategy.js';
@@ -195,7 +195,7 @@ function planOnly(
   const { template, group, desiredKind } = target;
   const { asgName, templateName } = asg;
   asg.plan = [
-    `create image ${target.imageName} from the canary ${canaryId ?? '(none in the record)'} with NoReboot ${inputs.imageNoReboot}, and wait up to ${formatDuration(IMAGE_MAX_WAIT_MS / 1000)} for it`,
+    `create image ${target.imageName} from the canary ${canaryId ?? '(none in the record)'} with NoReboot ${inputs.imageNoReboot}, and wait up to ${formatSecondsShort(IMAGE_MAX_WAIT_MS / 1000)} for it`,
     `create a version of launch template ${templateName} (${template.id}) from version ${asg.sourceVersion} (${target.sourceWhy}) with the new image`,
     asg.movesDefault
       ? `set the new version as the default of ${templateName} (rollback restores version ${target.previousDefault})`
@@ -204,7 +204,7 @@ function planOnly(
       `${inputs.refreshCheckpoints.length ? `, checkpoints ${inputs.refreshCheckpoints.join(',')}% with ${inputs.pauseSeconds}s delay` : ''}` +
       `${desiredKind === 'none' ? '' : `, desired configuration: the new version${desiredKind === 'mixed-instances-policy' ? ' in the mixed instances policy, overrides kept' : ''}`}` +
       `, auto-rollback ${asg.autoRollback ? 'on' : 'not available (the group follows ' + asg.groupVersion + ')'}`,
-    `follow it every ${inputs.pollSeconds}s for up to ${formatDuration(REFRESH_MAX_WAIT_MS / 1000)}`,
+    `follow it every ${inputs.pollSeconds}s for up to ${formatSecondsShort(REFRESH_MAX_WAIT_MS / 1000)}`,
   ];
   for (const step of asg.plan) report.info(`would ${step}`);
 }
@@ -245,7 +245,7 @@ async function bakeImage(
     maxWaitMs: IMAGE_MAX_WAIT_MS,
     onProgress: (s, percent, elapsedMs) =>
       report.info(
-        `image ${s.id}: ${s.state}${percent !== undefined ? `, snapshot ${percent}%` : ''}, ${formatDuration(elapsedMs / 1000)} elapsed`,
+        `image ${s.id}: ${s.state}${percent !== undefined ? `, snapshot ${percent}%` : ''}, ${formatSecondsShort(elapsedMs / 1000)} elapsed`,
       ),
   });
   asg.imageState = waited.state.state;
@@ -259,7 +259,7 @@ async function bakeImage(
   if (waited.outcome === 'cancelled')
     return `Rollout cancelled while image ${image.id} was ${waited.state.state}; ${untouched}`;
   if (waited.outcome === 'timeout') {
-    return `Rollout failed: image ${image.id} is still ${waited.state.state} after ${formatDuration(IMAGE_MAX_WAIT_MS / 1000)}; ${untouched} (a rerun picks the image up)`;
+    return `Rollout failed: image ${image.id} is still ${waited.state.state} after ${formatSecondsShort(IMAGE_MAX_WAIT_MS / 1000)}; ${untouched} (a rerun picks the image up)`;
   }
   return `Rollout failed: image ${image.id} is ${waited.state.state}${waited.state.reason ? ` (${waited.state.reason})` : ''}; ${untouched}`;
 }
@@ -384,7 +384,7 @@ async function refreshGroup(
     return `Rollout cancelled: instance refresh ${refresh} of ${asgName} was asked to stop at ${waited.state.percentComplete ?? 0}%; ${restore}`;
   }
   if (waited.outcome === 'timeout') {
-    return `Rollout failed: instance refresh ${refresh} of ${asgName} is still ${waited.state.status} after ${formatDuration(REFRESH_MAX_WAIT_MS / 1000)} (left running); ${restore}`;
+    return `Rollout failed: instance refresh ${refresh} of ${asgName} is still ${waited.state.status} after ${formatSecondsShort(REFRESH_MAX_WAIT_MS / 1000)} (left running); ${restore}`;
   }
   if (waited.state.status !== 'Successful') {
     const why = waited.state.statusReason ? `: ${waited.state.statusReason}` : '';

@@ -1,6 +1,7 @@
 // Strategy ssm: the file is replaced in place, batch by batch, through SSM's own fan-out. Each
 // batch is tagged, marked in the record, installed, baked and health-checked; the error budget
 // (max-errors) halts the rollout between batches.
+import { formatSecondsShort } from '../../summary/time.js';
 import { TAG_ARTIFACT_SHA256, TAG_BACKUP_PATH, TAG_DEPLOYMENT_ID } from '../../constants.js';
 import { warn } from '../../context.js';
 import { tagInstances } from '../../aws/ec2.js';
@@ -10,7 +11,6 @@ import { fateOf, runOnFleet, type FanOutResult } from '../../remote/fan-out.js';
 import {
   batchSizeFor,
   estimateSecondsLeft,
-  formatDuration,
   overErrorBudget,
   planBatches,
   progressLine,
@@ -182,7 +182,7 @@ async function runBatches(
       return `Rollout halted after batch ${i + 1} of ${n}: ${budget.failed} instance(s) failed, more than max-errors ${inputs.maxErrors}; ${n - i - 1} batch(es) not started`;
     }
   }
-  const elapsed = formatDuration((runtime.clock.now().getTime() - start) / 1000);
+  const elapsed = formatSecondsShort((runtime.clock.now().getTime() - start) / 1000);
   ctx.report.info(
     `All ${n} batch(es) done in ${elapsed}: ${done} installed, ${budget.failed} failed (max-errors ${inputs.maxErrors})`,
   );
@@ -381,7 +381,7 @@ async function bake(run: RolloutRun, opts: BatchRun): Promise<boolean> {
   const { inputs, runtime, report } = run.ctx;
   if (!opts.morePlanned || inputs.pauseSeconds <= 0 || overErrorBudget(inputs.maxErrors, opts.budget.failed))
     return false;
-  report.info(`baking ${formatDuration(inputs.pauseSeconds)} before the health check and the next batch`);
+  report.info(`baking ${formatSecondsShort(inputs.pauseSeconds)} before the health check and the next batch`);
   await runtime.sleep(inputs.pauseSeconds * 1000);
   return runtime.cancelled();
 }

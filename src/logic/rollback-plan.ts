@@ -301,6 +301,31 @@ export interface RestoreOutcome {
   detail?: string;
   /** True when SSM could not deliver to the instance (it may have gone away since). */
   undelivered?: boolean;
+  /**
+   * What the instance proved, for the summary only (not the record: it repeats per instance):
+   * the file's checksum against the backup's, and the service after the restart.
+   */
+  evidence?: string;
+}
+
+/** The restore's proof, as the script printed it; undefined when it printed none. */
+function restoreEvidence(report: ReturnType<typeof parseRestoreOutput>): string | undefined {
+  const short = (sha: string) => `${sha.slice(0, 12)}…`;
+  const parts: string[] = [];
+  if (report.sha256After) {
+    const same = report.backupSha256 === report.sha256After ? ', equal to the backup' : '';
+    const was =
+      report.sha256Before && report.sha256Before !== report.sha256After
+        ? ` (was ${report.sha256Before === 'missing' ? 'missing' : short(report.sha256Before)})`
+        : '';
+    parts.push(`sha256 ${short(report.sha256After)}${same}${was}`);
+  }
+  if (report.service) {
+    const restarts = report.restarts !== undefined ? `, NRestarts ${report.restarts}` : '';
+    const restart = report.restart === 'skipped' ? ', not restarted (already running it)' : '';
+    parts.push(`service ${report.service}${restarts}${restart}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 /** The first non-empty line of text, control characters stripped, cut short. */
@@ -329,7 +354,9 @@ export function classifyRestore(
   const code = inv.responseCode;
   const report = parseRestoreOutput(inv.stdout);
   if (inv.status === 'Success' && code === ScriptExit.Ok) {
-    return report.restore === 'already' ? { result: 'already' } : { result: 'restored' };
+    const evidence = restoreEvidence(report);
+    const result = report.restore === 'already' ? 'already' : 'restored';
+    return evidence ? { result, evidence } : { result };
   }
   // stderr's first line names the cause (read-only file system, disk full); the agent keeps
   // stderr's head when it cuts the output (agent/contracts/plugin.go).

@@ -519,7 +519,7 @@ async function restoreInstances(
       state: item.state,
       entry,
       result: outcome.result,
-      detail: outcome.detail,
+      detail: outcome.detail ?? outcome.evidence,
     });
   }
   return results;

@@ -248,6 +248,31 @@ describe('classifyRestore', () => {
     ).toBe('restored');
   });
 
+  it('carries the restore’s proof for the summary: the checksum against the backup’s, the service after', () => {
+    const original = 'a'.repeat(64);
+    const fix = 'b'.repeat(64);
+    const stdout = [
+      `EWD backup=${BACKUP}`,
+      `EWD backup_sha256=${original}`,
+      `EWD sha256_before=${fix}`,
+      'EWD restore=restored',
+      `EWD sha256_after=${original}`,
+      'EWD service=active',
+      'EWD restarts=0',
+      '',
+    ].join('\n');
+    expect(classifyRestore({ ...ok, stdout }, item)).toEqual({
+      result: 'restored',
+      evidence: 'sha256 aaaaaaaaaaaa…, equal to the backup (was bbbbbbbbbbbb…); service active, NRestarts 0',
+    });
+    const again = `EWD backup_sha256=${original}\nEWD restore=already\nEWD sha256_after=${original}\nEWD restart=skipped\nEWD service=active\n`;
+    expect(classifyRestore({ ...ok, stdout: again }, item)).toEqual({
+      result: 'already',
+      evidence:
+        'sha256 aaaaaaaaaaaa…, equal to the backup; service active, not restarted (already running it)',
+    });
+  });
+
   it('makes a missing backup a clear failure naming the path, except on a group member from the old image', () => {
     const missing = {
       status: 'Failed',

@@ -64,6 +64,13 @@ export interface TwinOptions {
   initialWorker?: WorkerKind;
   /** Run no real worker process (the bench's large fleets): the unit's process is `sleep`. */
   idleWorkers?: boolean;
+  /**
+   * The units' services run inside the twin, with no process per instance (the bench's 1,000:
+   * the issue allows it); the action's scripts still run for real on every instance.
+   */
+  servicesInTwin?: boolean;
+  /** How many scripts run on this machine at once (default: no bound); see SsmHost. */
+  maxParallelScripts?: number;
   /** How long after SendCommand an invocation is unknown to GetCommandInvocation (default 400 ms). */
   invisibleMs?: number;
   /** Delivery to a dropped agent gives up after this long (AWS: the command's TimeoutSeconds). */
@@ -220,6 +227,7 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     restartMs: opts.restartMs ?? 1000,
     startLimitBurst: 5,
     startLimitIntervalMs: 10_000,
+    inTwin: opts.servicesInTwin === true,
   };
   const initial = opts.idleWorkers
     ? 'import signal, time\nsignal.signal(signal.SIGTERM, lambda *a: exit(0))\nwhile True: time.sleep(3600)\n'
@@ -284,6 +292,7 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
   const ssm = new SsmSimulator({
     workDir,
     invisibleMs: opts.invisibleMs ?? 400,
+    maxParallelScripts: opts.maxParallelScripts,
     deliveryTimeoutMs: (c) => opts.deliveryTimeoutMs ?? c.timeoutSeconds * 1000,
     instances,
     async resolveTargets(targets) {

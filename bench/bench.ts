@@ -22,7 +22,7 @@
 //   npm run bench -- --fleets 1000 --parallel-scripts 8
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { motoAvailable, motoEnv, startMoto } from '../test/support/moto.js';
@@ -60,6 +60,8 @@ interface FleetResult {
   servicesInTwin: boolean;
   parallelScripts: number;
   setupSeconds: number;
+  /** 1-minute load average at the fleet's start and end: how shared the machine was. */
+  load: [number, number];
   modes: ModeResult[];
   runbook: { phase: string; commands: number; seconds: number }[];
 }
@@ -191,6 +193,7 @@ function runbookPhases(env: Record<string, string>): FleetResult['runbook'] {
 
 async function benchFleet(fleet: number, preload: string, parallelScripts: number): Promise<FleetResult> {
   const setupStarted = process.hrtime.bigint();
+  const loadAtStart = loadavg()[0];
   const moto = await startMoto();
   const servicesInTwin = fleet > 30;
   const isMoto = (cmdline: string) => cmdline.includes('moto_server') && cmdline.includes(`\0${moto.port}`);
@@ -288,6 +291,7 @@ async function benchFleet(fleet: number, preload: string, parallelScripts: numbe
       fleet,
       twinRssMb: process.memoryUsage().rss / 2 ** 20,
       memory: whole.stop(),
+      load: [loadAtStart, loadavg()[0]],
       servicesInTwin,
       parallelScripts,
       setupSeconds,
@@ -363,6 +367,8 @@ function render(results: FleetResult[], cold: ReturnType<typeof coldStart>): str
       );
     }
     lines.push(
+      '',
+      `Load average (1 min) at the fleet's start and end: ${r.load[0].toFixed(1)} and ${r.load[1].toFixed(1)} on ${cpus().length} cores (above the core count, other work shared the machine and the times are longer for it).`,
       '',
       `Twin and its instances over the whole fleet run (setup ${r.setupSeconds.toFixed(0)} s included): peak **${r.memory.totalMb.toFixed(0)} MiB** (the twin’s process ${r.memory.selfMb.toFixed(0)} MiB, its children ${r.memory.childrenMb.toFixed(0)} MiB, at most ${r.memory.childCount} processes at once); moto_server beside it ${r.memory.motoMb.toFixed(0)} MiB. ${r.servicesInTwin ? 'Services run inside the twin (no worker process per instance)' : 'One real worker process per instance'}; scripts run for real on every instance, at most ${r.parallelScripts} at once on this machine.`,
     );

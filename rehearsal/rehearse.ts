@@ -190,7 +190,10 @@ export function rehearsalApprovals(steps: Step[]): Approval[] {
 
 export async function runScenario(
   scenario: Scenario,
-  opts: Pick<Options, 'fleet'>,
+  opts: Pick<Options, 'fleet'> & {
+    /** Windows other than SHORTENED's (a test's, e.g. a canary that watches one minute). */
+    windows?: Record<string, string>;
+  },
   stop: { stopping: boolean; pids: Set<number> },
 ): Promise<ScenarioResult> {
   const started = Date.now();
@@ -292,7 +295,7 @@ export async function runScenario(
       );
       return run;
     };
-    const windows = Object.fromEntries(SHORTENED.map(([k, , v]) => [k, v]));
+    const windows = { ...Object.fromEntries(SHORTENED.map(([k, , v]) => [k, v])), ...opts.windows };
     // agent-lost: once the rollout's first batch is sent (a command the twin had not seen before
     // the rollout), the agent of an instance that batch does not hold stops answering, so a later
     // batch meets it: mid-rollout, as the scenario says.

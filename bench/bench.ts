@@ -20,6 +20,7 @@
 //   npm run bench                   all fleets
 //   npm run bench -- --fleets 5,100
 //   npm run bench -- --fleets 1000 --parallel-scripts 8
+//   npm run bench -- --note "the machine was shared with other work"   (a line atop RESULTS.md)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -336,9 +337,16 @@ function version(cmd: string, args: string[]): string {
   return (r.stdout || r.stderr || 'unknown').trim().split('\n')[0];
 }
 
-function render(results: FleetResult[], cold: ReturnType<typeof coldStart>): string {
+/** `--note TEXT`: how the machine was used while measuring (shared, other work), for the reader. */
+function parseNote(argv: string[]): string | undefined {
+  const i = argv.indexOf('--note');
+  return i < 0 ? undefined : argv[i + 1];
+}
+
+function render(results: FleetResult[], cold: ReturnType<typeof coldStart>, note?: string): string {
   const lines: string[] = [];
   lines.push('# Benchmark results', '');
+  if (note) lines.push(`> ${note.replace(/\s+/g, ' ')}`, '');
   lines.push(
     `Measured ${new Date().toISOString()} with \`npm run bench\` (reproduce: \`npm ci && npm run bench\`; moto_server must be installed, see requirements-test.txt).`,
     '',
@@ -410,7 +418,7 @@ async function main(): Promise<void> {
   for (const fleet of parseFleets(process.argv.slice(2)))
     results.push(await benchFleet(fleet, preload, parallel));
   const cold = coldStart(preload);
-  const text = render(results, cold);
+  const text = render(results, cold, parseNote(process.argv.slice(2)));
   // The SSM-calls section belongs to bench/ssm-calls.ts: kept as it is.
   let previous = '';
   try {

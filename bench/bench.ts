@@ -20,6 +20,7 @@
 //   npm run bench                   all fleets
 //   npm run bench -- --fleets 5,100
 //   npm run bench -- --fleets 1000 --parallel-scripts 8
+//   npm run bench -- --fleets 100 --out /tmp/bench-100.md   (elsewhere than bench/RESULTS.md)
 //   npm run bench -- --note "the machine was shared with other work"   (a line atop RESULTS.md)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -38,8 +39,10 @@ interface ModeResult {
   seconds: number;
   /** Time in the action's requests that the twin forwarded to moto while this mode ran. */
   awsSeconds: number;
-  /** The twin's own handling time while this mode ran, and per SSM call. */
+  /** The twin's own handling time while this mode ran (its lookups in moto apart), and per SSM call. */
   twinSeconds: number;
+  /** The time the twin's answers waited on its own lookups in moto (the fleet, tag targets). */
+  twinMotoSeconds: number;
   twinMsPerSsmCall: number;
   maxRssMb: number;
   calls: number;
@@ -272,10 +275,12 @@ async function benchFleet(fleet: number, preload: string, parallelScripts: numbe
         verdict: run.outputs.verdict ?? `exit ${run.code}`,
         seconds,
         awsSeconds: (after.actionForwardMs - before.actionForwardMs) / 1000,
-        twinSeconds: (after.ms - before.ms) / 1000,
+        twinSeconds: (after.ms - after.motoMs - (before.ms - before.motoMs)) / 1000,
+        twinMotoSeconds: (after.motoMs - before.motoMs) / 1000,
         twinMsPerSsmCall:
           ssmAfter.calls > ssmBefore.calls
-            ? (ssmAfter.ms - ssmBefore.ms) / (ssmAfter.calls - ssmBefore.calls)
+            ? (ssmAfter.ms - ssmAfter.motoMs - (ssmBefore.ms - ssmBefore.motoMs)) /
+              (ssmAfter.calls - ssmBefore.calls)
             : 0,
         maxRssMb: rss ? Number(rss[1]) / 1024 : NaN,
         ...callsFromSummary(run.summary),
@@ -307,10 +312,18 @@ async function benchFleet(fleet: number, preload: string, parallelScripts: numbe
   }
 }
 
-function ssmCalls(byAction: Record<string, { calls: number; ms: number }>): { calls: number; ms: number } {
+function ssmCalls(byAction: Record<string, { calls: number; ms: number; motoMs: number }>): {
+  calls: number;
+  ms: number;
+  motoMs: number;
+} {
   return Object.entries(byAction)
     .filter(([k]) => k.startsWith('ssm:'))
-    .reduce((a, [, v]) => ({ calls: a.calls + v.calls, ms: a.ms + v.ms }), { calls: 0, ms: 0 });
+    .reduce((a, [, v]) => ({ calls: a.calls + v.calls, ms: a.ms + v.ms, motoMs: a.motoMs + v.motoMs }), {
+      calls: 0,
+      ms: 0,
+      motoMs: 0,
+    });
 }
 
 function coldStart(preload: string): { bundleKb: number; medianMs: number; runs: number } {
@@ -360,18 +373,18 @@ function render(results: FleetResult[], cold: ReturnType<typeof coldStart>, note
   lines.push(
     'Everything runs against moto_server on 127.0.0.1 through the twin, so the times measure the action, the twin and the emulator, not AWS latency. Pauses and windows are zero except verify, whose shortest window is 1 minute (so its wall time is the window). AWS calls are counted by the action itself (`AwsApi.call`, retries included).',
     '',
-    'Per mode the wall time is split three ways: **waiting on AWS** is the time the action’s own requests spent in moto as the twin forwarded them (requests carrying the action’s user agent; the workers’ and the `aws` CLI’s are not counted); **answered by the twin** is the time the twin spent in the calls it answers itself (SSM, AWS/SQS metrics, move tasks), with its cost per SSM call: an upper bound on the twin’s overhead, since it includes the twin’s own DescribeInstances lookups in moto and waiting for the event loop it shares with the instances’ bookkeeping; the rest is **the action’s own** time (its work and its poll sleeps). Memory of the twin and its instances is read from /proc every 0.5 s: the bench process (the twin runs in it) and every process below it (instance scripts and the `aws` CLI they run, worker processes), not moto_server and not the action’s process (its peak RSS is its own column).',
+    'Per mode the wall time is split three ways: **waiting on AWS** is the time the action’s own requests spent in moto as the twin forwarded them (requests carrying the action’s user agent; the workers’ and the `aws` CLI’s are not counted); plus the time the calls the twin answers itself waited on the twin’s own lookups in moto (the fleet’s DescribeInstances, tag targets: the emulator’s share, which at 1,000 instances is seconds per listing); **the twin’s own** is the rest of the time the twin spent in the calls it answers (SSM, AWS/SQS metrics), with its cost per SSM call: still an upper bound, since it includes waiting for the event loop the twin shares with the instances’ bookkeeping; the rest is **the action’s own** time (its work and its poll sleeps). Memory of the twin and its instances is read from /proc every 0.5 s: the bench process (the twin runs in it) and every process below it (instance scripts and the `aws` CLI they run, worker processes), not moto_server and not the action’s process (its peak RSS is its own column).',
     '',
   );
   for (const r of results) {
     lines.push(`## Fleet of ${r.fleet}`, '');
     lines.push(
-      '| mode | verdict | wall time (s) | waiting on AWS (s) | answered by the twin (s) | SSM calls | twin ms per SSM call | action’s own (s) | twin + instances peak (MiB: twin, instances; processes) | action peak RSS (MiB) | AWS calls | by operation |',
+      '| mode | verdict | wall time (s) | waiting on AWS (s: the action’s requests + the twin’s lookups for it) | twin’s own (s) | SSM calls | twin ms per SSM call | action’s own (s) | twin + instances peak (MiB: twin, instances; processes) | action peak RSS (MiB) | AWS calls | by operation |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const m of r.modes) {
       lines.push(
-        `| ${m.mode} | ${m.verdict} | ${m.seconds.toFixed(2)} | ${m.awsSeconds.toFixed(2)} | ${m.twinSeconds.toFixed(2)} | ${m.ssmCalls} | ${m.ssmCalls > 0 ? m.twinMsPerSsmCall.toFixed(1) : '(none)'} | ${Math.max(0, m.seconds - m.awsSeconds - m.twinSeconds).toFixed(2)} | ${(m.twinPeakMb + m.instancesPeakMb).toFixed(0)} (${m.twinPeakMb.toFixed(0)}, ${m.instancesPeakMb.toFixed(0)}; ${m.peakProcesses}) | ${m.maxRssMb.toFixed(0)} | ${m.calls} | ${m.byOperation} |`,
+        `| ${m.mode} | ${m.verdict} | ${m.seconds.toFixed(2)} | ${(m.awsSeconds + m.twinMotoSeconds).toFixed(2)} (${m.awsSeconds.toFixed(2)} + ${m.twinMotoSeconds.toFixed(2)}) | ${m.twinSeconds.toFixed(2)} | ${m.ssmCalls} | ${m.ssmCalls > 0 ? m.twinMsPerSsmCall.toFixed(1) : '(none)'} | ${Math.max(0, m.seconds - m.awsSeconds - m.twinMotoSeconds - m.twinSeconds).toFixed(2)} | ${(m.twinPeakMb + m.instancesPeakMb).toFixed(0)} (${m.twinPeakMb.toFixed(0)}, ${m.instancesPeakMb.toFixed(0)}; ${m.peakProcesses}) | ${m.maxRssMb.toFixed(0)} | ${m.calls} | ${m.byOperation} |`,
       );
     }
     lines.push(
@@ -420,15 +433,19 @@ async function main(): Promise<void> {
   const cold = coldStart(preload);
   const text = render(results, cold, parseNote(process.argv.slice(2)));
   // The SSM-calls section belongs to bench/ssm-calls.ts: kept as it is.
+  const argv = process.argv.slice(2);
+  const file = argv.includes('--out')
+    ? (argv[argv.indexOf('--out') + 1] ?? 'bench/RESULTS.md')
+    : 'bench/RESULTS.md';
   let previous = '';
   try {
-    previous = readFileSync('bench/RESULTS.md', 'utf8');
+    previous = readFileSync(file, 'utf8');
   } catch {
     previous = '';
   }
   const kept = /<!-- ssm-calls[\s\S]*?<!-- \/ssm-calls -->\n?/.exec(previous)?.[0];
-  writeFileSync('bench/RESULTS.md', kept ? `${text}\n${kept}` : text);
-  process.stdout.write(`${text}\nwrote bench/RESULTS.md\n`);
+  writeFileSync(file, kept ? `${text}\n${kept}` : text);
+  process.stdout.write(`${text}\nwrote ${file}\n`);
 }
 
 main().catch((e) => {

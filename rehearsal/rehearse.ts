@@ -17,19 +17,21 @@ import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwat
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startTwin, workerPath, type Twin, type WorkerKind } from '../twin/twin.js';
 import { motoAvailable, motoEnv, startMoto, type Moto } from '../test/support/moto.js';
 import { runDist, type DistRun } from '../test/support/run-dist.js';
 import { seedWorld, WORLD } from '../test/support/world.js';
 import { parseRecord } from '../src/record.js';
 import { writeReport } from '../src/record-tool.js';
+import type { Approval } from '../src/summary/deployment-log.js';
 import { renderHtmlPage } from './html.js';
 import { UploadProducer } from './stand-ins.js';
 
-const SCENARIOS = ['healthy', 'loop', 'crash', 'agent-lost'] as const;
-type Scenario = (typeof SCENARIOS)[number];
+export const SCENARIOS = ['healthy', 'loop', 'crash', 'agent-lost'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
-interface Options {
+export interface Options {
   scenarios: Scenario[];
   fleet: number;
   out: string;
@@ -87,7 +89,7 @@ const ARTIFACT: Record<Scenario, WorkerKind> = {
   'agent-lost': 'fixed',
 };
 // The windows, shortened from the action's defaults; everything else is the action's default.
-const SHORTENED: [string, string, string][] = [
+export const SHORTENED: [string, string, string][] = [
   ['canary-minutes', '5', '0'],
   ['poll-seconds', '30', '5'],
   ['pause-seconds', '120', '0'],
@@ -101,13 +103,13 @@ function log(message: string): void {
   process.stdout.write(`[rehearse ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-interface Step {
+export interface Step {
   name: string;
   run: DistRun;
   seconds: number;
 }
 
-interface ScenarioResult {
+export interface ScenarioResult {
   scenario: Scenario;
   steps: Step[];
   asExpected: boolean;
@@ -117,7 +119,7 @@ interface ScenarioResult {
 }
 
 /** What each scenario must end as (README, "Rehearsal"). */
-function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: string } {
+export function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: string } {
   const get = (n: string) => steps.find((s) => s.name === n);
   const verdict = (n: string) => get(n)?.run.outputs.verdict;
   const rolledBack = verdict('rollback') === 'pass';
@@ -153,19 +155,45 @@ function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: string } 
             rollout.summary + rollout.stdout,
           )
         : false;
-      return verdict('canary') === 'go' && rollout && reported
-        ? { ok: true, why: `the dropped agent was reported by rollout (verdict ${verdict('rollout')})` }
+      // Mid-rollout: at least one batch was sent before the agent dropped (not refused up front).
+      const batches = Number(/\| Batches this run \| (\d+) \|/.exec(rollout?.summary ?? '')?.[1] ?? 0);
+      return verdict('canary') === 'go' && rollout && reported && batches > 0
+        ? {
+            ok: true,
+            why: `the agent dropped after ${batches} batch(es) were sent; rollout reported it (verdict ${verdict('rollout')})${get('rollback') ? `; rollback ${verdict('rollback')} (an instance whose agent is lost cannot be restored until it is back)` : ''}`,
+          }
         : {
             ok: false,
-            why: `expected the rollout to report the dropped agent; got rollout ${verdict('rollout')}`,
+            why: `expected the rollout to send a batch and then report the dropped agent; got rollout ${verdict('rollout')}, ${batches} batch(es), ${reported ? 'reported' : 'not reported'}`,
           };
     }
   }
 }
 
-async function runScenario(
+/**
+ * The production environment's review as GitHub's run-approvals API would return it: the rehearsal
+ * has no GitHub, so whoever rehearses is the approver of the gated rollout (a stand-in, named so);
+ * where no rollout ran, no gate was reached and there is no review.
+ */
+export function rehearsalApprovals(steps: Step[]): Approval[] {
+  return steps.some((s) => s.name === 'rollout')
+    ? [
+        {
+          user: 'rehearsal-approver',
+          state: 'approved',
+          comment: 'rehearsal stand-in for the production environment review',
+          environments: ['production'],
+        },
+      ]
+    : [];
+}
+
+export async function runScenario(
   scenario: Scenario,
-  opts: Options,
+  opts: Pick<Options, 'fleet'> & {
+    /** Windows other than SHORTENED's (a test's, e.g. a canary that watches one minute). */
+    windows?: Record<string, string>;
+  },
   stop: { stopping: boolean; pids: Set<number> },
 ): Promise<ScenarioResult> {
   const started = Date.now();
@@ -175,6 +203,7 @@ async function runScenario(
   let twin: Twin | undefined;
   let producer: UploadProducer | undefined;
   let producing: Promise<void> | undefined;
+  let metricTimer: NodeJS.Timeout | undefined;
   try {
     log(`scenario ${scenario}, fleet of ${opts.fleet}: starting moto_server and the twin on 127.0.0.1`);
     moto = await startMoto();
@@ -216,26 +245,36 @@ async function runScenario(
       endpoint: twin.endpoint,
       credentials: creds,
     });
-    await cloudwatch.send(
-      new PutMetricDataCommand({
-        Namespace: 'CISFileSearch/Worker',
-        MetricData: [{ MetricName: 'MessageDeleteFailed', Value: 0, Unit: 'Count' }],
-      }),
-    );
+    // The workers' own deletion-failure metric, as the fleet's metric agent publishes it: a count
+    // every 20 s (zero: the stand-in workers' deletes do not fail), so verify's window holds data.
+    const putDeleteFailed = () =>
+      cloudwatch.send(
+        new PutMetricDataCommand({
+          Namespace: 'CISFileSearch/Worker',
+          MetricData: [{ MetricName: 'MessageDeleteFailed', Value: 0, Unit: 'Count' }],
+        }),
+      );
+    await putDeleteFailed();
+    metricTimer = setInterval(() => void putDeleteFailed().catch(() => undefined), 20_000);
     // Uploads keep arriving through the twin: S3 notifications into the queue, counted as sent.
     producer = new UploadProducer(s3, WORLD.bucket);
     producing = producer.run(5, 1000, 1500).catch((e) => log(`producer stopped: ${(e as Error).message}`));
 
     let record = '';
+    // `during` is polled while the step runs until it says it is done (returns true).
     const step = async (
       name: string,
       inputs: Record<string, string>,
-      during?: () => void,
+      during?: () => boolean,
     ): Promise<DistRun> => {
       if (stop.stopping) throw new Error(`not starting ${name}: the rehearsal is stopping`);
       log(`▶ ${scenario}: ${name}`);
       const t0 = Date.now();
-      const timer = during ? setTimeout(during, 4000) : undefined;
+      const timer = during
+        ? setInterval(() => {
+            if (during()) clearInterval(timer);
+          }, 200)
+        : undefined;
       let pid: number | undefined;
       const run = await runDist({ ...inputs, ...(record ? { record } : {}) }, env, {
         timeoutMs: 15 * 60_000,
@@ -244,7 +283,7 @@ async function runScenario(
           stop.pids.add(p);
         },
       });
-      clearTimeout(timer);
+      clearInterval(timer);
       if (pid) stop.pids.delete(pid);
       const seconds = (Date.now() - t0) / 1000;
       steps.push({ name, run, seconds });
@@ -256,9 +295,31 @@ async function runScenario(
       );
       return run;
     };
-    const windows = Object.fromEntries(SHORTENED.map(([k, , v]) => [k, v]));
-    const lastId = [...world.instanceIds].sort().at(-1) ?? '';
-    const plan: [string, Record<string, string>, (() => void)?][] = [
+    const windows = { ...Object.fromEntries(SHORTENED.map(([k, , v]) => [k, v])), ...opts.windows };
+    // agent-lost: once the rollout's first batch is sent (a command the twin had not seen before
+    // the rollout), the agent of an instance that batch does not hold stops answering, so a later
+    // batch meets it: mid-rollout, as the scenario says.
+    let commandsBefore = new Set<string>();
+    let dropped = '';
+    const dropMidRollout = (): boolean => {
+      if (!twin) return true;
+      const snap = twin.ssm.snapshot();
+      const fresh = snap.filter((x) => !commandsBefore.has(x.commandId));
+      if (fresh.length === 0) return false;
+      const touched = new Set(snap.map((x) => x.instanceId));
+      const target = [...world.instanceIds].sort().find((id) => !touched.has(id));
+      if (!target) {
+        log('agent-lost: every instance already had a command: no agent left to drop');
+        return true;
+      }
+      dropped = target;
+      log(
+        `agent-lost: the rollout sent its first batch; the SSM agent of ${target} stops answering (PingStatus ConnectionLost)`,
+      );
+      twin.dropAgent(target);
+      return true;
+    };
+    const plan: [string, Record<string, string>, (() => boolean)?][] = [
       ['preflight', { mode: 'preflight', 'queue-name': WORLD.queueName, bucket: WORLD.bucket }],
       [
         'canary',
@@ -273,12 +334,7 @@ async function runScenario(
       [
         'rollout',
         { mode: 'rollout', 'batch-size': '50%', 'pause-seconds': windows['pause-seconds'] },
-        scenario === 'agent-lost'
-          ? () => {
-              log(`agent-lost: the SSM agent of ${lastId} stops answering (PingStatus ConnectionLost)`);
-              twin?.dropAgent(lastId);
-            }
-          : undefined,
+        scenario === 'agent-lost' ? dropMidRollout : undefined,
       ],
       [
         'verify',
@@ -291,6 +347,7 @@ async function runScenario(
     ];
     let failed = false;
     for (const [name, inputs, during] of plan) {
+      if (name === 'rollout') commandsBefore = new Set(twin.ssm.snapshot().map((x) => x.commandId));
       const run = await step(name, inputs, during);
       if (run.code !== 0) {
         failed = true;
@@ -303,6 +360,7 @@ async function runScenario(
     }
     const o = twin.overhead();
     notes.push(`twin overhead: ${o.calls} calls answered by the twin in ${o.ms.toFixed(0)} ms`);
+    if (dropped) notes.push(`agent dropped mid-rollout: ${dropped}`);
     const verdict = judge(scenario, steps);
     return {
       scenario,
@@ -313,6 +371,7 @@ async function runScenario(
       notes,
     };
   } finally {
+    clearInterval(metricTimer);
     producer?.stop();
     if (producing) await Promise.race([producing, new Promise((r) => setTimeout(r, 3000))]);
     await twin?.stop();
@@ -390,7 +449,10 @@ async function main(): Promise<number> {
  * The report job's step at the end of each scenario: `record-tool report` on its last record writes
  * the runbook's Deployment Log, the incident report and both notifications to report-<scenario>/.
  */
-async function deploymentLogs(outDir: string, results: ScenarioResult[]): Promise<Map<string, string>> {
+export async function deploymentLogs(
+  outDir: string,
+  results: ScenarioResult[],
+): Promise<Map<string, string>> {
   const logs = new Map<string, string>();
   for (const r of results) {
     const last = [...r.steps].reverse().find((s) => s.run.outputs.record);
@@ -398,6 +460,7 @@ async function deploymentLogs(outDir: string, results: ScenarioResult[]): Promis
     const raw = last.run.outputs.record;
     const written = await writeReport(parseRecord(raw), raw, join(outDir, `report-${r.scenario}`), {
       now: new Date(),
+      approvals: rehearsalApprovals(r.steps),
     });
     logs.set(r.scenario, written.log);
   }
@@ -422,6 +485,9 @@ real on simulated instances). The action's defaults apply (health patterns, erro
 | --- | --- | --- |
 ${shortened}
 | SSM delivery timeout of a dropped agent (twin) | 300 s | ${DELIVERY_TIMEOUT_S} s |
+
+The production environment's review that gates the rollout is played by a stand-in
+(\`rehearsal-approver\` in the Deployment Log): the rehearsal has no GitHub to ask.
 
 ${results
   .map(
@@ -452,18 +518,20 @@ ${results
   log(`wrote ${join(outDir, 'summary.md')} and ${join(outDir, 'summary.html')}`);
 }
 
-main().then(
-  (code) => {
-    if (!process.argv.includes('--help') && !process.argv.includes('-h'))
-      log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenarios expect');
-    process.exit(code);
-  },
-  (e) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n${USAGE}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`rehearsal failed: ${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  },
-);
+// Run as `npm run rehearse`; imported (the rehearsal's tests), it only exports its parts.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)
+  main().then(
+    (code) => {
+      if (!process.argv.includes('--help') && !process.argv.includes('-h'))
+        log(code === 0 ? 'rehearsal finished as expected' : 'rehearsal did NOT end as the scenarios expect');
+      process.exit(code);
+    },
+    (e) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`${e.message}\n${USAGE}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`rehearsal failed: ${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );

@@ -20,7 +20,16 @@ export interface UnitConfig {
   /** StartLimitBurst within StartLimitIntervalSec (systemd: 5 in 10 s). */
   startLimitBurst: number;
   startLimitIntervalMs: number;
+  /**
+   * The service runs inside the twin, with no process of its own (the bench's large fleets: a
+   * thousand Python processes would measure Python, not the twin). It starts, stops and restarts
+   * with the same states, PIDs and journal lines from systemd, and logs nothing itself.
+   */
+  inTwin?: boolean;
 }
+
+/** PIDs of in-twin services: above any real PID (pid_max is at most 2^22). */
+let nextInTwinPid = 5_000_000;
 
 export interface JournalEntry {
   /** realtime, microseconds since the epoch */
@@ -78,6 +87,8 @@ export class SimInstance {
   private restartTimer: NodeJS.Timeout | undefined;
   private stopWaiters: (() => void)[] = [];
   private stopping = false;
+  /** An in-twin service is running (there is no child process to hold that fact). */
+  private inTwinRunning = false;
   private readonly journalFile: string;
 
   constructor(
@@ -127,6 +138,17 @@ export class SimInstance {
       return;
     }
     this.starts.push(now);
+    if (this.unit.inTwin) {
+      if (this.inTwinRunning) return;
+      this.inTwinRunning = true;
+      this.mainPid = nextInTwinPid++;
+      this.execMainStartUsec = Date.now() * 1000;
+      this.execMainStartMono = monotonicUsec();
+      this.state = 'active';
+      this.subState = 'running';
+      this.log(1, 'systemd', `Started ${this.unit.name}.service.`);
+      return;
+    }
     const child = spawn('python3', ['-u', this.workerPath()], {
       cwd: join(this.root, this.unit.workerDir.slice(1)),
       env: { ...process.env, ...this.unit.env, PYTHONDONTWRITEBYTECODE: '1' },
@@ -201,6 +223,18 @@ export class SimInstance {
   /** systemctl stop: SIGTERM, SIGKILL after the stop timeout; resolves once the process is gone. */
   stop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    if (this.inTwinRunning) {
+      // An in-twin service ends at once on SIGTERM, as the stand-in workers do.
+      this.inTwinRunning = false;
+      this.log(1, 'systemd', `Stopping ${this.unit.name}.service...`);
+      this.mainPid = 0;
+      this.execMainExitStatus = 0;
+      this.state = 'inactive';
+      this.subState = 'dead';
+      this.log(1, 'systemd', `${this.unit.name}.service: Deactivated successfully.`);
+      this.log(1, 'systemd', `Stopped ${this.unit.name}.service.`);
+      return Promise.resolve();
+    }
     const child = this.child;
     if (!child) {
       if (this.state !== 'failed') {

@@ -72,6 +72,13 @@ export interface SsmHost {
   invisibleMs: number;
   /** Delivery to an agent that is not Online is given up after this long (AWS: TimeoutSeconds). */
   deliveryTimeoutMs(c: { timeoutSeconds: number }): number;
+  /**
+   * How many scripts run on this host at once (default: no bound). On AWS each instance has its
+   * own CPU; here every instance shares this machine's, and a thousand scripts at once would only
+   * thrash it. An invocation waiting for a slot is InProgress, as one would be whose agent has
+   * taken it and not yet got the CPU.
+   */
+  maxParallelScripts?: number;
 }
 
 const GET_STDOUT_LIMIT = 24_000;
@@ -92,7 +99,26 @@ const isoTime = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms
 export class SsmSimulator {
   private readonly commands = new Map<string, Command>();
   private readonly order: string[] = [];
+  private scriptsRunning = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   constructor(private readonly host: SsmHost) {}
+
+  /** Runs `start` when a host slot is free (maxParallelScripts); `release` frees it. */
+  private withSlot(start: (release: () => void) => void): void {
+    const limit = this.host.maxParallelScripts ?? Infinity;
+    const go = () => {
+      this.scriptsRunning++;
+      let released = false;
+      start(() => {
+        if (released) return;
+        released = true;
+        this.scriptsRunning--;
+        this.slotWaiters.shift()?.();
+      });
+    };
+    if (this.scriptsRunning < limit) go();
+    else this.slotWaiters.push(go);
+  }
 
   async handle(action: string, req: Record<string, unknown>): Promise<unknown> {
     switch (action) {
@@ -248,29 +274,38 @@ export class SsmSimulator {
     inv.status = 'InProgress';
     inv.statusDetails = 'InProgress';
     inv.startedAt = Date.now();
-    // The agent writes the script to <orchestration>/_script.sh and runs it with sh -c (agent's runshellscript.go).
-    const dir = join(this.host.workDir, 'ssm', c.id, inv.instanceId);
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, '_script.sh');
-    writeFileSync(path, script, { mode: 0o700 });
-    const env = this.host.scriptEnv(inst);
-    const { cmd, args } = this.host.scriptProcess(inst, path, env);
-    const child = spawn(cmd, args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    inv.child = child;
-    child.stdout?.on('data', (d: Buffer) => (inv.stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (inv.stderr += d.toString()));
-    const timer = setTimeout(() => {
-      inv.statusDetails = 'Execution Timed Out';
-      killGroup(child);
-    }, execSeconds * 1000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (inv.status === 'Cancelling') this.finish(inv, 'Cancelled', 'Cancelled', code ?? -1);
-      else if (inv.statusDetails === 'Execution Timed Out')
-        this.finish(inv, 'TimedOut', 'Execution Timed Out', code ?? -1);
-      else if (code === 0) this.finish(inv, 'Success', 'Success', 0);
-      else this.finish(inv, 'Failed', 'Failed', code ?? (signal ? 137 : -1));
-      next();
+    this.withSlot((release) => {
+      // Cancelled (or the twin stopped) while waiting for a host slot: nothing to run.
+      if (inv.status !== 'InProgress') {
+        release();
+        return;
+      }
+      // The agent writes the script to <orchestration>/_script.sh and runs it with sh -c (agent's runshellscript.go).
+      const dir = join(this.host.workDir, 'ssm', c.id, inv.instanceId);
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, '_script.sh');
+      writeFileSync(path, script, { mode: 0o700 });
+      const env = this.host.scriptEnv(inst);
+      const { cmd, args } = this.host.scriptProcess(inst, path, env);
+      const child = spawn(cmd, args, { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      inv.child = child;
+      child.stdout?.on('data', (d: Buffer) => (inv.stdout += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (inv.stderr += d.toString()));
+      const timer = setTimeout(() => {
+        inv.statusDetails = 'Execution Timed Out';
+        killGroup(child);
+      }, execSeconds * 1000);
+      child.on('error', () => undefined);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        release();
+        if (inv.status === 'Cancelling') this.finish(inv, 'Cancelled', 'Cancelled', code ?? -1);
+        else if (inv.statusDetails === 'Execution Timed Out')
+          this.finish(inv, 'TimedOut', 'Execution Timed Out', code ?? -1);
+        else if (code === 0) this.finish(inv, 'Success', 'Success', 0);
+        else this.finish(inv, 'Failed', 'Failed', code ?? (signal ? 137 : -1));
+        next();
+      });
     });
   }
 
@@ -442,6 +477,9 @@ export class SsmSimulator {
         inv.status = 'Cancelling';
         inv.statusDetails = 'Cancelling';
         killGroup(inv.child);
+      } else if (inv.status === 'InProgress') {
+        // Still waiting for a host slot (maxParallelScripts): it never ran.
+        this.finish(inv, 'Cancelled', 'Cancelled', -1);
       }
     }
     return {};

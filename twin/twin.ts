@@ -19,6 +19,7 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -64,6 +65,13 @@ export interface TwinOptions {
   initialWorker?: WorkerKind;
   /** Run no real worker process (the bench's large fleets): the unit's process is `sleep`. */
   idleWorkers?: boolean;
+  /**
+   * The units' services run inside the twin, with no process per instance (the bench's 1,000:
+   * the issue allows it); the action's scripts still run for real on every instance.
+   */
+  servicesInTwin?: boolean;
+  /** How many scripts run on this machine at once (default: no bound); see SsmHost. */
+  maxParallelScripts?: number;
   /** How long after SendCommand an invocation is unknown to GetCommandInvocation (default 400 ms). */
   invisibleMs?: number;
   /** Delivery to a dropped agent gives up after this long (AWS: the command's TimeoutSeconds). */
@@ -96,7 +104,8 @@ export interface Twin {
   overhead(): {
     calls: number;
     ms: number;
-    byAction: Record<string, { calls: number; ms: number }>;
+    byAction: Record<string, { calls: number; ms: number; motoMs: number }>;
+    motoMs: number;
     forwardCalls: number;
     forwardMs: number;
     actionForwardMs: number;
@@ -209,7 +218,9 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
   const overhead = {
     calls: 0,
     ms: 0,
-    byAction: {} as Record<string, { calls: number; ms: number }>,
+    byAction: {} as Record<string, { calls: number; ms: number; motoMs: number }>,
+    /** Of `ms`, the time the twin's answers waited on its own lookups in moto (not its own work). */
+    motoMs: 0,
     /** Requests sent on to moto, and the time they took there (the emulator's share, not the twin's). */
     forwardCalls: 0,
     forwardMs: 0,
@@ -226,6 +237,7 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     restartMs: opts.restartMs ?? 1000,
     startLimitBurst: 5,
     startLimitIntervalMs: 10_000,
+    inTwin: opts.servicesInTwin === true,
   };
   const initial = opts.idleWorkers
     ? 'import signal, time\nsignal.signal(signal.SIGTERM, lambda *a: exit(0))\nwhile True: time.sleep(3600)\n'
@@ -267,10 +279,24 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     return next;
   }
 
+  // The time a call the twin answers spends waiting on its own lookups in moto (the fleet, tag
+  // targets): the emulator's share, told apart from the twin's own handling. Each caller counts
+  // its own wait, also when several wait on one shared fleet reading.
+  const motoWait = new AsyncLocalStorage<{ ms: number }>();
+  async function waitingOnMoto<T>(p: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await p;
+    } finally {
+      const ctx = motoWait.getStore();
+      if (ctx) ctx.ms += performance.now() - t0;
+    }
+  }
+
   function instances(): Promise<Map<string, SimInstance>> {
     if (Date.now() - fleetReadAt < 1000) return Promise.resolve(running);
     fleetRead ??= readFleet().finally(() => (fleetRead = undefined));
-    return fleetRead;
+    return waitingOnMoto(fleetRead);
   }
 
   function workerEnv(id: string): Record<string, string> {
@@ -290,6 +316,7 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
   const ssm = new SsmSimulator({
     workDir,
     invisibleMs: opts.invisibleMs ?? 400,
+    maxParallelScripts: opts.maxParallelScripts,
     deliveryTimeoutMs: (c) => opts.deliveryTimeoutMs ?? c.timeoutSeconds * 1000,
     instances,
     async resolveTargets(targets) {
@@ -303,7 +330,9 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
       const ids: string[] = [];
       let token: string | undefined;
       do {
-        const out = await ec2.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token }));
+        const out = await waitingOnMoto(
+          ec2.send(new DescribeInstancesCommand({ Filters: filters, NextToken: token })),
+        );
         for (const r of out.Reservations ?? [])
           for (const i of r.Instances ?? []) if (i.InstanceId) ids.push(i.InstanceId);
         token = out.NextToken;
@@ -533,11 +562,8 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
       return { Id: q.Id, Label: m.MetricName, ...s, StatusCode: 'Complete' };
     });
     if (rest.length > 0) {
-      const answer = await forward(
-        moto,
-        req,
-        body,
-        Buffer.from(JSON.stringify({ ...input, MetricDataQueries: rest })),
+      const answer = await waitingOnMoto(
+        forward(moto, req, body, Buffer.from(JSON.stringify({ ...input, MetricDataQueries: rest }))),
       );
       const parsed = JSON.parse(answer.body.toString() || '{}') as {
         MetricDataResults?: Record<string, unknown>[];
@@ -610,26 +636,27 @@ export async function startTwin(opts: TwinOptions): Promise<Twin> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const [service, action = ''] = target.split('.');
     const started = performance.now();
+    const waited = { ms: 0 };
     const account = (name: string) => {
       const ms = performance.now() - started;
       overhead.calls++;
       overhead.ms += ms;
-      const a = (overhead.byAction[name] ??= { calls: 0, ms: 0 });
+      overhead.motoMs += waited.ms;
+      const a = (overhead.byAction[name] ??= { calls: 0, ms: 0, motoMs: 0 });
       a.calls++;
       a.ms += ms;
+      a.motoMs += waited.ms;
     };
     try {
       if (service === 'AmazonSSM' && iso.ok && SsmSimulator.ACTIONS.has(action)) {
-        const out = await ssm.handle(action, JSON.parse(body.toString() || '{}') as Record<string, unknown>);
+        const input = JSON.parse(body.toString() || '{}') as Record<string, unknown>;
+        const out = await motoWait.run(waited, () => ssm.handle(action, input));
         account(`ssm:${action}`);
         return sendJson(res, 200, out, 'application/x-amz-json-1.1');
       }
       if (service === 'GraniteServiceVersion20100801' && action === 'GetMetricData') {
-        const out = await getMetricData(
-          req,
-          body,
-          JSON.parse(body.toString() || '{}') as Record<string, unknown>,
-        );
+        const input = JSON.parse(body.toString() || '{}') as Record<string, unknown>;
+        const out = await motoWait.run(waited, () => getMetricData(req, body, input));
         account('cloudwatch:GetMetricData');
         return sendJson(res, 200, out, 'application/x-amz-json-1.0');
       }

@@ -160,7 +160,7 @@ export function judge(scenario: Scenario, steps: Step[]): { ok: boolean; why: st
       return verdict('canary') === 'go' && rollout && reported && batches > 0
         ? {
             ok: true,
-            why: `the agent dropped after ${batches} batch(es) were sent; rollout reported it (verdict ${verdict('rollout')})${get('rollback') ? `; rollback ${verdict('rollback')} (an instance whose agent is lost cannot be restored until it is back)` : ''}`,
+            why: `the agent dropped after ${batches} batch(es) were sent; rollout reported it (verdict ${verdict('rollout')})${get('rollback') ? `; rollback ${verdict('rollback')} (the lost instance is named on the rollback page)` : ''}`,
           }
         : {
             ok: false,

@@ -113,8 +113,20 @@ export function rollbackFacts(record: DeploymentRecord): RollbackFacts {
     phase,
     restored,
     failed,
-    reason: str(phase?.reason) ?? str(failedPhase?.reason),
+    reason: whyRolledBack(record, failedPhase) ?? str(phase?.reason),
   };
+}
+
+/**
+ * Why the rollback was required: what the rollback itself recorded as its reasons, else the phase
+ * that failed. Never the rollback phase's own reason, which is its tally ("3 restored, ...").
+ */
+function whyRolledBack(record: DeploymentRecord, failedPhase: PhaseEntry | undefined): string | undefined {
+  const recorded = record.extra?.rollback?.reasons?.filter((r) => typeof r === 'string' && r !== '');
+  if (recorded && recorded.length > 0) return recorded.join('; ');
+  if (!failedPhase) return undefined;
+  const why = str(failedPhase.reason);
+  return `${failedPhase.mode} ${String(failedPhase.verdict).toUpperCase()}${why ? `: ${why}` : ''}`;
 }
 
 export type Outcome = 'completed' | 'rolled-back' | 'failed' | 'in-progress';

@@ -100,6 +100,17 @@ export function recordSaysTouched(entry: InstanceEntry): boolean {
   return !(status === 'cancelled' && commandIndex < 0);
 }
 
+/**
+ * The install command never reached this instance: SSM gave up delivering it (Delivery Timed Out,
+ * Undeliverable: the agent never received it, so nothing ran). What the rollout recorded as its
+ * error is how that is known (`install: <status details> ...`, failureText in rollout/in-place.ts).
+ */
+export function installNeverDelivered(entry: InstanceEntry | undefined): boolean {
+  if (!entry) return false;
+  const { status, error } = viewInstance(entry);
+  return status === 'failed' && /^install: (Delivery Timed Out|Undeliverable)\b/.test(error ?? '');
+}
+
 export interface PlanInput {
   deploymentId: string;
   target: RollbackTarget;

@@ -4,6 +4,7 @@ import { Output } from '../constants.js';
 import { warn, type ModeContext, type ModeOutcome } from '../context.js';
 import { describeRunningInstances } from '../aws/ec2.js';
 import { getBucketNotifications } from '../aws/s3.js';
+import { getMetricSeries } from '../aws/cloudwatch.js';
 import { getAgentStatus } from '../aws/ssm.js';
 import { getIdentity } from '../aws/sts.js';
 import { stableOrder } from '../logic/fleet.js';
@@ -19,9 +20,11 @@ import {
   type NotificationConfig,
 } from '../logic/notifications.js';
 import { sessionWarnings } from '../logic/session.js';
-import { startRecord, type DeploymentRecord } from '../record.js';
+import { ratePerHour } from '../logic/trend.js';
+import { startRecord, type DeploymentRecord, type MetricsSnapshot } from '../record.js';
 import { notificationsSection, renderNotificationBefore } from '../summary/notifications.js';
 import { renderPreflightSummary, type PreflightReport } from '../summary/preflight.js';
+import { errorMessage } from '../errors.js';
 import { Phase } from './phase.js';
 import { resolveQueues, queueInfo, type ResolvedQueues } from './queues.js';
 
@@ -57,6 +60,10 @@ export async function preflight(ctx: ModeContext): Promise<ModeOutcome> {
   report.info(
     `Queue ${queue.name}: ${queue.visible} visible, ${queue.inFlight} in flight, ${queue.delayed} delayed; visibility timeout ${queue.visibilityTimeout}s`,
   );
+  const hourBefore = await phase.step('Queue metrics, the hour before', () =>
+    readHourBefore(ctx, queue.name),
+  );
+  Object.assign(record.metrics.before, hourBefore);
   if (dlq)
     report.info(
       `DLQ ${dlq.name}: ${dlq.visible} visible (max receive count ${queue.redrive?.maxReceiveCount ?? 'n/a'})`,
@@ -271,4 +278,55 @@ function warnShortSessions(ctx: ModeContext, record: DeploymentRecord, fleetSize
     },
   );
   for (const w of warnings) warn(ctx, record, w);
+}
+
+// The runbook's Before column: the processing rate and the oldest message's age over the hour
+// before the deployment, from the queue's own AWS/SQS metrics at one-minute periods (as verify reads
+// them). The broken fleet deletes nothing, so the rate is usually 0: a figure, not "not measured".
+const BEFORE_WINDOW_MS = 60 * 60_000;
+const BEFORE_PERIOD_SECONDS = 60;
+
+async function readHourBefore(
+  ctx: ModeContext,
+  queueName: string,
+): Promise<Pick<MetricsSnapshot, 'filesPerHour' | 'oldestAgeSeconds'>> {
+  const end = ctx.runtime.clock.now();
+  const start = new Date(end.getTime() - BEFORE_WINDOW_MS);
+  const sqs = (id: string, metricName: string, stat: 'Sum' | 'Maximum') => ({
+    id,
+    namespace: 'AWS/SQS',
+    metricName,
+    dimensions: { QueueName: queueName },
+    stat,
+    periodSeconds: BEFORE_PERIOD_SECONDS,
+  });
+  try {
+    const series = await getMetricSeries(
+      ctx.api,
+      ctx.clients,
+      [
+        sqs('deleted', 'NumberOfMessagesDeleted', 'Sum'),
+        sqs('oldest', 'ApproximateAgeOfOldestMessage', 'Maximum'),
+      ],
+      start,
+      end,
+    );
+    const deleted = series.get('deleted')?.points ?? [];
+    const oldest = series.get('oldest')?.points.at(-1)?.value;
+    const rate = ratePerHour(deleted, BEFORE_PERIOD_SECONDS);
+    ctx.report.info(
+      `The hour before: ${rate === undefined ? 'no AWS/SQS deletion data' : `${Math.round(rate * 10) / 10} message(s) deleted per hour`}${oldest === undefined ? '' : `, oldest message ${oldest}s`}`,
+    );
+    return {
+      ...(rate === undefined ? {} : { filesPerHour: Math.round(rate * 10) / 10 }),
+      ...(oldest === undefined ? {} : { oldestAgeSeconds: oldest }),
+    };
+  } catch (e) {
+    // Not a reason to stop: the Before column then says "not measured", and verify reads the same
+    // metrics (and warns) for every later column.
+    ctx.report.info(
+      `The hour before: CloudWatch could not be read (${errorMessage(e)}); the Before rate is not measured`,
+    );
+    return {};
+  }
 }

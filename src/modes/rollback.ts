@@ -24,6 +24,7 @@ import { listInvocations, type InvocationResult } from '../aws/ssm.js';
 import { runOnFleet } from '../remote/fan-out.js';
 import {
   classifyRestore,
+  installNeverDelivered,
   isGone,
   planRollback,
   recordedGroupVersion,
@@ -43,6 +44,7 @@ import {
   recordBytes,
   setInstall,
   setRollback,
+  viewInstance,
   type DeploymentRecord,
   type InstanceEntry,
   type RollbackResult,
@@ -494,6 +496,20 @@ async function restoreInstances(
         entry,
         result: 'gone',
         detail: `${state} while the restore was sent`,
+      });
+      continue;
+    }
+    if (outcome.result === 'failed' && outcome.undelivered && installNeverDelivered(entry)) {
+      // Neither the install nor the restore reached it (its agent is lost): it still runs what it
+      // ran before the deployment, which is what rollback restores. Named, not failed.
+      recordResult(id, 'untouched');
+      results.push({
+        id,
+        source: item.source,
+        state: item.state,
+        entry,
+        result: 'not touched',
+        detail: `the install never reached it (${viewInstance(entry).error}) and the restore could not either (${outcome.detail ?? 'undelivered'}): it runs what it ran before; check it once its SSM agent is back`,
       });
       continue;
     }

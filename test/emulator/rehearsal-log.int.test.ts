@@ -189,18 +189,15 @@ describeRehearsal('the rehearsal’s Deployment Log has every runbook field fill
     } else expect(rate['After 10 min']).toBe('not yet');
   });
 
-  // Known gap in src (reported, not fixed here: src is being restructured): preflight records no
-  // processing rate, so the Before column reads "not measured" although CloudWatch's AWS/SQS
-  // NumberOfMessagesDeleted (the twin serves it) has the figure: zero, the broken fleet deletes
-  // nothing. Flip to `it` once preflight measures it.
-  it.failing('healthy: the processing rate Before is measured (src gap: preflight takes none)', () => {
+  // Preflight reads the hour before from CloudWatch's AWS/SQS NumberOfMessagesDeleted (the twin
+  // serves it): the broken fleet deletes nothing, so Before is the figure 0, never "not measured".
+  it('healthy: the processing rate Before is measured', () => {
     expect(metricRow(get('healthy').block, 'Processing Rate/h').Before).toMatch(FIGURE);
   });
 
-  // Known gap in src (reported): rollbackFacts() (src/logic/record-facts.ts) takes the rollback
-  // phase's own reason ("1 restored, 0 already at the backup, 0 gone", its tally) before the reason
-  // of the phase that failed, so "why" repeats the count instead of naming the canary's NO-GO.
-  it.failing('loop: the rollback’s why names the canary NO-GO (src gap: the tally is shown)', () => {
+  // The why is the cause (the canary's NO-GO, as the rollback recorded it), not the rollback's
+  // own tally ("1 restored, 0 already at the backup, 0 gone").
+  it('loop: the rollback’s why names the canary NO-GO', () => {
     expect(field(get('loop').block, 'Rollback Required')).toMatch(/reason: canary .*no-go/i);
   });
 

@@ -82,6 +82,26 @@ describe('the deployment log of a rolled-back deployment', () => {
     expect(md).toContain('- canary no-go: Traceback seen 3 times');
   });
 
+  it('gives the cause as the reason, not the rollback’s own tally', () => {
+    // The rollback mode records its tally as its phase reason and the causes in extra.rollback.
+    const record = rolledBackRecord();
+    const rollback = record.phases.find((p) => p.mode === 'rollback')!;
+    rollback.reason = '1 restored, 0 already at the backup, 0 gone';
+    expect(field(renderDeploymentLog(record), 'Rollback required')).toBe(
+      'YES — 1 restored; reason: canary NO-GO: Traceback seen 3 times',
+    );
+    record.extra.rollback = {
+      at: rollback.startedAt,
+      dryRun: false,
+      reasons: [`canary ${FLEET[0]} was NO-GO: Traceback seen 3 times`],
+      counts: { restored: 1 },
+      settings: [],
+    };
+    expect(field(renderDeploymentLog(record), 'Rollback required')).toBe(
+      `YES — 1 restored; reason: canary ${FLEET[0]} was NO-GO: Traceback seen 3 times`,
+    );
+  });
+
   it('says where the approver is when the caller could not read the approvals', () => {
     expect(field(md, 'Approver')).toBe('not recorded here: see the workflow run’s deployment review history');
     expect(field(renderDeploymentLog(rolledBackRecord(), { approvals: [] }), 'Approver')).toMatch(

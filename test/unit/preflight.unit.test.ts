@@ -6,6 +6,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-s
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { preflight } from '../../src/modes/preflight.js';
 import { awsError, testContext, type RawInputs } from '../support/context.js';
 import { instancesAnswer, workerInstance } from '../support/aws-stubs.js';
@@ -25,6 +26,20 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   // No subscriptions and no rules unless a test says otherwise (and never a real request).
   const sns = mockClient(t.ctx.clients.sns);
   const events = mockClient(t.ctx.clients.events);
+  // The hour before (API_GetMetricData: MetricDataResults with Id, Timestamps, Values): the broken
+  // fleet deleted nothing, and the oldest message is an hour old.
+  const cloudwatch = mockClient(t.ctx.clients.cloudwatch);
+  cloudwatch.on(GetMetricDataCommand).resolves({
+    MetricDataResults: [
+      { Id: 'deleted', StatusCode: 'Complete', Timestamps: [new Date('2026-11-29T04:00:00Z')], Values: [0] },
+      {
+        Id: 'oldest',
+        StatusCode: 'Complete',
+        Timestamps: [new Date('2026-11-29T04:00:00Z')],
+        Values: [3600],
+      },
+    ],
+  });
   sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [] });
   events.on(ListRuleNamesByTargetCommand).resolves({ RuleNames: [] });
   sts
@@ -59,10 +74,34 @@ function setup(raw: RawInputs = {}, opts: { redrive?: boolean } = {}) {
   ssm.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({
     InstanceInformationList: input.Filters[0].Values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
   }));
-  return { ...t, sts, sqs, ec2, ssm, s3, sns, events };
+  return { ...t, sts, sqs, ec2, ssm, s3, sns, events, cloudwatch };
 }
 
 describe('preflight', () => {
+  it('measures the Before column’s processing rate and oldest age over the hour before', async () => {
+    const { ctx, cloudwatch } = setup();
+    const out = await preflight(ctx);
+    // A rate of 0 is a measurement (the broken fleet deletes nothing), never "not measured".
+    expect(out.record.metrics.before).toMatchObject({ filesPerHour: 0, oldestAgeSeconds: 3600 });
+    const call = cloudwatch.commandCalls(GetMetricDataCommand)[0].args[0].input;
+    expect(call.EndTime!.getTime() - call.StartTime!.getTime()).toBe(3_600_000);
+    expect(call.MetricDataQueries?.map((q) => q.MetricStat?.Metric?.MetricName)).toEqual([
+      'NumberOfMessagesDeleted',
+      'ApproximateAgeOfOldestMessage',
+    ]);
+  });
+
+  it('goes on without the Before rate when CloudWatch cannot be read', async () => {
+    const { ctx, cloudwatch, report } = setup();
+    cloudwatch
+      .on(GetMetricDataCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+    const out = await preflight(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.record.metrics.before?.filesPerHour).toBeUndefined();
+    expect(report.lines.join('\n')).toMatch(/CloudWatch could not be read .*not authorized/);
+  });
+
   it('passes and records identity, baseline, DLQ from the redrive policy, and the fleet', async () => {
     const { ctx, report, api } = setup();
     const out = await preflight(ctx);

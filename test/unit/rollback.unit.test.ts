@@ -63,6 +63,8 @@ interface FakeInstance {
   backup: boolean;
   /** the restored copy comes out different from the backup (a disk problem) */
   corrupt?: boolean;
+  /** its SSM agent is lost: running, but SSM cannot deliver (Delivery Timed Out) */
+  agentLost?: boolean;
 }
 
 interface Invocation {
@@ -127,6 +129,9 @@ class FakeWorld {
     const i = this.instances.get(id);
     if (!i || i.state !== 'running')
       return { code: -1, stdout: '', details: i ? 'Undeliverable' : 'Undeliverable' };
+    // A running instance whose agent is gone: the invocation ends DeliveryTimedOut with status
+    // details "Delivery Timed Out" (API_CommandInvocation StatusDetails).
+    if (i.agentLost) return { code: -1, stdout: '', details: 'Delivery Timed Out' };
     // As the restore script decides it (run for real in scripts-bash.unit.test.ts): without a
     // backup, a file that is not the artifact was never changed.
     const artifactKnown = /artifact_sha='[0-9a-f]{64}'/.test(script);
@@ -888,6 +893,32 @@ describe('rollback mode', () => {
     // B carries the deployment's tag though the record lacks it (the rollout died before writing).
     expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.InstanceIds).toEqual([B]);
     expect(out.summary).toMatch(/not changed by this deployment/);
+  });
+
+  it('names an instance neither the install nor the restore reached (agent lost) as not touched, not failed', async () => {
+    const world = fleetOf(A);
+    world.add(B, { file: 'old', backup: false, agentLost: true });
+    const rec = baseRecord({
+      [A]: FULL[A],
+      [B]: { p: 'r', b: 1, s: 'failed', c: 0, e: 'install: Delivery Timed Out' },
+    });
+    const { ctx } = setup(world, withRecord(rec));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('pass');
+    expect(out.record.instances[A].rb).toBe('restored');
+    expect(out.record.instances[B].rb).toBe('untouched');
+    expect(out.summary).toMatch(
+      /the install never reached it \(install: Delivery Timed Out\) and the restore could not either/,
+    );
+  });
+
+  it('still fails an instance the install may have reached when the restore cannot reach it', async () => {
+    const world = fleetOf(A);
+    world.add(B, { agentLost: true });
+    const { ctx } = setup(world, withRecord(baseRecord({ [A]: FULL[A], [B]: FULL[B] })));
+    const out = await rollback(ctx);
+    expect(out.verdict).toBe('fail');
+    expect(out.record.instances[B].rb).toBe('failed');
   });
 
   it('reports an instance terminated while the restore was sent as gone', async () => {

@@ -15,6 +15,7 @@ import { reader, testContext, type RawInputs } from '../support/context.js';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
+import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { stubRunningFleet } from '../support/aws-stubs.js';
 
 const plan = (p: Partial<SessionPlan> = {}): SessionPlan => ({
@@ -95,6 +96,8 @@ describe('preflight with the sessions of the later jobs', () => {
     mockClient(t.ctx.clients.sts)
       .on(GetCallerIdentityCommand)
       .resolves({ Account: '123456789012', Arn: 'arn:aws:iam::123456789012:role/deployer' });
+    // GetMetricData (API_GetMetricData): no data points for the hour before.
+    mockClient(t.ctx.clients.cloudwatch).on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     const sqs = mockClient(t.ctx.clients.sqs);
     sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
     sqs.on(GetQueueAttributesCommand).resolves({

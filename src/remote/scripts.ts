@@ -188,7 +188,8 @@ fail() { say "error=\${2:0:200}"; printf 'emergency-deploy: %s\\n' "$2" >&2; exi
 # A failure with the unit's journal: the verdict lines (error, service) first, the journal after,
 # since the fan-out's output is cut from its end.
 fail_with_journal() {
-  say "error=\${2:0:200}"; say "service=$3"; journal_tail
+  # The restart counter and main start too: a crash loop is judged by them, failed or not.
+  say "error=\${2:0:200}"; say "service=$3"; report_service; journal_tail
   printf 'emergency-deploy: %s\\n' "$2" >&2; exit "$1"
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -255,6 +255,7 @@ describe('install script under bash', () => {
   it('puts the reason and service lines before the journal, so 2,500 characters of fan-out output still carry them', () => {
     const s = box();
     s.set('after_restart', 'failed\n');
+    s.set('show_NRestarts', '4');
     // 30 long journal lines: about 5,000 characters, twice what ListCommandInvocations returns.
     s.set('journal', `${Array.from({ length: 30 }, (_, i) => `line ${i} ${'x'.repeat(150)}`).join('\n')}\n`);
     const r = install(s);
@@ -266,6 +267,8 @@ describe('install script under bash', () => {
     expect(cut.error).toMatch(/file-processor is failed 3s after the restart/);
     expect(cut.service).toBe('failed');
     expect(cut.result).toBe('installed');
+    // The crash loop's restart counter travels with the failure (before the journal, so it survives the cut).
+    expect(cut.restarts).toBe(4);
     expect(cut.journal.length).toBeGreaterThan(0);
     expect(firstStderrLine(stderr)).toMatch(/^emergency-deploy: file-processor is failed/);
   });
